@@ -1,0 +1,140 @@
+"""Redaction of secrets: tokens, cookies and Authorization values never leave in full.
+
+A :class:`Redactor` knows the secrets of the current session (the token it was given or created,
+cookie values, header values it was told about) and also recognises secrets by shape (JWTs,
+``Bearer`` values, ``token=`` query parameters, secret-named JSON keys and headers). Everything that
+reaches an event, a log line, a report or an error message goes through it, unless the user asked
+for ``--show-secrets``.
+
+A redacted value keeps a short fingerprint (the first 6 hex digits of its SHA-256) so two reports
+can still be compared ("same token?") without showing it::
+
+    eyJhbGciOi...  →  ‹redacted jwt #3f2a9c›
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+__all__ = ["SECRET_HEADERS", "SECRET_KEYS", "Redactor", "fingerprint"]
+
+SECRET_HEADERS = frozenset(
+    {"authorization", "proxy-authorization", "cookie", "set-cookie", "x-admin-key", "x-api-key"}
+)
+"""Header names whose values are always secret (lower case)."""
+
+SECRET_KEYS = frozenset(
+    {
+        "token",
+        "accesstoken",
+        "access_token",
+        "refreshtoken",
+        "refresh_token",
+        "authorization",
+        "password",
+        "secret",
+        "cookie",
+        "cookies",
+        "apikey",
+        "api_key",
+        "adminkey",
+        "admin_key",
+        "jwt",
+    }
+)
+"""JSON keys / query parameter names whose values are always secret (lower case)."""
+
+_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*")
+_BEARER = re.compile(r"(?i)\b(bearer|basic)\s+([A-Za-z0-9._~+/=-]{8,})")
+_QUERY_OR_FORM = re.compile(
+    r"(?i)([?&;\s\"']|^)(token|access_token|accesstoken|jwt|password|api_key|apikey|key)=([^&\s\"';]+)"
+)
+_HEADER_LINE = re.compile(
+    r"(?im)^(\s*(?:authorization|proxy-authorization|cookie|set-cookie|x-admin-key)\s*:\s*)(.+)$"
+)
+_MIN_SECRET = 6
+"""Known secrets shorter than this are not searched for in free text (too many false hits)."""
+
+
+def fingerprint(secret: str) -> str:
+    """Six hex digits of the SHA-256 of ``secret``: enough to compare, useless to attack."""
+    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()[:6]
+
+
+def _mask(secret: str, label: str = "secret") -> str:
+    return f"‹redacted {label} #{fingerprint(secret)}›"
+
+
+class Redactor:
+    """Masks secrets in text and structures; a no-op when ``show_secrets`` is set."""
+
+    def __init__(self, secrets: Iterable[str] = (), *, show_secrets: bool = False) -> None:
+        self.show_secrets = show_secrets
+        self._secrets: set[str] = set()
+        for secret in secrets:
+            self.add(secret)
+
+    def add(self, secret: str | None) -> None:
+        """Remember a secret of this session so it is masked wherever it appears."""
+        if secret and len(secret) >= _MIN_SECRET:
+            self._secrets.add(secret)
+
+    @property
+    def known(self) -> frozenset[str]:
+        """The secrets this redactor was told about."""
+        return frozenset(self._secrets)
+
+    def secret(self, value: str | None, label: str = "secret") -> str | None:
+        """Mask a value known to be secret (a token field, a cookie value)."""
+        if value is None or self.show_secrets:
+            return value
+        if not value:
+            return value
+        return _mask(value, "jwt" if _JWT.fullmatch(value) else label)
+
+    def text(self, text: str) -> str:
+        """Mask every known secret and every secret-shaped piece of free text."""
+        if self.show_secrets or not text:
+            return text
+        for secret in sorted(self._secrets, key=len, reverse=True):
+            if secret in text:
+                text = text.replace(
+                    secret, _mask(secret, "jwt" if _JWT.fullmatch(secret) else "secret")
+                )
+        text = _HEADER_LINE.sub(lambda m: m.group(1) + _mask(m.group(2).strip(), "header"), text)
+        text = _BEARER.sub(lambda m: f"{m.group(1)} {_mask(m.group(2), 'credential')}", text)
+        text = _JWT.sub(lambda m: _mask(m.group(0), "jwt"), text)
+        return _QUERY_OR_FORM.sub(
+            lambda m: f"{m.group(1)}{m.group(2)}={_mask(m.group(3), m.group(2).lower())}", text
+        )
+
+    def value(self, value: Any, *, key: str | None = None) -> Any:
+        """Mask secrets inside any JSON-like value; values under secret-named keys entirely."""
+        if self.show_secrets:
+            return value
+        if key is not None and key.lower().replace("-", "_") in SECRET_KEYS | {"x_admin_key"}:
+            if isinstance(value, str):
+                return self.secret(value, key.lower())
+            if value is not None and not isinstance(value, (bool, int, float)):
+                return _mask(repr(value), key.lower())
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, Mapping):
+            return {k: self.value(v, key=str(k)) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [self.value(v) for v in value]
+        return value
+
+    def headers(self, headers: Mapping[str, str] | Iterable[tuple[str, str]]) -> dict[str, str]:
+        """A copy of ``headers`` with secret header values masked."""
+        items = headers.items() if isinstance(headers, Mapping) else headers
+        out: dict[str, str] = {}
+        for name, val in items:
+            if not self.show_secrets and name.lower() in SECRET_HEADERS:
+                out[name] = _mask(val, "header")
+            else:
+                out[name] = self.text(val)
+        return out

@@ -1,0 +1,1 @@
+"""The reference server: the chat backend's contract plus fault switches."""
