@@ -1,0 +1,81 @@
+// The real JavaScript client with the seed's connection policy, for tests and baselines.
+//
+//   node client.js URL [--transports websocket,polling] [--timeout 20000] [--try-all-transports]
+//                      [--token T] [--path /socket.io] [--no-reconnection]
+//                      [--count NAME --expect N] [--emit NAME [--emit-json JSON]]
+//                      [--exit-on connect|count|never] [--max-ms MS]
+//
+// Prints one JSON line per thing that happens, with "t" = ms since the process started
+// (performance.now(), which starts at process start): connect, connect_error, disconnect,
+// upgrade, reconnect_attempt, reconnect_failed, count_done, timeout. Defaults follow the seed's
+// SocketService: transports ["websocket","polling"], reconnection on, 10 attempts, 1 s..5 s delay,
+// 20 s timeout, forceNew.
+"use strict";
+
+const { performance } = require("perf_hooks");
+const { io } = require("socket.io-client");
+
+function parseArgs(argv) {
+  const out = { _: [] };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (!a.startsWith("--")) { out._.push(a); continue; }
+    const key = a.slice(2);
+    const next = argv[i + 1];
+    if (next === undefined || next.startsWith("--")) out[key] = true;
+    else { out[key] = next; i++; }
+  }
+  return out;
+}
+
+const args = parseArgs(process.argv.slice(2));
+const url = args._[0];
+const t = () => Math.round(performance.now() * 1000) / 1000;
+const log = (obj) => process.stdout.write(JSON.stringify({ t: t(), ...obj }) + "\n");
+const exitOn = args["exit-on"] || "connect";
+
+const socket = io(url, {
+  path: args.path || "/socket.io",
+  auth: args.token ? { token: args.token } : {},
+  transports: (args.transports || "websocket,polling").split(","),
+  tryAllTransports: Boolean(args["try-all-transports"]),
+  reconnection: !args["no-reconnection"],
+  reconnectionAttempts: Number(args["reconnection-attempts"] || 10),
+  reconnectionDelay: 1000,
+  reconnectionDelayMax: 5000,
+  timeout: Number(args.timeout || 20000),
+  forceNew: true,
+});
+
+let counted = 0;
+const expect = Number(args.expect || 0);
+if (args.count) {
+  socket.on(args.count, () => {
+    counted++;
+    if (counted === expect) {
+      log({ event: "count_done", count: counted });
+      if (exitOn === "count") finish(0);
+    }
+  });
+}
+
+function finish(code) {
+  socket.close();
+  process.exit(code);
+}
+
+socket.on("connect", () => {
+  const transport = socket.io.engine.transport.name;
+  log({ event: "connect", id: socket.id, transport });
+  socket.io.engine.once("upgrade", (tr) => log({ event: "upgrade", transport: tr.name }));
+  if (args.emit) socket.emit(args.emit, args["emit-json"] ? JSON.parse(args["emit-json"]) : {});
+  if (exitOn === "connect") finish(0);
+});
+socket.on("connect_error", (err) => log({ event: "connect_error", message: err.message, type: err.type || null, description: String(err.description || "") }));
+socket.on("disconnect", (reason) => log({ event: "disconnect", reason }));
+socket.io.on("reconnect_attempt", (n) => log({ event: "reconnect_attempt", attempt: n }));
+socket.io.on("reconnect_failed", () => { log({ event: "reconnect_failed" }); finish(2); });
+
+if (args["max-ms"]) {
+  setTimeout(() => { log({ event: "timeout", ms: Number(args["max-ms"]) }); finish(3); }, Number(args["max-ms"]));
+}
