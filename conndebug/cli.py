@@ -264,7 +264,7 @@ def _run(argv: Sequence[str]) -> int:
         from conndebug.ui.launch import run_demo
 
         return run_demo(args)
-    if not args.url:
+    if args.url is None:
         _tui_parser().print_help()
         print("\nerror: give --url URL, or a command (try `conndebug demo`)", file=sys.stderr)
         return EXIT_UNKNOWN
