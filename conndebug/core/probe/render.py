@@ -1,0 +1,66 @@
+"""Human output of the probe: the ladder with ✓ / ! / ✗ / - and times, then a verdict panel.
+
+Rich decides colours: none when ``NO_COLOR`` is set or the output is not a terminal.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from conndebug.core.probe.result import STEP_TITLES, ProbeResult, Step
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+__all__ = ["SYMBOLS", "print_header", "print_result", "print_step", "step_line"]
+
+SYMBOLS = {"ok": "✓", "warn": "!", "fail": "✗", "skip": "-"}
+_STYLES = {"ok": "green", "warn": "yellow", "fail": "bold red", "skip": "dim"}
+_VERDICT_STYLES = {0: "green", 1: "yellow", 2: "red"}
+_TITLE_WIDTH = max(len(t) for t in STEP_TITLES.values())
+
+
+def step_line(step: Step) -> str:
+    """One ladder line as plain text: ``✓ DNS  1 ms  localhost → 127.0.0.1``."""
+    ms = f"{step.ms:7.1f} ms" if step.status != "skip" else " " * 10
+    return f"  {SYMBOLS[step.status]} {step.title:<{_TITLE_WIDTH}}  {ms}  {step.detail}"
+
+
+def print_header(console: Console, url: str) -> None:
+    console.print(f"[bold]conndebug probe[/] {url}", highlight=False)
+
+
+def print_step(console: Console, step: Step) -> None:
+    from rich.text import Text
+
+    line = Text(step_line(step))
+    line.stylize(_STYLES[step.status], 0, 3)
+    if step.status == "skip":
+        line.stylize("dim")
+    console.print(line, highlight=False, overflow="fold")
+
+
+def print_result(console: Console, result: ProbeResult, *, steps: bool = True) -> None:
+    """The ladder (unless already printed live) and the verdict panel."""
+    from rich.panel import Panel
+    from rich.text import Text
+
+    if steps:
+        for step in result.steps:
+            print_step(console, step)
+    verdict = result.verdict
+    style = _VERDICT_STYLES.get(verdict.exit_code, "red")
+    body = Text()
+    body.append(verdict.title + "\n", style="bold")
+    body.append("\n" + verdict.explanation + "\n")
+    body.append("\nFix: ", style="bold")
+    body.append(verdict.fix)
+    console.print(
+        Panel(
+            body,
+            title=f"{verdict.code} (exit {verdict.exit_code})",
+            title_align="left",
+            border_style=style,
+            expand=True,
+        )
+    )

@@ -1,0 +1,346 @@
+"""Reports a customer can attach to a ticket: JSON or Markdown, always redacted.
+
+A report is built from generic pieces, so the probe (one section per URL) and the TUI's monitor
+session report (``s``) share it::
+
+    section = ReportSection(title=url, verdict=verdict, steps=steps, connection={...},
+                            environment=environment_info(settings), history=events)
+    write_report(Path("ticket.md"), [section], kind="probe")
+
+Every string goes through a :class:`~conndebug.core.redact.Redactor` (tokens, cookies,
+Authorization values, credentials in proxy URLs) unless it was made with ``show_secrets``.
+:func:`check_report_path` validates the file name before any work starts (``.md`` or ``.json``,
+else a ConfigError).
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import os
+import platform
+import urllib.parse
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from conndebug import __version__
+from conndebug.config import Settings, effective_proxy
+from conndebug.core.errors import ConfigError
+from conndebug.core.events import Event, iso_utc
+from conndebug.core.redact import Redactor
+
+__all__ = [
+    "PROXY_VARIABLES",
+    "ReportSection",
+    "StepLike",
+    "VerdictLike",
+    "build_report",
+    "check_report_path",
+    "environment_info",
+    "redact_url",
+    "render_json",
+    "render_markdown",
+    "write_report",
+]
+
+PROXY_VARIABLES = (
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "ALL_PROXY",
+    "NO_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "all_proxy",
+    "no_proxy",
+)
+
+_SYMBOLS = {"ok": "✓", "warn": "!", "fail": "✗", "skip": "-"}
+
+
+class StepLike(Protocol):
+    """A ladder step as reports need it (the probe's :class:`Step` is one)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def status(self) -> str: ...
+
+    @property
+    def ms(self) -> float: ...
+
+    @property
+    def detail(self) -> str: ...
+
+    @property
+    def evidence(self) -> Mapping[str, Any]: ...
+
+
+class VerdictLike(Protocol):
+    """A verdict as reports need it."""
+
+    @property
+    def code(self) -> str: ...
+
+    @property
+    def title(self) -> str: ...
+
+    @property
+    def explanation(self) -> str: ...
+
+    @property
+    def fix(self) -> str: ...
+
+    @property
+    def exit_code(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class ReportSection:
+    """One block of a report: a probed URL, or a monitor session."""
+
+    title: str
+    verdict: VerdictLike | None = None
+    steps: Sequence[StepLike] = ()
+    connection: Mapping[str, Any] = field(default_factory=dict)
+    environment: Mapping[str, Any] = field(default_factory=dict)
+    history: Sequence[Event] = ()
+
+
+def redact_url(url: str | None, redactor: Redactor | None = None) -> str | None:
+    """``url`` with the password of its user-info masked (``http://user:‹redacted›@host``)."""
+    if not url:
+        return url
+    redactor = redactor or Redactor()
+    if redactor.show_secrets:
+        return url
+    parts = urllib.parse.urlsplit(url if "://" in url else "http://" + url)
+    if parts.password is None and parts.username is None:
+        return redactor.text(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    if parts.port:
+        host += f":{parts.port}"
+    user = parts.username or ""
+    secret = redactor.secret(parts.password or user, "password") or ""
+    userinfo = f"{user}:{secret}" if parts.password is not None else secret
+    return urllib.parse.urlunsplit(
+        (parts.scheme, f"{userinfo}@{host}", parts.path, parts.query, parts.fragment)
+    )
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def environment_info(settings: Settings, redactor: Redactor | None = None) -> dict[str, Any]:
+    """Where the connection ran from: proxy in effect, TLS settings, versions.
+
+    The first five keys are the ``environment`` of the ``probe --json`` schema.
+    """
+    redactor = redactor or Redactor(show_secrets=settings.show_secrets)
+    proxy = effective_proxy(settings)
+    if settings.proxy:
+        source = "--proxy"
+    elif proxy:
+        names = ("HTTPS_PROXY", "https_proxy") if settings.is_tls else ("HTTP_PROXY", "http_proxy")
+        source = next((n for n in (*names, "ALL_PROXY", "all_proxy") if os.environ.get(n)), "env")
+    else:
+        source = None
+    variables = {
+        name: (redact_url(value, redactor) if "no_proxy" not in name.lower() else value)
+        for name in PROXY_VARIABLES
+        if (value := os.environ.get(name))
+    }
+    return {
+        "proxy": redact_url(proxy, redactor),
+        "tls_verify": settings.tls_verify,
+        "ca_bundle": settings.ca_bundle,
+        "python": platform.python_version(),
+        "conndebug": __version__,
+        "proxy_source": source,
+        "proxy_variables": variables,
+        "insecure": settings.insecure,
+        "python_socketio": _version("python-socketio"),
+        "python_engineio": _version("python-engineio"),
+        "httpx": _version("httpx"),
+        "aiohttp": _version("aiohttp"),
+        "platform": platform.platform(terse=True),
+    }
+
+
+def check_report_path(path: str | os.PathLike[str]) -> Path:
+    """The report file as a Path, or a ConfigError (wrong extension, a folder, not writable)."""
+    p = Path(path).expanduser()
+    if p.suffix.lower() not in (".md", ".json"):
+        raise ConfigError(
+            f"--report {str(path)!r} must end in .md or .json",
+            "the extension chooses the format: Markdown (.md) or JSON (.json)",
+        )
+    if p.is_dir():
+        raise ConfigError(f"--report {str(path)!r} is a directory", "give a file name")
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        raise ConfigError(f"--report folder {str(parent)!r} does not exist", "create it first")
+    if not os.access(parent, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)):
+        raise ConfigError(f"--report {str(path)!r} cannot be written", "check the permissions")
+    return p
+
+
+def _step_dict(step: StepLike, redactor: Redactor) -> dict[str, Any]:
+    return {
+        "name": step.name,
+        "status": step.status,
+        "ms": round(step.ms, 1),
+        "detail": redactor.text(step.detail),
+        "evidence": redactor.value(dict(step.evidence)),
+    }
+
+
+def build_report(
+    sections: Iterable[ReportSection],
+    *,
+    kind: str = "probe",
+    redactor: Redactor | None = None,
+    generated: float | None = None,
+) -> dict[str, Any]:
+    """The report as one JSON-ready dict (``"schema": 1``), redacted."""
+    import time
+
+    redactor = redactor or Redactor()
+    out_sections: list[dict[str, Any]] = []
+    for section in sections:
+        verdict = section.verdict
+        out_sections.append(
+            {
+                "title": redactor.text(section.title),
+                "verdict": None
+                if verdict is None
+                else {
+                    "code": verdict.code,
+                    "title": redactor.text(verdict.title),
+                    "explanation": redactor.text(verdict.explanation),
+                    "fix": redactor.text(verdict.fix),
+                    "exit_code": verdict.exit_code,
+                },
+                "steps": [_step_dict(s, redactor) for s in section.steps],
+                "connection": redactor.value(dict(section.connection)),
+                "environment": redactor.value(dict(section.environment)),
+                "history": [redactor.value(e.to_dict()) for e in section.history],
+            }
+        )
+    return {
+        "schema": 1,
+        "kind": kind,
+        "generated": iso_utc(time.time() if generated is None else generated),
+        "conndebug": __version__,
+        "redacted": not redactor.show_secrets,
+        "sections": out_sections,
+    }
+
+
+def render_json(report: Mapping[str, Any]) -> str:
+    """The report as pretty JSON text."""
+    return json.dumps(report, indent=2, ensure_ascii=False, default=str) + "\n"
+
+
+def _md_escape(text: Any) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _md_value(value: Any) -> str:
+    if value is None:
+        return "unknown"
+    if isinstance(value, (dict, list)):
+        return "`" + json.dumps(value, ensure_ascii=False, default=str) + "`"
+    return _md_escape(value)
+
+
+def render_markdown(report: Mapping[str, Any]) -> str:
+    """The report as Markdown: verdict, ladder, connection, environment, history."""
+    kind = report.get("kind", "probe")
+    lines = [
+        f"# conndebug {kind} report",
+        "",
+        f"Generated {report.get('generated')} by conndebug {report.get('conndebug')}"
+        + (
+            " — secrets redacted."
+            if report.get("redacted")
+            else " — SECRETS SHOWN (--show-secrets)."
+        ),
+        "",
+    ]
+    for section in report.get("sections", []):
+        lines += [f"## {section['title']}", ""]
+        verdict = section.get("verdict")
+        if verdict:
+            lines += [
+                f"**Verdict: `{verdict['code']}` — {verdict['title']}** (exit {verdict['exit_code']})",
+                "",
+                verdict["explanation"],
+                "",
+                f"**Fix:** {verdict['fix']}",
+                "",
+            ]
+        steps = section.get("steps") or []
+        if steps:
+            lines += ["### Ladder", "", "| | step | ms | detail |", "|---|---|---:|---|"]
+            for s in steps:
+                lines.append(
+                    f"| {_SYMBOLS.get(s['status'], '?')} | {s['name']} | {s['ms']:.1f} | "
+                    f"{_md_escape(s['detail'])} |"
+                )
+            lines.append("")
+            evidence = [s for s in steps if s.get("evidence")]
+            if evidence:
+                lines += ["<details><summary>Evidence</summary>", ""]
+                for s in evidence:
+                    lines.append(f"- **{s['name']}**: {_md_value(s['evidence'])}")
+                lines += ["", "</details>", ""]
+        for title, key in (("Connection", "connection"), ("Environment", "environment")):
+            data = section.get(key) or {}
+            if data:
+                lines += [f"### {title}", "", "| | |", "|---|---|"]
+                lines += [f"| {k} | {_md_value(v)} |" for k, v in data.items()]
+                lines.append("")
+        history = section.get("history") or []
+        if history:
+            lines += [
+                "### History",
+                "",
+                "| t (s) | time (UTC) | kind | detail |",
+                "|---:|---|---|---|",
+            ]
+            for event in history:
+                lines.append(
+                    f"| {event.get('t', 0):.3f} | {event.get('ts', '')} | {event.get('kind')} | "
+                    f"{_md_escape(event.get('detail', ''))} |"
+                )
+            lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def write_report(
+    path: str | os.PathLike[str],
+    sections: Iterable[ReportSection],
+    *,
+    kind: str = "probe",
+    redactor: Redactor | None = None,
+) -> Path:
+    """Write a redacted report; the extension (.md / .json) chooses the format."""
+    target = check_report_path(path)
+    report = build_report(sections, kind=kind, redactor=redactor)
+    text = render_json(report) if target.suffix.lower() == ".json" else render_markdown(report)
+    try:
+        target.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(
+            f"--report {str(path)!r} cannot be written", exc.strerror or str(exc)
+        ) from None
+    return target

@@ -1,0 +1,568 @@
+"""The verdict catalog: every diagnosis the probe can give, as data.
+
+Each :class:`VerdictSpec` is one stable code of design.md (code, exit code, meaning) with one or
+more :class:`Variant` texts: a title, an explanation and a fix, written as ``str.format`` templates
+filled from the evidence the probe collected (status codes, the server's own message, addresses,
+times). :func:`make_verdict` picks the variant and fills it in; a piece of evidence that is missing
+reads ``unknown`` instead of failing, so a verdict is always printable.
+
+Tests iterate over :data:`CATALOG`: every code of the design table is here with its exit code, and
+every template renders.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "CATALOG",
+    "CODES",
+    "EXIT_BY_CODE",
+    "Variant",
+    "Verdict",
+    "VerdictSpec",
+    "make_verdict",
+    "spec",
+    "template_fields",
+]
+
+NGINX_UPGRADE = (
+    "proxy_http_version 1.1; "
+    "proxy_set_header Upgrade $http_upgrade; "
+    'proxy_set_header Connection "upgrade";'
+)
+"""The three nginx lines that forward a websocket upgrade."""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The probe's conclusion in plain words."""
+
+    code: str
+    """A stable code of design.md, e.g. ``websocket_blocked``."""
+    title: str
+    explanation: str
+    """What was seen, built from the evidence."""
+    fix: str
+    """What to do about it."""
+    exit_code: int
+    """0 OK, 1 WARNING, 2 CRITICAL (monitoring-plugin convention)."""
+
+    def to_dict(self) -> dict[str, str]:
+        """The ``verdict`` object of the ``--json`` schema."""
+        return {
+            "code": self.code,
+            "title": self.title,
+            "explanation": self.explanation,
+            "fix": self.fix,
+        }
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One way a verdict comes about, with its own texts."""
+
+    reason: str
+    """A short tag the probe uses to pick this text (``default`` is the fallback)."""
+    title: str
+    explanation: str
+    fix: str
+
+
+@dataclass(frozen=True)
+class VerdictSpec:
+    """One catalog entry: a stable code, its exit code, its meaning and its texts."""
+
+    code: str
+    exit_code: int
+    meaning: str
+    """The meaning column of design.md's verdict table."""
+    variants: tuple[Variant, ...] = field(default_factory=tuple)
+
+    def variant(self, reason: str | None) -> Variant:
+        """The variant named ``reason``, or the ``default`` one."""
+        for v in self.variants:
+            if v.reason == reason:
+                return v
+        for v in self.variants:
+            if v.reason == "default":
+                return v
+        return self.variants[0]
+
+
+def _v(reason: str, title: str, explanation: str, fix: str) -> Variant:
+    return Variant(reason=reason, title=title, explanation=explanation, fix=fix)
+
+
+CATALOG: tuple[VerdictSpec, ...] = (
+    VerdictSpec(
+        "ok",
+        0,
+        "connected; websocket in use (or polling where the server offers no upgrade)",
+        (
+            _v(
+                "default",
+                "Connected over {transport}",
+                "{url} speaks Engine.IO 4 at {path}; namespace {namespace} accepted the connection"
+                "{as_user} over {transport}. Round trip {rtt_ms} ms; the server pings every "
+                "{ping_interval_s} s and waits {ping_timeout_s} s for the answer.",
+                "Nothing to fix: a web client with the same settings connects here.",
+            ),
+            _v(
+                "polling_only",
+                "Connected over polling (the server offers no websocket)",
+                "{url} speaks Engine.IO 4 at {path}; namespace {namespace} accepted the connection"
+                "{as_user}. The server offers no websocket upgrade (upgrades: {upgrades}), so "
+                "HTTP long-polling is the transport by the server's own choice. Round trip "
+                "{rtt_ms} ms.",
+                "Nothing to fix. If you expected websockets, enable the websocket transport on the "
+                "server (socket.io: `transports: ['polling', 'websocket']`).",
+            ),
+            _v(
+                "regenerated",
+                "Connected over {transport} after renewing an expired session",
+                'The first connection was refused with "{message}": the server had dropped the '
+                "session while the token was still valid. A new guest session ({user}) was created "
+                "and namespace {namespace} accepted it over {transport}, as the web client does "
+                "(the history shows the regeneration). Round trip {rtt_ms} ms.",
+                "Nothing to fix in the connection. Sessions live shorter on the server than tokens "
+                "do; the client must create a new guest session when it sees this message.",
+            ),
+        ),
+    ),
+    VerdictSpec(
+        "websocket_blocked",
+        1,
+        "connected only over HTTP long-polling: the server offers websocket but the websocket "
+        "handshake was refused, stripped or hung (firewall, proxy, missing `Upgrade` forwarding)",
+        (
+            _v(
+                "default",
+                "Websocket blocked: connected over polling only",
+                "Polling works, but the websocket handshake to {ws_url} failed: {error}. The "
+                "server offers websocket ({upgrades}), so something in between stops it.",
+                "Check every proxy, load balancer and firewall in front of the server for "
+                "websocket support on {path}. In nginx: {nginx}",
+            ),
+            _v(
+                "refused",
+                "Websocket refused with HTTP {status}: connected over polling only",
+                "Polling works, but the websocket handshake to {ws_url} was answered "
+                "HTTP {status}{server_note} instead of 101 Switching Protocols. A firewall, WAF or "
+                "proxy rule refuses websocket upgrades; the server itself offers them "
+                "({upgrades}).",
+                "Allow websocket upgrades (`Upgrade: websocket`) to {path} in the firewall, WAF or "
+                "proxy that answered {status}. The web client (websocket first) does not fall back "
+                "to polling by itself: until this is fixed, set `transports: ['polling', "
+                "'websocket']` or `tryAllTransports: true` in the client.",
+            ),
+            _v(
+                "upgrade_stripped",
+                "Websocket blocked: the Upgrade header does not reach the server",
+                'The websocket handshake to {ws_url} was answered HTTP {status} "{message}" '
+                "(Engine.IO code 3, bad request): the server received a websocket request "
+                "without its `Upgrade`/`Connection` headers. A reverse proxy in front of it does "
+                "not forward them. Polling works.",
+                "Forward the upgrade headers in the reverse proxy. nginx, in the location for "
+                "{path}: {nginx} (Apache: mod_proxy_wstunnel; HAProxy: `option http-server-close` "
+                "off and `timeout tunnel`).",
+            ),
+            _v(
+                "reset",
+                "Websocket cut off during the handshake: connected over polling only",
+                "Polling works, but the connection was closed during the websocket handshake "
+                "to {ws_url} ({error}) after {ms} ms. A proxy or firewall drops websocket "
+                "connections.",
+                "Look for a proxy, load balancer or security appliance that closes upgraded "
+                "connections; in nginx forward the upgrade: {nginx}",
+            ),
+            _v(
+                "hang",
+                "Websocket handshake hangs: connected over polling only",
+                "Polling works, but the websocket handshake to {ws_url} got no answer within "
+                "{timeout_s} s (the connection was accepted, then silence): something swallows "
+                "the upgrade. A web client with the seed's options waits its whole connect "
+                "timeout here.",
+                "Find the proxy or firewall that holds websocket upgrades (nginx without {nginx} "
+                "behaves like this behind some load balancers). Meanwhile clients should try "
+                "polling first or use `tryAllTransports: true`.",
+            ),
+            _v(
+                "probe_failed",
+                "Websocket opened but the upgrade probe failed: connected over polling only",
+                "The websocket handshake to {ws_url} returned 101, but the Engine.IO probe "
+                "(2probe → 3probe) failed: {error}. Something between rewrites or drops websocket "
+                "frames.",
+                "Check proxies for websocket frame handling and timeouts; in nginx: {nginx}",
+            ),
+        ),
+    ),
+    VerdictSpec(
+        "cors_permissive",
+        1,
+        "connected, but the server reflects any Origin with credentials (a security warning)",
+        (
+            _v(
+                "default",
+                "CORS reflects any origin with credentials",
+                "Asked from the made-up origin {random_origin}, the server answered "
+                "`Access-Control-Allow-Origin: {acao}` with `Access-Control-Allow-Credentials: "
+                "{acac}`: any web site a user visits can make credentialed requests to this "
+                "server on the user's behalf.",
+                "Replace the reflect-any-origin setting (socket.io `cors: {{origin: true}}`, "
+                "python-socketio `cors_allowed_origins='*'`) with an explicit list of your own "
+                "origins, e.g. [{origin_list}].",
+            ),
+        ),
+    ),
+    VerdictSpec(
+        "dns_failure",
+        2,
+        "the host name does not resolve",
+        (
+            _v(
+                "default",
+                "The host name {host} does not resolve",
+                "Looking up {host} failed after {ms} ms: {error}.",
+                "Check the spelling of the host name, the DNS settings of this machine "
+                "(/etc/resolv.conf, a VPN) and /etc/hosts. Names under .invalid never resolve.",
+            ),
+            _v(
+                "proxy",
+                "The proxy's host name {host} does not resolve",
+                "The proxy in effect ({proxy}, from {proxy_source}) is named {host}, and looking "
+                "it up failed after {ms} ms: {error}.",
+                "Fix the proxy setting ({proxy_source}), or exclude this target with NO_PROXY.",
+            ),
+        ),
+    ),
+    VerdictSpec(
+        "connection_refused",
+        2,
+        "nothing listens there (server down, wrong port)",
+        (
+            _v(
+                "default",
+                "Connection refused at {host}:{port}",
+                "Nothing listens on {address} ({host}:{port}): the connection was refused in "
+                "{ms} ms. {tried}",
+                "Start the server, or check the port in the URL (the seed's server listens on "
+                "3001 by default; conndebug serve too).",
+            ),
+            _v(
+                "proxy",
+                "The proxy at {host}:{port} refuses connections",
+                "The proxy in effect ({proxy}, from {proxy_source}) refused the connection on "
+                "{address} in {ms} ms.",
+                "Start the proxy or fix its address ({proxy_source}); or bypass it for this host "
+                "with NO_PROXY.",
+            ),
+        ),
+    ),
+    VerdictSpec(
+        "connect_timeout",
+        2,
+        "no answer in time (filtered port, dead host, black hole)",
+        (
+            _v(
+                "default",
+                "No answer from {host}:{port} within {timeout_s} s",
+                "The TCP connection to {address} got no answer within {timeout_s} s: a firewall "
+                "drops the packets, or the host is down.",
+                "Check that the host is up and that no firewall or security group filters port "
+                "{port}; raise --connect-timeout only if the network is known to be slow.",
+            ),
+            _v(
+                "silent",
+                "{host}:{port} accepts connections but never answers",
+                "The TCP connection to {address} was accepted in {tcp_ms} ms, but the "
+                "{what} got no answer within {timeout_s} s: the server (or a device in front of "
+                "it) holds connections without replying — hung process, black hole, or a "
+                "listener that is not HTTP.",
+                "Check the server's health (is its event loop blocked?) and what really listens "
+                "on port {port}; a load balancer with no healthy backend can behave like this.",
+            ),
+        ),
+    ),
+    VerdictSpec(
+        "tls_error",
+        2,
+        "certificate not trusted / expired / wrong host, or TLS spoken to a plain port",
+        (
+            _v(
+                "default",
+                "TLS failed: {error}",
+                "The TLS handshake with {host}:{port} failed after {ms} ms: {error}.",
+                "Check the server's TLS configuration and this machine's trust store "
+                "(--ca-bundle, SSL_CERT_FILE).",
+            ),
+            _v(
+                "untrusted",
+                "The server's certificate is not trusted",
+                "The certificate of {host}:{port} (subject {subject}, issued by {issuer}) does not "
+                "chain to a trusted authority: {error}. Verification: {tls_verify}.",
+                "If the server uses a private or corporate CA, pass it with --ca-bundle FILE (or "
+                "SSL_CERT_FILE); otherwise the server must present its full chain from a public "
+                "CA. --insecure only to look further, never as the fix.",
+            ),
+            _v(
+                "expired",
+                "The server's certificate expired on {not_after}",
+                "The certificate of {host}:{port} (subject {subject}, issued by {issuer}) is valid "
+                "until {not_after}: {error}.",
+                "Renew the certificate on the server (and check its renewal job, e.g. certbot); "
+                "also check this machine's clock.",
+            ),
+            _v(
+                "hostname",
+                "The certificate does not name {host}",
+                "The certificate presented by {host}:{port} is for {names}, not for {host}: "
+                "{error}.",
+                "Use the host name the certificate was issued for, or issue a certificate that "
+                "includes {host} (subjectAltName).",
+            ),
+            _v(
+                "plain_port",
+                "TLS spoken to a plain HTTP port",
+                "The TLS handshake with {host}:{port} failed ({error}) and the port answers plain "
+                "HTTP ({plain_answer}): this port does not speak TLS.",
+                "Use http:// (or ws://) for this port, or the server's TLS port for https://.",
+            ),
+            _v(
+                "tls_port",
+                "Plain HTTP sent to a TLS port",
+                "{host}:{port} did not answer the plain HTTP request ({error}) but completes a "
+                "TLS handshake: this port speaks TLS only.",
+                "Use https:// (or wss://) in the URL: {https_url}",
+            ),
+        ),
+    ),
+    VerdictSpec(
+        "proxy_error",
+        2,
+        "the proxy refused, needs auth, or failed",
+        (
+            _v(
+                "default",
+                "The proxy failed: {error}",
+                "The proxy in effect ({proxy}, from {proxy_source}) failed: {error}.",
+                "Check the proxy, or bypass it for this host with NO_PROXY.",
+            ),
+            _v(
+                "auth",
+                "The proxy needs authentication (HTTP 407)",
+                "The proxy in effect ({proxy}, from {proxy_source}) answered 407 Proxy "
+                "Authentication Required to {request}{challenge}.",
+                "Put the proxy credentials in the proxy URL (http://user:password@host:port) in "
+                "--proxy or {proxy_source}, or exclude this host with NO_PROXY.",
+            ),
+            _v(
+                "failed",
+                "The proxy answered HTTP {status}: it could not reach the server",
+                "The proxy in effect ({proxy}, from {proxy_source}) answered {status_line} to "
+                "{request}: the proxy itself works but could not reach {target}.",
+                "Check that the proxy can reach {target} (its DNS, firewall, allow-list); if the "
+                "server is internal, exclude it with NO_PROXY.",
+            ),
+            _v(
+                "refused",
+                "The proxy refused the request with HTTP {status}",
+                "The proxy in effect ({proxy}, from {proxy_source}) answered {status_line} to "
+                "{request}.",
+                "The proxy's policy blocks this destination or method (CONNECT to port {port}?): "
+                "ask for it to be allowed, or exclude the host with NO_PROXY.",
+            ),
+        ),
+    ),
+    VerdictSpec(
+        "not_socketio",
+        2,
+        "HTTP answers but not Engine.IO there (wrong path, wrong port, plain web server)",
+        (
+            _v(
+                "default",
+                "HTTP answers at {path}, but not Socket.IO",
+                "{handshake_url} answered {status_line} ({content}) instead of an Engine.IO open "
+                "packet: an HTTP server listens on {host}:{port}, but no Socket.IO server at "
+                "{path}. {path_hint}",
+                "{path_fix}",
+            ),
+            _v(
+                "redirect",
+                "HTTP redirects away from {path}",
+                "{handshake_url} answered {status_line} with a redirect to {location}; "
+                "Socket.IO clients do not follow redirects.",
+                "Use the final address directly: {location_hint}",
+            ),
+        ),
+    ),
+    VerdictSpec(
+        "protocol_mismatch",
+        2,
+        "the server speaks another Socket.IO generation (v2 / EIO=3)",
+        (
+            _v(
+                "default",
+                "The server runs Socket.IO v2 (Engine.IO 3)",
+                "Asked with EIO=4, {handshake_url} answered with Engine.IO 3 framing "
+                "({sample}): a Socket.IO 2.x server. Socket.IO 3/4 clients (and this tool) "
+                "cannot talk to it; a v4 client forced over websocket even seems to connect and "
+                "then drops after about a minute.",
+                "The server runs Socket.IO v2: use a v2 client (socket.io-client 2.x, "
+                "python-socketio 4.x), or upgrade the server to Socket.IO 4 (which can accept v2 "
+                "clients meanwhile with `allowEIO3: true`).",
+            ),
+            _v(
+                "unsupported",
+                "The server does not speak Engine.IO 4",
+                'Asked with EIO=4, the server answered {status_line} "{message}" (Engine.IO code '
+                "5); asked with EIO=3 it answered {eio3_answer}. It speaks another Engine.IO "
+                "generation than this client.",
+                "Match the client and server generations: Socket.IO 3/4 clients need a Socket.IO "
+                "3/4 server; check the server's socket.io / engine.io versions.",
+            ),
+        ),
+    ),
+    VerdictSpec(
+        "cors_rejected",
+        2,
+        "the server does not allow the given `--origin`",
+        (
+            _v(
+                "default",
+                "CORS: the server does not allow {origin}",
+                "Asked from {origin}, the server answered {answer}. A browser page on {origin} "
+                "cannot use polling (and a websocket-first client hides this until the websocket "
+                "fails).",
+                "Add {origin} to the server's allowed origins (the chat backend: CORS_ORIGIN; "
+                "socket.io: `cors: {{origin: ['{origin}'], credentials: true}}`).",
+            ),
+        ),
+    ),
+    VerdictSpec(
+        "sticky_session_missing",
+        2,
+        'the handshake works but follow-up requests land on another node ("Session ID unknown")',
+        (
+            _v(
+                "default",
+                "Sticky sessions missing: requests land on another node",
+                "The handshake created Engine.IO session {engine_sid}, but follow-up request "
+                "{failed_at} of {rounds} with that session was answered {status_line} "
+                '"{message}": it reached a server node that does not know the session. The '
+                "servers run behind a load balancer without session affinity.",
+                "Enable sticky sessions in the load balancer (nginx: `ip_hash;` or `hash "
+                "$remote_addr consistent;` in the upstream; HAProxy/ALB: cookie affinity), and "
+                "use an adapter (e.g. Redis) so broadcasts reach every node. Websocket-only "
+                "clients avoid the symptom but not the cause.",
+            ),
+        ),
+    ),
+    VerdictSpec(
+        "auth_rejected",
+        2,
+        "the namespace connection was refused by the server's middleware; the server's own "
+        "message is quoted",
+        (
+            _v(
+                "default",
+                'The server refused the connection: "{message}"',
+                "Namespace {namespace} answered the connection request{with_token} with the error "
+                '"{message}"{data_note}.',
+                "{auth_fix}",
+            ),
+            _v(
+                "engine_forbidden",
+                'The server refused the handshake: "{message}"',
+                'The Engine.IO handshake was answered {status_line} "{message}" (code 4, '
+                "Forbidden): the server's allowRequest hook refused this client before any "
+                "namespace.",
+                "Check what the server's allowRequest checks (origin, headers, cookies, IP) and "
+                "send it (--origin, --header).",
+            ),
+        ),
+    ),
+    VerdictSpec(
+        "session_expired",
+        2,
+        "the server says the session/token expired and a new guest session could not fix it",
+        (
+            _v(
+                "default",
+                "Session expired and could not be renewed",
+                'Namespace {namespace} refused the connection with "{message}", and renewing '
+                "the guest session did not help: {regen_error}.",
+                "Check the guest endpoint ({guest_url}) and the server's session store (Redis?): "
+                "a new session must be accepted right after it is created.",
+            ),
+        ),
+    ),
+    VerdictSpec(
+        "server_error",
+        2,
+        "the server answered 5xx or broke the protocol",
+        (
+            _v(
+                "default",
+                "The server failed: {status_line}",
+                "{handshake_url} answered {status_line}{body_note}: the server (or a proxy in "
+                "front of it) failed while handling the Engine.IO request.",
+                "Look at the server's logs at {time}; if a proxy answered (see the Server "
+                "header: {server_header}), check that its upstream is running.",
+            ),
+            _v(
+                "protocol",
+                "The server broke the protocol: {error}",
+                "During the {stage}, the server answered something Engine.IO/Socket.IO does not "
+                "allow: {error}.",
+                "Check the server's Socket.IO version and anything that rewrites responses in "
+                "front of it (proxies, compression, WAF).",
+            ),
+        ),
+    ),
+)
+"""Every verdict, in the order of design.md's table."""
+
+CODES: tuple[str, ...] = tuple(s.code for s in CATALOG)
+EXIT_BY_CODE: Mapping[str, int] = {s.code: s.exit_code for s in CATALOG}
+_BY_CODE: Mapping[str, VerdictSpec] = {s.code: s for s in CATALOG}
+
+_DEFAULTS: Mapping[str, str] = {"nginx": NGINX_UPGRADE}
+
+
+class _Evidence(dict[str, Any]):
+    """A mapping for ``format_map`` in which missing evidence reads ``unknown``."""
+
+    def __missing__(self, key: str) -> str:
+        return _DEFAULTS.get(key, "unknown")
+
+
+def spec(code: str) -> VerdictSpec:
+    """The catalog entry of ``code`` (KeyError for an unknown code: a bug)."""
+    return _BY_CODE[code]
+
+
+def template_fields(template: str) -> set[str]:
+    """The evidence names a template uses."""
+    return {name for _, name, _, _ in string.Formatter().parse(template) if name}
+
+
+def _fmt(template: str, evidence: Mapping[str, Any]) -> str:
+    values = _Evidence({k: ("unknown" if v is None else v) for k, v in evidence.items()})
+    return " ".join(template.format_map(values).split())
+
+
+def make_verdict(code: str, reason: str | None = None, **evidence: Any) -> Verdict:
+    """The verdict ``code`` with the texts of variant ``reason``, filled from ``evidence``."""
+    entry = spec(code)
+    variant = entry.variant(reason)
+    return Verdict(
+        code=code,
+        title=_fmt(variant.title, evidence),
+        explanation=_fmt(variant.explanation, evidence),
+        fix=_fmt(variant.fix, evidence),
+        exit_code=entry.exit_code,
+    )
