@@ -1,0 +1,210 @@
+"""Guest sessions: the target's ``POST /api/guest`` contract (see target-contract.md), over httpx.
+
+:func:`create_guest_session` asks the guest endpoint for a session and sorts the answer into one of
+three outcomes (:class:`GuestResult`):
+
+- ``session``: the contract's ``201 {"success": true, "data": {"token", "user": {...}}}``;
+- ``absent``: there is no such endpoint (404/405/410/501, another 4xx) or the answer is not the
+  contract (HTML, JSON without a token): the caller continues *without auth* and says so;
+- ``error``: a failure worth retrying (timeout, connection refused, TLS, proxy, 429, 5xx): the caller
+  counts it as a failed connection attempt.
+
+The token's claims (``exp``, ``userId``, ``sessionId``, ``username``) are read **without verifying**
+the signature: the tool has no key, it only displays them. Requests use the same proxy and TLS
+settings as the socket, and a time limit.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import ssl
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import jwt
+
+from conndebug.config import Settings, effective_proxy
+from conndebug.core.net import FailureKind
+
+__all__ = [
+    "GuestResult",
+    "GuestSession",
+    "create_guest_session",
+    "session_from_token",
+    "tls_verify_setting",
+]
+
+_ABSENT_STATUSES = frozenset({404, 405, 410, 501})
+_RETRY_STATUSES = frozenset({408, 425, 429})
+
+
+@dataclass(frozen=True)
+class GuestSession:
+    """A token and what it says about its user (claims read without verifying)."""
+
+    token: str
+    username: str | None = None
+    user_id: str | None = None
+    session_id: str | None = None
+    expires_at: float | None = None
+    claims: Mapping[str, Any] = field(default_factory=dict)
+    source: str = "guest"
+    """``guest`` (created here) or ``token`` (given with ``--token``)."""
+
+
+@dataclass(frozen=True)
+class GuestResult:
+    """What the guest endpoint answered: a session, "absent" (go on without auth), or an error."""
+
+    session: GuestSession | None = None
+    absent: str | None = None
+    """Why there is no guest session to be had (the caller connects without auth)."""
+    error: str | None = None
+    """Why creating a session failed this time (the caller retries later)."""
+    kind: FailureKind | None = None
+    status: int | None = None
+    elapsed_ms: float | None = None
+
+
+def _claims(token: str) -> dict[str, Any]:
+    try:
+        claims = jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        return {}
+    return claims if isinstance(claims, dict) else {}
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def session_from_token(
+    token: str, user: Mapping[str, Any] | None = None, *, source: str = "token"
+) -> GuestSession:
+    """A :class:`GuestSession` for ``token``, its fields from ``user`` or else from the claims."""
+    claims = _claims(token)
+    user = user or {}
+    exp = claims.get("exp")
+    return GuestSession(
+        token=token,
+        username=_str(user.get("username")) or _str(claims.get("username")),
+        user_id=_str(user.get("id")) or _str(claims.get("userId")) or _str(claims.get("sub")),
+        session_id=_str(user.get("sessionId")) or _str(claims.get("sessionId")),
+        expires_at=float(exp)
+        if isinstance(exp, (int, float)) and not isinstance(exp, bool)
+        else None,
+        claims=claims,
+        source=source,
+    )
+
+
+def _message(response: httpx.Response) -> str:
+    """The server's ``message`` field, or a short description of the body."""
+    try:
+        body = response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        body = None
+    if isinstance(body, dict) and isinstance(body.get("message"), str):
+        return str(body["message"])
+    ctype = response.headers.get("content-type", "")
+    if "html" in ctype or response.text.lstrip()[:1] == "<":
+        return "an HTML page"
+    text = response.text.strip().replace("\n", " ")
+    return (text[:80] + "…") if len(text) > 80 else (text or "an empty body")
+
+
+def _cause_chain(exc: BaseException) -> list[BaseException]:
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in chain and len(chain) < 10:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
+def _classify(exc: httpx.HTTPError) -> tuple[FailureKind, str]:
+    chain = _cause_chain(exc)
+    if isinstance(exc, httpx.ProxyError):
+        return FailureKind.PROXY, f"the proxy failed ({exc})"
+    if isinstance(exc, httpx.TimeoutException):
+        return FailureKind.TIMEOUT, "no answer in time"
+    for item in chain:
+        if isinstance(item, ssl.SSLCertVerificationError):
+            return FailureKind.TLS, f"certificate not trusted ({item.verify_message})"
+        if isinstance(item, ssl.SSLError):
+            return FailureKind.TLS, f"TLS handshake failed ({item.reason or item})"
+        if isinstance(item, ConnectionRefusedError):
+            return FailureKind.REFUSED, "connection refused (nothing listens there)"
+        if isinstance(item, socket.gaierror):
+            return FailureKind.DNS, "the host name does not resolve"
+    text = str(exc) or type(exc).__name__
+    if "refused" in text.lower():
+        return FailureKind.REFUSED, "connection refused (nothing listens there)"
+    if "certificate" in text.lower() or "ssl" in text.lower():
+        return FailureKind.TLS, f"TLS failed ({text})"
+    return FailureKind.OTHER, text
+
+
+def tls_verify_setting(settings: Settings) -> ssl.SSLContext | bool:
+    """httpx's ``verify``: like the socket's (the system store, a CA bundle, or off)."""
+    if settings.insecure:
+        return False
+    if settings.ca_bundle:
+        return ssl.create_default_context(cafile=settings.ca_bundle)
+    return ssl.create_default_context()
+
+
+async def create_guest_session(settings: Settings, *, timeout: float = 10.0) -> GuestResult:
+    """``POST`` the guest endpoint once (bounded by ``timeout``) and sort out the answer."""
+    url = settings.guest_url
+    headers = dict(settings.headers)
+    if settings.origin:
+        headers["Origin"] = settings.origin
+    headers.setdefault("Accept", "application/json")
+    try:
+        async with httpx.AsyncClient(
+            proxy=effective_proxy(settings, url),
+            verify=tls_verify_setting(settings),
+            trust_env=False,
+            timeout=httpx.Timeout(timeout),
+            headers=headers,
+        ) as client:
+            response = await client.post(url, json={})
+    except httpx.HTTPError as exc:
+        kind, why = _classify(exc)
+        return GuestResult(error=f"guest session at {url}: {why}", kind=kind)
+    elapsed_ms = response.elapsed.total_seconds() * 1000.0
+    status = response.status_code
+    if status in _RETRY_STATUSES or status >= 500:
+        return GuestResult(
+            error=f"guest session at {url}: HTTP {status} ({_message(response)})",
+            kind=FailureKind.HTTP,
+            status=status,
+            elapsed_ms=elapsed_ms,
+        )
+    if status in _ABSENT_STATUSES or not (200 <= status < 300):
+        return GuestResult(
+            absent=f"no guest endpoint at {url} (HTTP {status}: {_message(response)})",
+            status=status,
+            elapsed_ms=elapsed_ms,
+        )
+    try:
+        body = response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        body = None
+    data = body.get("data") if isinstance(body, dict) else None
+    token = data.get("token") if isinstance(data, dict) else None
+    if not isinstance(token, str) or not token:
+        return GuestResult(
+            absent=f"{url} answered HTTP {status} but not the guest-session contract "
+            f"(no data.token; got {_message(response)})",
+            status=status,
+            elapsed_ms=elapsed_ms,
+        )
+    assert isinstance(data, dict)
+    user = data.get("user")
+    session = session_from_token(token, user if isinstance(user, dict) else None, source="guest")
+    return GuestResult(session=session, status=status, elapsed_ms=elapsed_ms)

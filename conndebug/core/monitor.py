@@ -1,0 +1,1021 @@
+"""The monitor: the SocketService of the seed's web client, done truthfully, for the terminal.
+
+:func:`make_monitor` builds a :class:`Monitor` (the :class:`~conndebug.core.model.MonitorAPI` the
+TUI and ``watch`` use). It connects the way the web client does (guest session, ``auth: {token}``,
+transports in ``--transports`` order, the reconnection policy), but reports everything it sees on
+one :class:`~conndebug.core.events.EventBus` and does what the web client only promises:
+
+- **a fresh client per attempt** (:class:`~conndebug.core.transport.Connection`), each with its own
+  aiohttp session, an outer time limit and a hard reset;
+- **fallback**: websocket-first tries websocket alone for ``--ws-timeout``; refused (e.g. HTTP 403)
+  or hung → a ``fallback`` event and a polling-only attempt (no upgrade afterwards). Polling-first
+  lets python-socketio upgrade inside ``connect()`` (bounded) and reports ``upgrade_failed`` when
+  the offered upgrade did not happen;
+- **its own reconnect loop**: socket.io-client's backoff (:mod:`conndebug.core.backoff`), one
+  ``reconnect_scheduled`` per attempt, ``reconnect_failed`` when the attempts are exhausted. A
+  server kick (``io server disconnect``) and a namespace rejection are not retried, as in
+  socket.io. While waiting after "connection refused" the port is checked every 50 ms and the wait
+  is cut short as soon as the server listens again (said in a note);
+- **session regeneration** (target-contract.md): on ``Token has expired``, ``Guest session not found
+  or expired``, or a message containing ``session not found`` / ``expired`` (compared without case)
+  → ``session_expired`` → a new guest session → ``session_regenerated`` → reconnect, at most
+  :data:`REGENERATIONS_PER_WINDOW` times per :data:`REGENERATION_WINDOW_S`; a ``--token`` cannot be
+  regenerated, so its expiry is final;
+- **liveness**: round trips, server pings and stalls (:mod:`conndebug.core.liveness`).
+
+The state changes only through :func:`conndebug.core.model.transition`. Time and randomness are
+injected (``clock``, ``rng``); the connection and guest-session factories too, for unit tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+import httpx
+
+from conndebug.config import Settings, effective_proxy
+from conndebug.core.backoff import Backoff
+from conndebug.core.clock import Clock, SystemClock
+from conndebug.core.events import (
+    Connected,
+    ConnectError,
+    Connecting,
+    Disconnected,
+    EventBus,
+    EventIn,
+    EventOut,
+    Fallback,
+    Note,
+    ReconnectFailed,
+    ReconnectScheduled,
+    Rtt,
+    SessionCreated,
+    SessionExpired,
+    SessionRegenerated,
+    Stall,
+    TransportChanged,
+    UpgradeFailed,
+)
+from conndebug.core.guest import (
+    GuestResult,
+    GuestSession,
+    create_guest_session,
+    session_from_token,
+    tls_verify_setting,
+)
+from conndebug.core.jsonl import JsonlLog
+from conndebug.core.liveness import Liveness, LivenessChange
+from conndebug.core.model import AckResult, SessionInfo, Snapshot, State, transition
+from conndebug.core.net import FailureKind, host_port, port_open
+from conndebug.core.redact import SECRET_HEADERS, Redactor
+from conndebug.core.transport import Connection, ConnectionListener, Failure
+
+__all__ = [
+    "REGENERATIONS_PER_WINDOW",
+    "REGENERATION_WINDOW_S",
+    "ConnectionLike",
+    "Monitor",
+    "is_expiry_message",
+    "make_monitor",
+]
+
+REGENERATIONS_PER_WINDOW = 3
+REGENERATION_WINDOW_S = 60.0
+PREVIEW_CHARS = 120
+PORT_POLL_S = 0.05
+REGENERATE_PAUSE_S = 0.1
+"""The web client reconnects 100 ms after creating the new guest session."""
+
+_EXPIRY_MESSAGES = ("Token has expired", "Guest session not found or expired")
+
+
+def is_expiry_message(message: str) -> bool:
+    """The web client's regeneration rule (matched without regard to case)."""
+    lowered = message.lower()
+    return message in _EXPIRY_MESSAGES or "session not found" in lowered or "expired" in lowered
+
+
+class ConnectionLike(Protocol):
+    """What the monitor needs from a connection (a real :class:`Connection` or a test fake)."""
+
+    closed: asyncio.Future[str]
+    kicked: bool
+    transports: list[str]
+
+    async def connect(self, limit: float) -> Failure | None: ...
+    async def close(self, *, graceful: bool) -> None: ...
+    async def drop(self) -> None: ...
+    async def round_trip(self, event: str | None, timeout: float) -> float | None: ...
+    async def emit(self, name: str, payload: Any, *, ack: bool, timeout: float) -> Any: ...
+    def announce(self) -> None: ...
+    def upgrade_why(self) -> str: ...
+
+    @property
+    def transport(self) -> str | None: ...
+    @property
+    def sid(self) -> str | None: ...
+    @property
+    def engine_sid(self) -> str | None: ...
+    @property
+    def upgrades(self) -> tuple[str, ...] | None: ...
+    @property
+    def ping_interval_ms(self) -> int | None: ...
+    @property
+    def ping_timeout_ms(self) -> int | None: ...
+    @property
+    def upgrade_offered_but_failed(self) -> bool: ...
+    @property
+    def is_connected(self) -> bool: ...
+
+
+OpenConnection = Callable[[list[str], "dict[str, Any] | None", float], ConnectionLike]
+"""``(transports, auth, upgrade_timeout) → connection`` (the monitor is the listener)."""
+CreateGuest = Callable[[Settings], Awaitable[GuestResult]]
+PortCheck = Callable[[str, int], Awaitable[bool]]
+
+
+def _preview(redactor: Redactor, value: Any) -> tuple[int, str]:
+    """Size in bytes of the JSON of ``value`` and a redacted preview of at most 120 characters."""
+    try:
+        raw = json.dumps(value, ensure_ascii=False, default=str, separators=(",", ":"))
+    except (TypeError, ValueError):
+        raw = repr(value)
+    size = len(raw.encode("utf-8", "surrogatepass"))
+    shown = redactor.value(value)
+    try:
+        text = json.dumps(shown, ensure_ascii=False, default=str, separators=(",", ":"))
+    except (TypeError, ValueError):
+        text = redactor.text(repr(shown))
+    if len(text) > PREVIEW_CHARS:
+        text = text[: PREVIEW_CHARS - 1] + "…"
+    return size, text
+
+
+class Monitor(ConnectionListener):
+    """Connects, keeps connected, and reports every step; implements ``MonitorAPI``."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        bus: EventBus | None = None,
+        clock: Clock | None = None,
+        rng: random.Random | None = None,
+        admin_key: str | None = None,
+        open_connection: OpenConnection | None = None,
+        create_guest: CreateGuest | None = None,
+        port_check: PortCheck | None = None,
+    ) -> None:
+        self.settings = settings
+        self.clock: Clock = clock or (bus.clock if bus is not None else SystemClock())
+        self.bus = bus or EventBus(clock=self.clock, history_size=settings.history_size)
+        self.redactor = Redactor(show_secrets=settings.show_secrets)
+        self.redactor.add(settings.token)
+        self.redactor.add(admin_key)
+        for name, value in settings.headers:
+            if name.lower() in SECRET_HEADERS:
+                self.redactor.add(value)
+        self.admin_key = admin_key
+        self._open = open_connection or self._open_real
+        self._create_guest = create_guest or create_guest_session
+        self._port_check = port_check or port_open
+        self._backoff = Backoff(
+            min_s=settings.reconnect_delay,
+            max_s=settings.reconnect_delay_max,
+            jitter=settings.randomization,
+            rng=rng,
+        )
+        self._liveness = Liveness(stall_after=settings.stall_after)
+        self._log: JsonlLog | None = None
+        if settings.log:
+            self._log = JsonlLog(settings.log)
+            self._unsubscribe_log: Callable[[], None] | None = self.bus.subscribe(self._log)
+        else:
+            self._unsubscribe_log = None
+
+        self._state = State.IDLE
+        self._state_since: float | None = self.clock.time()
+        self._verdict: str | None = None
+        self._conn: ConnectionLike | None = None
+        self._conns: set[ConnectionLike] = set()
+        self._conn_count = 0
+        self._cycle_task: asyncio.Task[None] | None = None
+        self._live_tasks: list[asyncio.Task[None]] = []
+        self._op_lock = asyncio.Lock()
+        self.settled = asyncio.Event()
+        """Set once the first connect settles (connected, failed, or waiting to retry)."""
+
+        self._session: GuestSession | None = None
+        self._guest_absent = False
+        self._token_discarded = False
+        self._regenerations: list[float] = []
+        self._regeneration_total = 0
+        self._session_created_at: float | None = None
+
+        self._transport: str | None = None
+        self._how: str | None = None
+        self._sid: str | None = None
+        self._engine_sid: str | None = None
+        self._upgrades: tuple[str, ...] | None = None
+        self._ping_interval_ms: int | None = None
+        self._ping_timeout_ms: int | None = None
+        self._rtt_ms: float | None = None
+        self._connected_since: float | None = None
+        self._reconnect_attempt = 0
+        self._next_attempt_at: float | None = None
+        self._events_in = 0
+        self._events_out = 0
+        self._rtt_misses = 0
+        self.degraded: str | None = None
+        """Why the connection is degraded (polling after a fallback or failed upgrade), else None."""
+
+    # --- MonitorAPI ------------------------------------------------------------------------
+
+    @property
+    def state(self) -> State:
+        """The current state."""
+        return self._state
+
+    @property
+    def connection(self) -> ConnectionLike | None:
+        """The connection in use (for the probe and tests), if any."""
+        return self._conn
+
+    def snapshot(self) -> Snapshot:
+        s = self.settings
+        session = self._session
+        info = SessionInfo(
+            username=session.username if session else None,
+            user_id=session.user_id if session else None,
+            session_id=session.session_id if session else None,
+            token_redacted=self.redactor.secret(session.token, "token") if session else None,
+            expires_at=session.expires_at if session else None,
+            source=session.source if session and not self._token_discarded else "none",
+            created_at=self._session_created_at,
+            regenerations=self._regeneration_total,
+        )
+        return Snapshot(
+            state=self._state,
+            state_since=self._state_since,
+            verdict=self._verdict,
+            url=s.url,
+            path=s.path,
+            namespace=s.namespace,
+            proxy=effective_proxy(s),
+            tls_verify=s.tls_verify,
+            insecure=s.insecure,
+            sid=self._sid,
+            engine_sid=self._engine_sid,
+            transport=self._transport,
+            how=self._how,
+            upgrades=self._upgrades,
+            ping_interval_ms=self._ping_interval_ms,
+            ping_timeout_ms=self._ping_timeout_ms,
+            rtt_ms=self._rtt_ms,
+            rtt_recent=tuple(self._liveness.rtts),
+            rtt_method=(s.rtt_event or "namespace-probe") if self._rtt_ms is not None else None,
+            pings_seen=self._liveness.pings,
+            last_ping_at=self._liveness.last_ping,
+            last_life_at=self._liveness.last_life if self._conn is not None else None,
+            stall_bound_s=self._liveness.bound if self._conn is not None else None,
+            reconnect_attempt=self._reconnect_attempt,
+            reconnect_max=s.reconnect_attempts,
+            next_attempt_at=self._next_attempt_at,
+            connected_since=self._connected_since,
+            session=info,
+            events_in=self._events_in,
+            events_out=self._events_out,
+        )
+
+    async def start(self) -> None:
+        async with self._op_lock:
+            if self._state is State.STOPPED or self._cycle_task is not None:
+                return
+            self._announce_target()
+            self._begin()
+
+    async def stop(self) -> None:
+        async with self._op_lock:
+            if self._state is State.STOPPED:
+                return
+            await self._halt("io client disconnect (monitor stopped)", State.STOPPED)
+            if self._unsubscribe_log is not None:
+                self._unsubscribe_log()
+                self._unsubscribe_log = None
+            if self._log is not None:
+                self._log.close()
+
+    async def reconnect(self) -> None:
+        async with self._op_lock:
+            if self._state is State.STOPPED:
+                return
+            self._guest_absent = False
+            if self._token_discarded:  # it is gone, as in the web client: get a new one
+                self._session = None
+                self._token_discarded = False
+            await self._restart("io client disconnect (reconnect requested)")
+
+    async def drop_transport(self) -> None:
+        conn = self._conn
+        if conn is None or not conn.is_connected:
+            self._note("nothing to drop: not connected", topic="action")
+            return
+        self._note("closing the transport underneath (an unexpected drop)", topic="action")
+        await conn.drop()
+
+    async def toggle(self) -> None:
+        async with self._op_lock:
+            if self._state is State.STOPPED:
+                return
+            if self._state in (
+                State.CONNECTED,
+                State.STALLED,
+                State.CONNECTING,
+                State.RECONNECTING,
+            ):
+                await self._halt("io client disconnect (by you)", State.DISCONNECTED)
+                self._verdict = "disconnected on request"
+            else:
+                self._guest_absent = False
+                if self._token_discarded:
+                    self._session = None
+                    self._token_discarded = False
+                if self._state is State.IDLE:
+                    self._announce_target()
+                self._begin()
+
+    async def simulate_expiry(self) -> None:
+        session = self._session
+        if self.admin_key and session is not None and session.source == "guest":
+            expired = await self._admin_expire(session.session_id)
+            if expired is not None:
+                self._note(
+                    f"expired session {session.session_id} on the server ({expired} record(s) "
+                    "deleted); dropping the transport so the real path runs",
+                    topic="action",
+                )
+                await self.drop_transport()
+                return
+        async with self._op_lock:
+            if self._state is State.STOPPED:
+                return
+            if session is None or self._token_discarded:
+                self._note(
+                    "nothing to expire: the connection uses no token; reconnecting to show what "
+                    "the server answers",
+                    topic="action",
+                )
+            else:
+                self._note(
+                    "discarded the token (as the web client's “Test Session Expiry” button does) "
+                    "and reconnecting without it: the server's answer follows",
+                    topic="action",
+                )
+            self._token_discarded = True
+            await self._restart("io client disconnect (token discarded)")
+
+    async def emit(
+        self, name: str, payload: Any = None, *, ack: bool = False, timeout: float = 5.0
+    ) -> AckResult:
+        conn = self._conn
+        size, preview = _preview(self.redactor, payload)
+        if conn is None or not conn.is_connected:
+            self._note(f"not sent: {name} (not connected)", level="warning", topic="emit")
+            return AckResult(acked=False, error="not connected")
+        started = self.clock.monotonic()
+        try:
+            answer = await conn.emit(name, payload, ack=ack, timeout=timeout)
+        except asyncio.TimeoutError:
+            answer = None
+            timed_out = True
+        except Exception as exc:  # noqa: BLE001 - python-socketio raises several kinds; reported
+            if type(exc).__name__ == "TimeoutError":
+                answer, timed_out = None, True
+            else:
+                self._note(f"not sent: {name} ({exc})", level="warning", topic="emit")
+                return AckResult(acked=False, error=str(exc) or type(exc).__name__)
+        else:
+            timed_out = False
+        ms = (self.clock.monotonic() - started) * 1000.0
+        self._events_out += 1
+        if not ack:
+            self.bus.emit(EventOut, name=name, size=size, preview=preview)
+            return AckResult(acked=False)
+        if timed_out:
+            self.bus.emit(EventOut, name=name, size=size, preview=preview, ack="timeout")
+            return AckResult(acked=False, ms=None, error=f"no ack within {timeout:g} s")
+        _size, shown = _preview(self.redactor, answer)
+        self.bus.emit(
+            EventOut, name=name, size=size, preview=preview, ack=shown, ack_ms=round(ms, 3)
+        )
+        return AckResult(acked=True, value=answer, ms=ms)
+
+    # --- ConnectionListener ----------------------------------------------------------------
+
+    def conn_life(self, conn: Any, *, ping: bool) -> None:
+        if conn is not self._conn:
+            return
+        now = self.clock.monotonic()
+        if ping:
+            self._liveness.ping(now)
+        since = self._liveness.stalled_since_life
+        if self._liveness.life(now) is LivenessChange.RECOVERED:
+            silent = now - since if since is not None else 0.0
+            self.bus.emit(
+                Stall, silent_s=round(silent, 3), bound_s=self._liveness.bound, recovered=True
+            )
+            if self._state is State.STALLED:
+                self._set_state(State.CONNECTED, self._degraded_verdict())
+
+    def conn_event(self, conn: Any, name: str, args: tuple[Any, ...]) -> None:
+        if conn is not self._conn:
+            return
+        self._events_in += 1
+        value: Any = args[0] if len(args) == 1 else list(args)
+        size, preview = _preview(self.redactor, value)
+        self.bus.emit(
+            EventIn, name=name, size=size, preview=preview, namespace=self.settings.namespace
+        )
+
+    def conn_log(self, conn: Any, topic: str, level: str, text: str) -> None:
+        self._note(text, level=level, topic=topic)
+
+    def conn_error(self, conn: Any, where: str, exc: BaseException) -> None:
+        self._note(
+            f"internal error in the {where} handler: {type(exc).__name__}: {exc}",
+            level="error",
+            topic="monitor",
+        )
+
+    # --- helpers ---------------------------------------------------------------------------
+
+    def _note(self, text: str, *, level: str = "info", topic: str = "") -> None:
+        self.bus.emit(Note, text=self.redactor.text(text), level=level, topic=topic)
+
+    def _set_state(self, new: State, verdict: str | None = None) -> None:
+        old = self._state
+        self._state = transition(old, new)
+        self._verdict = verdict
+        if new is not old:
+            self._state_since = self.clock.time()
+        if new in (State.CONNECTED, State.FAILED, State.DISCONNECTED, State.RECONNECTING):
+            self.settled.set()
+
+    def _degraded_verdict(self) -> str | None:
+        return self.degraded
+
+    def _announce_target(self) -> None:
+        s = self.settings
+        proxy = effective_proxy(s)
+        where = f"{s.url}{s.path} namespace {s.namespace}"
+        via = f"via proxy {proxy}" if proxy else "direct (no proxy)"
+        if s.insecure and s.is_tls:
+            self._note(
+                f"target {where}, {via}; TLS CERTIFICATE VERIFICATION IS DISABLED (--insecure): "
+                "anyone on the path can read and change this connection",
+                level="warning",
+                topic="target",
+            )
+        else:
+            self._note(f"target {where}, {via}; TLS: {s.tls_verify}", topic="target")
+
+    def _open_real(
+        self, transports: list[str], auth: dict[str, Any] | None, upgrade_timeout: float
+    ) -> ConnectionLike:
+        self._conn_count += 1
+        return Connection(
+            self.settings,
+            transports,
+            listener=self,
+            clock=self.clock,
+            auth=auth,
+            upgrade_timeout=upgrade_timeout,
+            number=self._conn_count,
+        )
+
+    def _new_connection(self, transports: list[str]) -> ConnectionLike:
+        conn = self._open(transports, self._auth(), self.settings.ws_timeout)
+        self._conns.add(conn)
+        return conn
+
+    async def _release(self, conn: ConnectionLike, *, graceful: bool) -> None:
+        self._conns.discard(conn)
+        await conn.close(graceful=graceful)
+
+    def _auth(self) -> dict[str, Any] | None:
+        auth = dict(self.settings.auth)
+        if self._session is not None and not self._token_discarded:
+            auth["token"] = self._session.token
+        return auth or None
+
+    def _begin(self) -> None:
+        self._set_state(State.CONNECTING)
+        self._reconnect_attempt = 0
+        self._cycle_task = asyncio.create_task(self._run_cycle(), name="conndebug-monitor")
+
+    async def _restart(self, reason: str) -> None:
+        await self._halt(reason, None)
+        self._begin()
+
+    async def _halt(self, reason: str, final: State | None) -> None:
+        """Stop the cycle and close every connection; then enter ``final`` (if given)."""
+        was = self._state
+        task, self._cycle_task = self._cycle_task, None
+        if task is not None and not task.done():
+            task.cancel()
+            await asyncio.wait({task}, timeout=5.0)
+        await self._stop_live_tasks()
+        conns = list(self._conns)
+        self._conns.clear()
+        for conn in conns:
+            await conn.close(graceful=True)
+        self._forget_connection()
+        self._next_attempt_at = None
+        if was in (State.CONNECTED, State.STALLED, State.CONNECTING, State.RECONNECTING):
+            self.bus.emit(Disconnected, reason=reason, will_reconnect=final is None)
+        if final is not None:
+            self._set_state(final, self._verdict if final is State.STOPPED else None)
+
+    def _forget_connection(self) -> None:
+        self._conn = None
+        self._sid = None
+        self._engine_sid = None
+        self._connected_since = None
+
+    async def _stop_live_tasks(self) -> None:
+        tasks, self._live_tasks = self._live_tasks, []
+        for t in tasks:
+            t.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=2.0)
+
+    # --- the connection cycle ---------------------------------------------------------------
+
+    async def _run_cycle(self) -> None:
+        try:
+            await self._cycle()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            logging.getLogger(__name__).debug("monitor cycle failed", exc_info=True)
+            self._note(
+                f"internal error: {type(exc).__name__}: {exc} (this is a bug in conndebug)",
+                level="error",
+                topic="monitor",
+            )
+            await self._stop_live_tasks()
+            for conn in list(self._conns):
+                await self._release(conn, graceful=False)
+            self._forget_connection()
+            if self._state is not State.FAILED:
+                self._set_state(State.FAILED, f"internal error: {type(exc).__name__}: {exc}")
+
+    async def _cycle(self) -> None:
+        self._backoff.reset()
+        attempt = 0
+        while True:
+            failure = await self._attempt(attempt)
+            if failure is None:
+                self._backoff.reset()
+                self._reconnect_attempt = 0
+                if not await self._hold():
+                    return
+                failure = None
+            else:
+                decision = await self._after_failure(failure)
+                if decision == "stop":
+                    return
+                if decision == "now":
+                    continue
+            max_attempts = self.settings.reconnect_attempts
+            if max_attempts and self._backoff.attempts >= max_attempts:
+                why = failure.message if failure else "the connection dropped"
+                self.bus.emit(
+                    ReconnectFailed, attempts=self._backoff.attempts, reason=self.redactor.text(why)
+                )
+                self._set_state(
+                    State.FAILED,
+                    f"gave up after {self._backoff.attempts} reconnection attempts: "
+                    f"{self.redactor.text(why)}",
+                )
+                return
+            delay = self._backoff.duration()
+            attempt = self._backoff.attempts
+            self._reconnect_attempt = attempt
+            self._next_attempt_at = self.clock.monotonic() + delay
+            self._set_state(State.RECONNECTING, self._verdict)
+            self.bus.emit(
+                ReconnectScheduled, attempt=attempt, max_attempts=max_attempts, delay_s=delay
+            )
+            await self._wait_delay(delay, failure)
+            self._next_attempt_at = None
+
+    async def _wait_delay(self, delay: float, failure: Failure | None) -> None:
+        """Sleep ``delay``; after "connection refused", stop early once the port listens again."""
+        sleeper = asyncio.ensure_future(self.clock.sleep(delay))
+        if (
+            failure is None
+            or failure.kind is not FailureKind.REFUSED
+            or effective_proxy(self.settings)
+        ):
+            await sleeper
+            return
+        host, port = host_port(self.settings.url)
+        started = self.clock.monotonic()
+        poller = asyncio.ensure_future(self._poll_port(host, port))
+        try:
+            done, _ = await asyncio.wait({sleeper, poller}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for t in (sleeper, poller):
+                t.cancel()
+            await asyncio.wait({sleeper, poller}, timeout=1.0)
+        if poller in done and not poller.cancelled() and poller.result():
+            waited = self.clock.monotonic() - started
+            self._note(
+                f"{host}:{port} listens again: reconnecting after {waited:.2f} s instead of "
+                f"the scheduled {delay:.2f} s",
+                topic="reconnect",
+            )
+
+    async def _poll_port(self, host: str, port: int) -> bool:
+        while True:
+            if await self._port_check(host, port):
+                return True
+            await asyncio.sleep(PORT_POLL_S)
+
+    async def _ensure_session(self) -> Failure | None:
+        """Have the token the attempt should use (or none); a failure if the endpoint failed."""
+        s = self.settings
+        if self._session is not None or self._token_discarded:
+            return None
+        if s.token:
+            self._session = session_from_token(s.token, source="token")
+            self._session_created_at = self.clock.time()
+            self._emit_session_created(self._session)
+            return None
+        if s.no_guest or self._guest_absent:
+            return None
+        result = await self._create_guest(s)
+        if result.session is not None:
+            self._adopt_session(result.session)
+            self._emit_session_created(result.session)
+            return None
+        if result.absent is not None:
+            self._guest_absent = True
+            self._note(f"{result.absent}; connecting without auth", level="warning", topic="guest")
+            return None
+        message = f"cannot create a guest session: {result.error}"
+        self.bus.emit(ConnectError, message=self.redactor.text(message), source="transport")
+        return Failure(
+            kind=result.kind or FailureKind.OTHER,
+            message=message,
+            transport="http",
+            status=result.status,
+        )
+
+    def _adopt_session(self, session: GuestSession) -> None:
+        self.redactor.add(session.token)
+        self._session = session
+        self._session_created_at = self.clock.time()
+
+    def _emit_session_created(self, session: GuestSession) -> None:
+        self.bus.emit(
+            SessionCreated,
+            username=session.username,
+            user_id=session.user_id,
+            session_id=session.session_id,
+            expires_at=session.expires_at,
+            token=self.redactor.secret(session.token, "token"),
+            source=session.source,
+        )
+
+    async def _attempt(self, attempt: int) -> Failure | None:
+        """One connection attempt over the transports in order; ``None`` once connected."""
+        failure = await self._ensure_session()
+        if failure is not None:
+            return failure
+        s = self.settings
+        order = list(s.transports)
+        started = self.clock.monotonic()
+        self.bus.emit(Connecting, url=s.url, transport=order[0], attempt=attempt)
+        if order[0] == "polling":
+            conn = self._new_connection(order)
+            failure = await conn.connect(s.connect_timeout)
+            if failure is None:
+                self._adopt(conn, started, "direct")
+                return None
+            await self._release(conn, graceful=False)
+            return self._report(failure)
+
+        conn = self._new_connection(["websocket"])
+        limit = s.ws_timeout if len(order) > 1 else s.connect_timeout
+        first = await conn.connect(limit)
+        if first is None:
+            self._adopt(conn, started, "direct")
+            return None
+        await self._release(conn, graceful=False)
+        if len(order) == 1 or first.kind is FailureKind.REJECTED:
+            return self._report(first)
+        elapsed_ms = round((self.clock.monotonic() - started) * 1000.0, 1)
+        if not first.kind.network_level:
+            self.bus.emit(
+                Fallback,
+                from_transport="websocket",
+                to_transport="polling",
+                why=self.redactor.text(first.message),
+                elapsed_ms=elapsed_ms,
+            )
+        conn = self._new_connection(["polling"])
+        remaining = max(1.0, s.connect_timeout - (self.clock.monotonic() - started))
+        second = await conn.connect(remaining)
+        if second is None:
+            if first.kind.network_level:
+                self.bus.emit(
+                    Fallback,
+                    from_transport="websocket",
+                    to_transport="polling",
+                    why=self.redactor.text(first.message),
+                    elapsed_ms=elapsed_ms,
+                )
+            self._adopt(conn, started, "fallback", fell_back=first.message)
+            return None
+        await self._release(conn, graceful=False)
+        if second.kind is FailureKind.REJECTED or not first.kind.network_level:
+            if second.kind is not FailureKind.REJECTED:
+                second = Failure(
+                    kind=second.kind,
+                    message=f"{second.message} (over polling; the websocket failed first: "
+                    f"{first.message})",
+                    transport="polling",
+                    data=second.data,
+                    status=second.status,
+                    elapsed_ms=second.elapsed_ms,
+                )
+            return self._report(second)
+        return self._report(first)
+
+    def _report(self, failure: Failure) -> Failure:
+        self.bus.emit(
+            ConnectError,
+            message=self.redactor.text(failure.message),
+            data=self.redactor.value(failure.data),
+            source=failure.source,
+        )
+        return failure
+
+    def _adopt(
+        self,
+        conn: ConnectionLike,
+        started: float,
+        how: str,
+        *,
+        fell_back: str | None = None,
+    ) -> None:
+        """The attempt succeeded: report the connection and start watching it."""
+        self._conn = conn
+        transport = conn.transport or conn.transports[0]
+        upgraded = how == "direct" and conn.transports[0] == "polling" and transport == "websocket"
+        event_how = "upgraded" if upgraded else how
+        self.degraded = None
+        if fell_back is not None:
+            self._how = f"fell back: {self.redactor.text(fell_back)}"
+            self.degraded = f"connected over polling only: the websocket failed ({self.redactor.text(fell_back)})"
+        elif conn.upgrade_offered_but_failed:
+            why = self.redactor.text(conn.upgrade_why())
+            self.bus.emit(UpgradeFailed, why=why)
+            self._how = f"upgrade failed: {why}"
+            self.degraded = f"connected over polling only: the websocket upgrade failed ({why})"
+        else:
+            self._how = event_how
+        previous = "polling" if upgraded else None
+        self._transport = transport
+        self._sid = conn.sid
+        self._engine_sid = conn.engine_sid
+        self._upgrades = conn.upgrades
+        self._ping_interval_ms = conn.ping_interval_ms
+        self._ping_timeout_ms = conn.ping_timeout_ms
+        self._connected_since = self.clock.time()
+        now = self.clock.monotonic()
+        self._liveness.reset(now)
+        self.bus.emit(TransportChanged, transport=transport, previous=previous, how=event_how)
+        self.bus.emit(
+            Connected,
+            transport=transport,
+            sid=self._sid,
+            engine_sid=self._engine_sid,
+            namespace=self.settings.namespace,
+            how=event_how,
+            ping_interval_ms=self._ping_interval_ms,
+            ping_timeout_ms=self._ping_timeout_ms,
+            elapsed_ms=round((now - started) * 1000.0, 1),
+        )
+        self._set_state(State.CONNECTED, self.degraded)
+        if self._token_discarded:
+            self._note(
+                "the server accepted a connection without a token: it does not check tokens here, "
+                "so a session expiry cannot be simulated against it",
+                level="warning",
+                topic="session",
+            )
+        conn.announce()
+        self._live_tasks = [
+            asyncio.create_task(self._rtt_loop(conn), name="conndebug-rtt"),
+            asyncio.create_task(self._stall_loop(conn), name="conndebug-stall"),
+        ]
+
+    async def _hold(self) -> bool:
+        """Wait for the connection to end; ``True`` if automatic reconnection follows."""
+        conn = self._conn
+        assert conn is not None
+        reason = await conn.closed
+        await self._stop_live_tasks()
+        await self._release(conn, graceful=False)
+        self._forget_connection()
+        if conn.kicked:
+            self.bus.emit(Disconnected, reason=reason, will_reconnect=False)
+            self._set_state(
+                State.DISCONNECTED,
+                "the server disconnected this socket (io server disconnect); not reconnecting "
+                "automatically, as socket.io clients do — reconnect by hand",
+            )
+            return False
+        self.bus.emit(Disconnected, reason=self.redactor.text(reason), will_reconnect=True)
+        self._set_state(State.RECONNECTING, f"dropped: {self.redactor.text(reason)}")
+        return True
+
+    async def _after_failure(self, failure: Failure) -> str:
+        """After a failed attempt: ``retry`` (backoff), ``now`` (regenerated) or ``stop``."""
+        if failure.kind is not FailureKind.REJECTED:
+            self._verdict = self.redactor.text(failure.message)
+            return "retry"
+        message = self.redactor.text(failure.message)
+        if not is_expiry_message(failure.message):
+            verdict = f"the server rejected the connection: “{message}”"
+            if self._token_discarded:
+                verdict += (
+                    " (the token was discarded to simulate an expiry; the web client only "
+                    "regenerates on expiry messages, so it would stop here too — reconnect to get "
+                    "a new session)"
+                )
+            self._set_state(State.FAILED, verdict)
+            return "stop"
+        session = self._session
+        self.bus.emit(
+            SessionExpired, message=message, session_id=session.session_id if session else None
+        )
+        if self.settings.token:
+            self._set_state(
+                State.FAILED,
+                f"the server says the given token expired (“{message}”); a --token cannot be "
+                "regenerated: get a new token, or drop --token to use a guest session",
+            )
+            return "stop"
+        if self.settings.no_guest or self._guest_absent:
+            self._set_state(
+                State.FAILED,
+                f"the server says the session expired (“{message}”) and there is no guest "
+                "endpoint to get a new one from",
+            )
+            return "stop"
+        now = self.clock.monotonic()
+        self._regenerations = [t for t in self._regenerations if now - t < REGENERATION_WINDOW_S]
+        if len(self._regenerations) >= REGENERATIONS_PER_WINDOW:
+            self._set_state(
+                State.FAILED,
+                f"the session expired again right after {len(self._regenerations)} new guest "
+                f"sessions within {REGENERATION_WINDOW_S:.0f} s (“{message}”): stopped to avoid a "
+                "loop — the server rejects its own fresh sessions",
+            )
+            return "stop"
+        previous = session.session_id if session else None
+        self._session = None
+        self._token_discarded = False
+        result = await self._create_guest(self.settings)
+        if result.session is None:
+            why = result.error or result.absent or "no session"
+            self.bus.emit(
+                ConnectError,
+                message=self.redactor.text(f"cannot create a new guest session: {why}"),
+                source="transport",
+            )
+            if result.absent is not None:
+                self._set_state(
+                    State.FAILED,
+                    f"the session expired and no new one can be created: {self.redactor.text(why)}",
+                )
+                return "stop"
+            self._verdict = self.redactor.text(why)
+            return "retry"
+        self._adopt_session(result.session)
+        self._regenerations.append(now)
+        self._regeneration_total += 1
+        self.bus.emit(
+            SessionRegenerated,
+            username=result.session.username,
+            user_id=result.session.user_id,
+            session_id=result.session.session_id,
+            previous_session_id=previous,
+            count=len(self._regenerations),
+        )
+        await self.clock.sleep(REGENERATE_PAUSE_S)
+        return "now"
+
+    # --- liveness -----------------------------------------------------------------------------
+
+    async def _rtt_loop(self, conn: ConnectionLike) -> None:
+        method = self.settings.rtt_event or "namespace-probe"
+        while conn is self._conn:
+            timeout = max(2.0, 2.0 * self._liveness.bound)
+            ms = await conn.round_trip(self.settings.rtt_event, timeout)
+            if conn is not self._conn:
+                return
+            if ms is not None:
+                self._rtt_misses = 0
+                self._rtt_ms = round(ms, 3)
+                self._liveness.rtt(ms)
+                self.bus.emit(Rtt, ms=self._rtt_ms, method=method)
+            else:
+                self._rtt_misses += 1
+                if self._rtt_misses == 1 and self.settings.rtt_event:
+                    self._note(
+                        f"no ack for --rtt-event {self.settings.rtt_event!r} within {timeout:.1f} s",
+                        level="warning",
+                        topic="rtt",
+                    )
+            await self.clock.sleep(self.settings.rtt_interval)
+
+    async def _stall_loop(self, conn: ConnectionLike) -> None:
+        while conn is self._conn:
+            await self.clock.sleep(min(0.25, self._liveness.bound / 4.0))
+            if conn is not self._conn:
+                return
+            now = self.clock.monotonic()
+            if self._liveness.check(now) is LivenessChange.STALLED:
+                silent = self._liveness.silence(now)
+                bound = self._liveness.bound
+                self.bus.emit(Stall, silent_s=round(silent, 3), bound_s=round(bound, 3))
+                self._set_state(
+                    State.STALLED,
+                    f"no sign of life for {silent:.1f} s (bound {bound:.1f} s): the path may be "
+                    "black-holed; the heartbeat would notice only after "
+                    f"{self._heartbeat_deadline()}",
+                )
+
+    def _heartbeat_deadline(self) -> str:
+        if self._ping_interval_ms is None or self._ping_timeout_ms is None:
+            return "pingInterval + pingTimeout"
+        return f"{(self._ping_interval_ms + self._ping_timeout_ms) / 1000:.0f} s (pingInterval + pingTimeout)"
+
+    # --- admin API of the reference server ---------------------------------------------------
+
+    async def _admin_expire(self, session_id: str | None) -> int | None:
+        """``POST /_conndebug/expire`` on the reference server; ``None`` if that failed."""
+        url = self.settings.rest_base + "/_conndebug/expire"
+        assert self.admin_key is not None
+        try:
+            async with httpx.AsyncClient(
+                proxy=effective_proxy(self.settings, url),
+                verify=tls_verify_setting(self.settings),
+                trust_env=False,
+                timeout=httpx.Timeout(5.0),
+            ) as client:
+                response = await client.post(
+                    url, json={"sessionId": session_id}, headers={"X-Admin-Key": self.admin_key}
+                )
+        except httpx.HTTPError as exc:
+            self._note(
+                f"cannot reach the admin API at {url}: {exc}", level="warning", topic="action"
+            )
+            return None
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if response.status_code != 200 or not isinstance(body, dict):
+            self._note(
+                f"the admin API at {url} answered HTTP {response.status_code}",
+                level="warning",
+                topic="action",
+            )
+            return None
+        expired = body.get("expired")
+        return int(expired) if isinstance(expired, int) else 0
+
+
+def make_monitor(
+    settings: Settings,
+    *,
+    bus: EventBus | None = None,
+    clock: Clock | None = None,
+    rng: random.Random | None = None,
+    admin_key: str | None = None,
+) -> Monitor:
+    """The monitor for ``settings`` (the CLI, the TUI and tests use this factory)."""
+    clock = clock or (bus.clock if bus is not None else SystemClock())
+    bus = bus or EventBus(clock=clock, history_size=settings.history_size)
+    return Monitor(settings, bus=bus, clock=clock, rng=rng, admin_key=admin_key)

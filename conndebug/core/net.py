@@ -1,0 +1,197 @@
+"""Network plumbing for one connection attempt.
+
+- :func:`make_session`: the aiohttp ``ClientSession`` the monitor owns (and closes) for each
+  attempt: TLS as configured (``--ca-bundle`` through the connector's ``SSLContext``, ``--insecure``
+  disables verification), the effective proxy as the session's default (so the polling requests use
+  it), and a :class:`HttpTrace` that records every request's outcome (status or exception), because
+  python-engineio reports a refused websocket only as "Connection error".
+- :func:`classify`: an exception → a :class:`FailureKind` and plain words.
+- :func:`port_open`: a cheap TCP check, used to cut a reconnection wait short once a restarted
+  server listens again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import enum
+import ssl
+import urllib.parse
+from dataclasses import dataclass
+from types import SimpleNamespace
+
+import aiohttp
+
+from conndebug.config import Settings, effective_proxy
+
+__all__ = [
+    "FailureKind",
+    "HttpRecord",
+    "HttpTrace",
+    "classify",
+    "host_port",
+    "make_session",
+    "port_open",
+    "ssl_setting",
+]
+
+
+class FailureKind(enum.Enum):
+    """Why a connection attempt failed (the codes echo the verdicts of design.md)."""
+
+    REFUSED = "connection_refused"
+    DNS = "dns_failure"
+    TIMEOUT = "connect_timeout"
+    TLS = "tls_error"
+    PROXY = "proxy_error"
+    HTTP = "http_status"
+    """The server answered with an unexpected HTTP status (e.g. 403 to the websocket handshake)."""
+    PROTOCOL = "protocol"
+    """Something answered, but not Engine.IO / Socket.IO as expected."""
+    REJECTED = "rejected"
+    """The namespace connection was refused by the server (its own message)."""
+    CLOSED = "closed"
+    """The connection closed while being set up."""
+    OTHER = "other"
+
+    @property
+    def network_level(self) -> bool:
+        """Failures that are not specific to one transport (polling would fail the same way)."""
+        return self in (FailureKind.REFUSED, FailureKind.DNS, FailureKind.TLS, FailureKind.PROXY)
+
+
+@dataclass(frozen=True)
+class HttpRecord:
+    """One HTTP request of an attempt: its status, or the exception it ended with."""
+
+    method: str
+    url: str
+    status: int | None = None
+    reason: str | None = None
+    error: BaseException | None = None
+
+    @property
+    def transport(self) -> str | None:
+        """``websocket`` or ``polling`` from the Engine.IO query, if any."""
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.url).query)
+        values = query.get("transport")
+        return values[0] if values else None
+
+
+class HttpTrace:
+    """Records the requests of one aiohttp session (bounded)."""
+
+    def __init__(self, size: int = 64) -> None:
+        self.records: collections.deque[HttpRecord] = collections.deque(maxlen=size)
+        self.config = aiohttp.TraceConfig()
+        self.config.on_request_end.append(self._on_end)
+        self.config.on_request_exception.append(self._on_exception)
+
+    async def _on_end(
+        self,
+        session: aiohttp.ClientSession,
+        context: SimpleNamespace,
+        params: aiohttp.TraceRequestEndParams,
+    ) -> None:
+        self.records.append(
+            HttpRecord(
+                method=params.method,
+                url=str(params.url),
+                status=params.response.status,
+                reason=params.response.reason,
+            )
+        )
+
+    async def _on_exception(
+        self,
+        session: aiohttp.ClientSession,
+        context: SimpleNamespace,
+        params: aiohttp.TraceRequestExceptionParams,
+    ) -> None:
+        if isinstance(params.exception, asyncio.CancelledError):
+            return  # our own time limit cut it short: the caller knows and says so
+        self.records.append(
+            HttpRecord(method=params.method, url=str(params.url), error=params.exception)
+        )
+
+    def last(self, transport: str) -> HttpRecord | None:
+        """The latest request of ``transport`` (``websocket`` or ``polling``)."""
+        for record in reversed(self.records):
+            if record.transport == transport:
+                return record
+        return None
+
+
+def ssl_setting(settings: Settings) -> ssl.SSLContext | bool:
+    """What the connector verifies TLS with: a CA bundle's context, ``False`` (insecure) or default."""
+    if settings.insecure:
+        return False
+    if settings.ca_bundle:
+        return ssl.create_default_context(cafile=settings.ca_bundle)
+    return True
+
+
+def make_session(settings: Settings, trace: HttpTrace) -> aiohttp.ClientSession:
+    """A fresh session for one attempt; the caller closes it."""
+    connector = aiohttp.TCPConnector(ssl=ssl_setting(settings), limit=16)
+    return aiohttp.ClientSession(
+        connector=connector,
+        trace_configs=[trace.config],
+        proxy=effective_proxy(settings),
+        trust_env=False,
+    )
+
+
+def host_port(url: str) -> tuple[str, int]:
+    """The host and port of an ``http(s)`` URL (default ports filled in)."""
+    parts = urllib.parse.urlsplit(url)
+    port = parts.port or (443 if parts.scheme in ("https", "wss") else 80)
+    return parts.hostname or "localhost", port
+
+
+async def port_open(host: str, port: int, timeout: float = 0.25) -> bool:
+    """True if a TCP connection to ``host:port`` succeeds within ``timeout`` (then closed)."""
+    try:
+        _reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
+    except (OSError, asyncio.TimeoutError):
+        return False
+    writer.close()
+    with contextlib.suppress(OSError, asyncio.TimeoutError):  # it listens: that is the answer
+        await asyncio.wait_for(writer.wait_closed(), timeout)
+    return True
+
+
+def _os_reason(exc: BaseException) -> str:
+    err = getattr(exc, "os_error", None) or exc
+    text = getattr(err, "strerror", None) or str(err) or type(err).__name__
+    return str(text)
+
+
+def classify(exc: BaseException) -> tuple[FailureKind, str]:
+    """An exception of a connection attempt → its kind and a short explanation."""
+    if isinstance(exc, aiohttp.ClientHttpProxyError):
+        return FailureKind.PROXY, f"the proxy answered HTTP {exc.status} {exc.message}".rstrip()
+    if isinstance(exc, aiohttp.ClientProxyConnectionError):
+        return FailureKind.PROXY, f"cannot reach the proxy ({_os_reason(exc)})"
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        return FailureKind.TLS, f"certificate not trusted ({exc.certificate_error})"
+    if isinstance(exc, (aiohttp.ClientConnectorSSLError, aiohttp.ClientSSLError, ssl.SSLError)):
+        return FailureKind.TLS, f"TLS handshake failed ({_os_reason(exc)})"
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        return FailureKind.DNS, f"the host name does not resolve ({_os_reason(exc)})"
+    if isinstance(exc, aiohttp.WSServerHandshakeError):
+        return FailureKind.HTTP, f"HTTP {exc.status} to the websocket handshake"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        if isinstance(exc.os_error, ConnectionRefusedError):
+            return FailureKind.REFUSED, "connection refused (nothing listens there)"
+        return FailureKind.OTHER, f"cannot connect ({_os_reason(exc)})"
+    if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
+        return FailureKind.TIMEOUT, "no answer in time"
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return FailureKind.CLOSED, "the server closed the connection"
+    if isinstance(exc, ConnectionRefusedError):
+        return FailureKind.REFUSED, "connection refused (nothing listens there)"
+    if isinstance(exc, OSError):
+        return FailureKind.OTHER, _os_reason(exc)
+    return FailureKind.OTHER, str(exc) or type(exc).__name__

@@ -1,0 +1,359 @@
+"""The monitor against the reference server: transports, fallback, auth, regeneration, faults."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import random
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import jwt
+import pytest
+
+from conndebug.core.backoff import Backoff
+from conndebug.core.model import State
+from conndebug.core.monitor import REGENERATIONS_PER_WINDOW, Monitor, make_monitor
+from tests.core.helpers import events_of, kinds, settings_for, wait_for_event, wait_until
+from tests.servers import reference_server
+
+pytestmark = pytest.mark.timeout(60)
+
+
+@contextlib.asynccontextmanager
+async def running(
+    url: str, *, admin_key: str | None = None, **overrides: Any
+) -> AsyncIterator[Monitor]:
+    seed = overrides.pop("seed", 1)
+    monitor = make_monitor(
+        settings_for(url, **overrides), admin_key=admin_key, rng=random.Random(seed)
+    )
+    await monitor.start()
+    try:
+        yield monitor
+    finally:
+        await monitor.stop()
+
+
+async def connected(monitor: Monitor, timeout: float = 10.0) -> None:
+    await wait_until(lambda: monitor.state is State.CONNECTED, timeout, "connected")
+
+
+async def test_websocket_connects_as_a_guest_and_shows_both_ids() -> None:
+    async with reference_server() as server, running(server.url) as monitor:
+        await connected(monitor)
+        snap = monitor.snapshot()
+        assert snap.transport == "websocket"
+        assert snap.how == "direct"
+        assert snap.sid
+        assert snap.engine_sid
+        assert snap.sid != snap.engine_sid
+        assert (snap.ping_interval_ms, snap.ping_timeout_ms) == (1000, 10000)
+        assert snap.session.source == "guest"
+        assert snap.session.username
+        assert snap.session.username[0].isupper()
+        assert snap.session.token_redacted
+        assert "redacted" in snap.session.token_redacted
+        assert kinds(monitor.bus)[:4] == ["note", "session_created", "connecting", "transport"]
+        await wait_for_event(
+            monitor, "event_in", 5, match=lambda e: e.name == "connection:established"
+        )
+        await wait_for_event(monitor, "rtt", 5)
+        assert monitor.snapshot().rtt_method == "namespace-probe"
+        stats = await server.stats()
+        assert stats.sockets == 1  # the probes did not leave sockets behind
+
+
+async def test_a_refused_websocket_falls_back_to_polling_in_under_a_second() -> None:
+    async with reference_server(websocket="reject") as server, running(server.url) as monitor:
+        await connected(monitor)
+        fallback = events_of(monitor.bus, "fallback")[0]
+        done = events_of(monitor.bus, "connected")[0]
+        assert "403" in fallback.why
+        assert fallback.elapsed_ms < 1000
+        assert done.elapsed_ms < 1000
+        assert done.transport == "polling"
+        assert done.how == "fallback"
+        snap = monitor.snapshot()
+        assert snap.how is not None
+        assert snap.how.startswith("fell back: HTTP 403")
+        assert monitor.degraded is not None
+
+
+async def test_a_black_holed_websocket_falls_back_within_ws_timeout_plus_one_second() -> None:
+    async with (
+        reference_server(websocket="blackhole") as server,
+        running(server.url, ws_timeout=1.5) as monitor,
+    ):
+        await connected(monitor, 10)
+        fallback = events_of(monitor.bus, "fallback")[0]
+        done = events_of(monitor.bus, "connected")[0]
+        assert "no answer" in fallback.why
+        assert 1500 <= done.elapsed_ms <= 2500
+        assert monitor.snapshot().transport == "polling"
+
+
+@pytest.mark.parametrize("mode", ["reject", "blackhole"])
+async def test_polling_first_with_a_blocked_upgrade_reports_it_and_stays_connected(
+    mode: str,
+) -> None:
+    async with (
+        reference_server(websocket=mode) as server,
+        running(server.url, transports=("polling", "websocket")) as monitor,
+    ):
+        await connected(monitor)
+        failed = events_of(monitor.bus, "upgrade_failed")
+        assert len(failed) == 1
+        assert ("403" in failed[0].why) if mode == "reject" else ("no answer" in failed[0].why), (
+            failed[0].why
+        )
+        snap = monitor.snapshot()
+        assert snap.transport == "polling"
+        assert snap.upgrades == ("websocket",)
+        mark = len(monitor.bus.history)
+        await wait_for_event(monitor, "rtt", 5, after=mark)
+        assert monitor.state is State.CONNECTED
+
+
+async def test_polling_first_upgrades_when_allowed() -> None:
+    async with (
+        reference_server() as server,
+        running(server.url, transports=("polling", "websocket")) as monitor,
+    ):
+        await connected(monitor)
+        change = events_of(monitor.bus, "transport")[0]
+        assert (change.previous, change.transport, change.how) == (
+            "polling",
+            "websocket",
+            "upgraded",
+        )
+        assert not events_of(monitor.bus, "upgrade_failed")
+
+
+def _token(secret: str, **claims: Any) -> str:
+    now = int(time.time())
+    base = {
+        "userId": "guest_x",
+        "sessionId": "no-such-session",
+        "username": "Someone1",
+        "isGuest": True,
+        "iat": now,
+        "exp": now + 3600,
+        "iss": "realtime-chat-app",
+        "aud": "realtime-chat-users",
+    }
+    base.update(claims)
+    return jwt.encode(base, secret, algorithm="HS256")
+
+
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [
+        ("no-token", "Authentication token required"),
+        ("garbage", "Invalid token"),
+        ("not-guest", "Only guest sessions are supported"),
+        ("not-yet", "Token verification failed"),
+        ("expired-token", "Token has expired"),
+        ("gone-session", "Guest session not found or expired"),
+    ],
+)
+@pytest.mark.parametrize("transports", [("websocket", "polling"), ("polling",)])
+async def test_each_rejection_reaches_the_history_with_the_servers_exact_message(
+    case: str, message: str, transports: tuple[str, ...]
+) -> None:
+    async with reference_server() as server:
+        secret = server.secret
+        overrides: dict[str, Any] = {
+            "no-token": {"no_guest": True},
+            "garbage": {"token": "not-a-jwt-at-all"},
+            "not-guest": {"token": _token(secret, isGuest=False)},
+            "not-yet": {"token": _token(secret, nbf=int(time.time()) + 3600)},
+            "expired-token": {"token": _token(secret, exp=int(time.time()) - 10)},
+            "gone-session": {"token": _token(secret)},
+        }[case]
+        started = time.monotonic()
+        async with running(server.url, transports=transports, **overrides) as monitor:
+            await wait_until(lambda: monitor.state is State.FAILED, 10, "failed")
+            took = time.monotonic() - started
+            errors = events_of(monitor.bus, "connect_error")
+            assert [(e.message, e.source) for e in errors] == [(message, "server")]
+            snap = monitor.snapshot()
+            assert snap.verdict is not None
+            assert message in snap.verdict
+            assert not events_of(monitor.bus, "reconnect_scheduled")
+            assert not events_of(monitor.bus, "fallback")
+            if case in ("expired-token", "gone-session"):
+                assert len(events_of(monitor.bus, "session_expired")) == 1
+                assert "--token cannot be regenerated" in snap.verdict
+        assert took < 5  # a rejection over polling does not wait out a long-poll
+
+
+async def test_rate_limited_handshakes_quote_the_server() -> None:
+    async with (
+        reference_server(socket_rate_limit=(1, 60.0)) as server,
+        running(server.url) as monitor,
+    ):
+        await connected(monitor)
+        await monitor.reconnect()
+        await wait_until(lambda: monitor.state is State.FAILED, 10, "failed")
+        assert events_of(monitor.bus, "connect_error")[-1].message == "Rate limit exceeded"
+
+
+async def test_a_server_side_expiry_is_regenerated_into_a_new_guest_session() -> None:
+    async with (
+        reference_server() as server,
+        running(
+            server.url, admin_key=server.admin_key, reconnect_delay=0.1, reconnect_delay_max=0.2
+        ) as monitor,
+    ):
+        await connected(monitor)
+        before = monitor.snapshot().session
+        mark = len(monitor.bus.history)
+        await monitor.simulate_expiry()
+        await wait_for_event(monitor, "connected", 10, after=mark)
+        after = monitor.snapshot().session
+        history = kinds(monitor.bus)[mark:]
+        assert history.index("session_expired") < history.index("session_regenerated")
+        assert history.index("session_regenerated") < history.index("connected")
+        expired = events_of(monitor.bus, "session_expired")[0]
+        assert expired.message == "Guest session not found or expired"
+        regenerated = events_of(monitor.bus, "session_regenerated")[0]
+        assert regenerated.previous_session_id == before.session_id
+        assert after.session_id == regenerated.session_id != before.session_id
+        assert after.user_id != before.user_id
+        assert after.regenerations == 1
+        assert monitor.state is State.CONNECTED
+
+
+async def test_without_the_admin_key_the_token_is_discarded_and_the_answer_reported() -> None:
+    async with reference_server() as server, running(server.url) as monitor:
+        await connected(monitor)
+        await monitor.simulate_expiry()
+        await wait_until(lambda: monitor.state is State.FAILED, 10, "failed")
+        assert (
+            events_of(monitor.bus, "connect_error")[-1].message == "Authentication token required"
+        )
+        assert "discarded" in (monitor.snapshot().verdict or "")
+        await monitor.reconnect()  # a reconnect by hand creates a new session
+        await connected(monitor)
+        assert len(events_of(monitor.bus, "session_created")) == 2
+
+
+async def test_a_loop_of_expiries_stops_at_the_bound() -> None:
+    # Every session record dies after 1 ms: each new guest session is already gone at connect.
+    async with reference_server(session_ttl=0.001) as server, running(server.url) as monitor:
+        await wait_until(lambda: monitor.state is State.FAILED, 20, "failed")
+        assert len(events_of(monitor.bus, "session_regenerated")) == REGENERATIONS_PER_WINDOW
+        assert len(events_of(monitor.bus, "session_expired")) == REGENERATIONS_PER_WINDOW + 1
+        verdict = monitor.snapshot().verdict or ""
+        assert "stopped to avoid a loop" in verdict
+        assert not events_of(monitor.bus, "reconnect_scheduled")
+
+
+async def test_a_server_restart_is_followed_by_numbered_reconnects_with_the_policys_delays() -> (
+    None
+):
+    async with (
+        reference_server() as server,
+        running(server.url, seed=7, reconnect_delay=0.2, reconnect_delay_max=0.5) as monitor,
+    ):
+        await connected(monitor)
+        mark = len(monitor.bus.history)
+        await server.restart(down_s=1.2)
+        await wait_for_event(monitor, "connected", 15, after=mark)
+        history = [e for e in list(monitor.bus.history)[mark:] if e.kind != "note"]
+        assert history[0].kind == "disconnected", history[0]
+        assert history[0].will_reconnect
+        scheduled = [e for e in history if e.kind == "reconnect_scheduled"]
+        assert [e.attempt for e in scheduled] == list(range(1, len(scheduled) + 1))
+        expected = Backoff(min_s=0.2, max_s=0.5, jitter=0.5, rng=random.Random(7))
+        assert [e.delay_s for e in scheduled] == [expected.duration() for _ in scheduled]
+        assert all(e.max_attempts == 10 for e in scheduled)
+        assert len(scheduled) >= 2  # the server stayed down for more than one delay
+        refused = [e for e in history if e.kind == "connect_error"]
+        assert refused
+        assert all("refused" in e.message for e in refused)
+        assert monitor.state is State.CONNECTED
+
+
+async def test_a_kick_is_not_retried() -> None:
+    async with reference_server() as server, running(server.url) as monitor:
+        await connected(monitor)
+        mark = len(monitor.bus.history)
+        assert await server.kick_all() == 1
+        gone = await wait_for_event(monitor, "disconnected", 5, after=mark)
+        assert gone.reason == "io server disconnect"
+        assert not gone.will_reconnect
+        assert monitor.state is State.DISCONNECTED
+        task = monitor._cycle_task
+        assert task is not None
+        await wait_until(task.done, 5, "the cycle to end")
+        assert not events_of(monitor.bus, "reconnect_scheduled")
+        assert "kick" in (monitor.snapshot().verdict or "") or "io server disconnect" in (
+            monitor.snapshot().verdict or ""
+        )
+
+
+async def test_drop_transport_is_followed_by_automatic_reconnection() -> None:
+    async with reference_server() as server, running(server.url) as monitor:
+        await connected(monitor)
+        first_sid = monitor.snapshot().sid
+        mark = len(monitor.bus.history)
+        await monitor.drop_transport()
+        gone = await wait_for_event(monitor, "disconnected", 5, after=mark)
+        assert gone.will_reconnect
+        assert "dropped" in gone.reason
+        await wait_for_event(monitor, "connected", 10, after=mark)
+        assert [e.attempt for e in events_of(monitor.bus, "reconnect_scheduled")] == [1]
+        assert monitor.snapshot().sid != first_sid
+        assert monitor.state is State.CONNECTED
+
+
+async def test_a_black_holed_server_is_a_stall_within_five_seconds_and_recovers() -> None:
+    async with reference_server() as server, running(server.url) as monitor:
+        await connected(monitor)
+        await wait_for_event(monitor, "rtt", 5)
+        mark = len(monitor.bus.history)
+        server.set_blackhole(True)
+        started = time.monotonic()
+        stall = await wait_for_event(monitor, "stall", 6, after=mark)
+        assert time.monotonic() - started <= 5.0
+        assert not stall.recovered
+        assert stall.silent_s >= 3.0
+        assert monitor.state is State.STALLED
+        mark = len(monitor.bus.history)
+        server.set_blackhole(False)
+        back = await wait_for_event(monitor, "stall", 5, after=mark)
+        assert back.recovered
+        assert monitor.state is State.CONNECTED
+
+
+async def test_ten_thousand_events_reach_the_log_in_order(tmp_path: Path) -> None:
+    log = tmp_path / "history.jsonl"
+    async with reference_server() as server, running(server.url, log=str(log)) as monitor:
+        await connected(monitor)
+        await monitor.emit("storm", {"count": 10_000})
+        await wait_for_event(monitor, "event_in", 30, match=lambda e: e.name == "storm:done")
+        assert monitor.snapshot().events_out == 1
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    storm = [line for line in lines if line["kind"] == "event_in" and line["name"] == "storm"]
+    assert [json.loads(line["preview"])["i"] for line in storm] == list(range(10_000))
+    assert lines[-1]["kind"] == "disconnected"
+
+
+async def test_the_rtt_event_is_used_when_given() -> None:
+    async with (
+        reference_server() as server,
+        running(server.url, rtt_event="conndebug:ping") as monitor,
+    ):
+        await connected(monitor)
+        sample = await wait_for_event(monitor, "rtt", 5)
+        assert sample.method == "conndebug:ping"
+        result = await monitor.emit("echo", {"a": 1}, ack=True)
+        assert result.acked
+        assert result.value == {"a": 1}
+        out = events_of(monitor.bus, "event_out")[0]
+        assert out.ack == '{"a":1}'
+        assert out.ack_ms is not None
