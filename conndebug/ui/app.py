@@ -1,0 +1,561 @@
+"""ConnectionStatusDebug for the terminal: the Textual app and its factory.
+
+The app never touches the socket client. It subscribes to ``monitor.bus`` (the one stream of typed
+events) and renders ``monitor.snapshot()``. The subscriber only appends to a pending list; a timer
+flushes the batch into the widgets ~15 times a second and refreshes the panels from the snapshot
+(countdowns, ages), so thousands of events a second cost one repaint per tick, not one per event.
+
+Every key runs its network work in a worker and leaves a history note at once, so its effect is on
+screen within a tick; failures become notifications and history lines, never tracebacks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as _dt
+import os
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, ClassVar
+
+from textual.app import App, ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Footer
+
+from conndebug.config import Settings
+from conndebug.core.clock import Clock, SystemClock
+from conndebug.core.errors import ConndebugError
+from conndebug.core.events import Event, Note
+from conndebug.core.model import MonitorAPI, Snapshot
+from conndebug.core.redact import Redactor
+from conndebug.ui.demo import (
+    RESTART_DOWN_S,
+    WEBSOCKET_WORDS,
+    DemoServer,
+    latency_step,
+    next_websocket_mode,
+    settle,
+)
+from conndebug.ui.history import next_filter
+from conndebug.ui.report_files import save_report
+from conndebug.ui.screens import EmitRequest, EmitScreen, HelpRow, HelpScreen
+from conndebug.ui.text import Now, millis
+from conndebug.ui.widgets import (
+    ConnectionPanel,
+    DemoPanel,
+    EventsLog,
+    HistoryLog,
+    InsecureBanner,
+    SessionPanel,
+    StatusPanel,
+    TargetPanel,
+)
+from conndebug.ui.widgets.demo_panel import FaultView
+
+__all__ = ["ConndebugApp", "DemoApp", "ProbeRunner", "make_app"]
+
+ProbeRunner = Callable[..., Awaitable[Any]]
+"""``run_probe(settings, *, bus=...)`` of :mod:`conndebug.core.probe`."""
+
+REFRESH_HZ = 15
+"""Panel refreshes per second (each flushes the pending events in one batch)."""
+
+STOP_TIMEOUT_S = 5.0
+"""How long quitting waits for the monitor to close its connection."""
+
+_HELP: dict[str, str] = {
+    "conndebug.reconnect": "reconnect cleanly: disconnect, then a fresh connection cycle",
+    "conndebug.drop_transport": "drop the transport underneath (an unexpected drop: auto-reconnect)",
+    "conndebug.simulate_expiry": "simulate session expiry (the regeneration path runs)",
+    "conndebug.toggle": "connect / disconnect",
+    "conndebug.probe": "probe the target layer by layer and show the verdict",
+    "conndebug.emit": "emit an event (name, JSON payload, wait for the ack)",
+    "conndebug.save_report": "save a redacted report (JSON + Markdown) for a ticket",
+    "conndebug.history_filter": "history filter: hide rtt and events in / everything / problems",
+    "conndebug.help": "this help",
+    "conndebug.quit": "quit (closes the connection cleanly)",
+    "demo.firewall": "websocket firewall: allow → reject (403) → blackhole (hang) → allow",
+    "demo.blackhole": "black-hole all traffic (a silent network drop) on / off",
+    "demo.kick": "the server kicks every socket (no automatic reconnect, as socket.io)",
+    "demo.restart": f"restart the server: everything drops, down for {RESTART_DOWN_S:.0f} s",
+    "demo.latency_up": "more added latency (0, 50, 200, 500, 1000 ms)",
+    "demo.latency_down": "less added latency",
+}
+
+
+_CONNECTION_KEYS: list[Binding] = [
+    Binding("r", "reconnect", "Reconnect", id="conndebug.reconnect"),
+    Binding("d", "drop_transport", "Drop", id="conndebug.drop_transport"),
+    Binding("x", "simulate_expiry", "Expire", id="conndebug.simulate_expiry"),
+    Binding("c", "connect_toggle", "Connect", id="conndebug.toggle"),
+    Binding("p", "probe", "Probe", id="conndebug.probe"),
+    Binding("e", "emit", "Emit", id="conndebug.emit"),
+    Binding("s", "save_report", "Save", id="conndebug.save_report"),
+    Binding("l", "history_filter", "Filter", id="conndebug.history_filter"),
+]
+_LATENCY = Binding.Group("Lag", compact=True)
+_DEMO_KEYS: list[Binding] = [
+    Binding("f", "firewall", "Firewall", id="demo.firewall"),
+    Binding("b", "blackhole", "Blackhole", id="demo.blackhole"),
+    Binding("k", "kick", "Kick", id="demo.kick"),
+    Binding("t", "restart_server", "Restart", id="demo.restart"),
+    Binding(
+        "plus,equals_sign",
+        "latency(1)",
+        "more latency",
+        key_display="+",
+        id="demo.latency_up",
+        group=_LATENCY,
+    ),
+    Binding(
+        "minus",
+        "latency(-1)",
+        "less latency",
+        key_display="-",
+        id="demo.latency_down",
+        group=_LATENCY,
+    ),
+]
+_LAST_KEYS: list[Binding] = [
+    Binding("question_mark,f1", "help", "Help", key_display="?", id="conndebug.help"),
+    Binding("q", "quit", "Quit", id="conndebug.quit"),
+    Binding("ctrl+c,ctrl+q", "quit", "Quit", show=False, priority=True, id="conndebug.interrupt"),
+]
+
+
+def _hidden(binding: Binding) -> Binding:
+    return dataclasses.replace(binding, show=False)
+
+
+class ConndebugApp(App[int]):
+    """Live panels for one Socket.IO connection, driven by a :class:`MonitorAPI`."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "conndebug"
+    ENABLE_COMMAND_PALETTE = False
+    HORIZONTAL_BREAKPOINTS = [  # noqa: RUF012 - typed as an instance variable by Textual
+        (0, "-narrow"),
+        (100, "-wide"),
+    ]
+
+    BINDINGS: ClassVar[list[BindingType]] = [*_CONNECTION_KEYS, *_LAST_KEYS]
+
+    def __init__(
+        self,
+        settings: Settings,
+        monitor: MonitorAPI,
+        *,
+        clock: Clock | None = None,
+        tz: _dt.tzinfo | None = None,
+        report_dir: Path | None = None,
+        probe: ProbeRunner | None = None,
+    ) -> None:
+        super().__init__()
+        self.settings = settings
+        self.monitor = monitor
+        self.clock: Clock = clock or SystemClock()
+        self.tz = tz
+        self.report_dir = report_dir or Path(os.environ.get("CONNDEBUG_REPORT_DIR") or ".")
+        self.probe_runner = probe
+        self.redactor = Redactor(show_secrets=settings.show_secrets)
+        self.pending: list[Event] = []
+        """Events received since the last refresh (the bus subscriber only appends here)."""
+        self.snap: Snapshot = monitor.snapshot()
+        self._unsubscribe: Callable[[], None] | None = None
+        self._quitting = False
+
+    # -- layout -------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        if self.settings.insecure:
+            yield InsecureBanner()
+        with Horizontal(id="row-top"):
+            yield StatusPanel(id="status", classes="panel")
+            yield TargetPanel(id="target", classes="panel")
+        with Horizontal(id="row-mid"):
+            yield ConnectionPanel(id="connection", classes="panel")
+            yield SessionPanel(id="session", classes="panel")
+        with Horizontal(id="row-bottom"):
+            yield HistoryLog(id="history", tz=self.tz, classes="panel")
+            with Vertical(id="side"):
+                yield from self.compose_side()
+                yield EventsLog(id="events", tz=self.tz, classes="panel")
+        yield from self.compose_bottom()
+        yield Footer()
+
+    def compose_side(self) -> ComposeResult:
+        """Extra panels above Events (the demo adds its switches)."""
+        yield from ()
+
+    def compose_bottom(self) -> ComposeResult:
+        """Extra strips above the footer (the demo adds a compact switch line for small screens)."""
+        yield from ()
+
+    def on_mount(self) -> None:
+        titles = {
+            "#status": "Status",
+            "#target": "Target",
+            "#connection": "Connection",
+            "#session": "Guest session",
+            "#history": "History",
+            "#events": "Events",
+        }
+        for selector, title in titles.items():
+            self.query_one(selector).border_title = title
+        self.mount_extra()
+        self._unsubscribe = self.monitor.bus.subscribe(self.pending.append, replay=True)
+        self.set_interval(1 / REFRESH_HZ, self.refresh_panels)
+        self.refresh_panels()
+        self.run_worker(self._guard("connect", self.monitor.start), name="start")
+
+    def mount_extra(self) -> None:
+        """Set up extra panels (the demo's)."""
+
+    def on_unmount(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+
+    # -- refreshing ---------------------------------------------------------------------------
+
+    def on_resize(self) -> None:
+        # Small screens: the compact footer fits more keys (the help screen lists them all).
+        self.query_one(Footer).compact = self.size.width < 100
+
+    def now(self) -> Now:
+        """One reading of the injected clock."""
+        return Now(mono=self.clock.monotonic(), wall=self.clock.time(), tz=self.tz)
+
+    def refresh_panels(self) -> None:
+        """Flush pending events into the logs and redraw every panel from a fresh snapshot."""
+        batch, self.pending[:] = list(self.pending), []
+        if batch:
+            self.query_one(HistoryLog).add_events(batch)
+            self.query_one(EventsLog).add_events(batch)
+        self.snap = snap = self.monitor.snapshot()
+        now = self.now()
+        self.query_one(StatusPanel).show(snap, now)
+        self.query_one(TargetPanel).show(snap, self.settings.transports)
+        self.query_one(ConnectionPanel).show(snap, now)
+        self.query_one(SessionPanel).show(snap, now)
+        self.refresh_extra(now)
+
+    def refresh_extra(self, now: Now) -> None:
+        """Redraw extra panels (the demo's)."""
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def note(self, text: str, *, topic: str = "ui", level: str = "info") -> None:
+        """Put a plain-words line in the history (and the --log) through the monitor's bus."""
+        self.monitor.bus.emit(Note, text=self.redactor.text(text), topic=topic, level=level)
+        self.refresh_panels()
+
+    def problem(self, title: str, hint: str = "") -> None:
+        """Show an error as a notification and a history line (never a traceback)."""
+        title = self.redactor.text(title)
+        hint = self.redactor.text(hint)
+        self.notify(hint or title, title=title if hint else "", severity="error", timeout=8)
+        self.note(f"{title}" + (f" — {hint}" if hint else ""), level="error")
+
+    async def _guard(self, label: str, call: Callable[[], Awaitable[object]]) -> None:
+        """Run ``call``; turn any failure into a notification and a history line."""
+        try:
+            await call()
+        except ConndebugError as exc:
+            self.problem(f"{label}: {exc.title}", exc.hint)
+        except Exception as exc:  # noqa: BLE001 - shown to the user, never a traceback
+            self.problem(f"{label} failed: {type(exc).__name__}: {exc}")
+
+    def run_op(self, label: str, call: Callable[[], Awaitable[object]]) -> None:
+        """Run a monitor or server operation in a worker."""
+        self.run_worker(self._guard(label, call), name=label, group="ops")
+
+    # -- actions ------------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "probe":
+            return self.probe_runner is not None
+        return True
+
+    def action_reconnect(self) -> None:
+        self.note("r: clean reconnect (disconnect, then a fresh connection cycle)")
+        self.run_op("reconnect", self.monitor.reconnect)
+
+    def action_drop_transport(self) -> None:
+        self.note("d: dropping the transport underneath (automatic reconnection should follow)")
+        self.run_op("drop transport", self.monitor.drop_transport)
+
+    def action_simulate_expiry(self) -> None:
+        self.note("x: simulating session expiry (the client must regenerate its guest session)")
+        self.run_op("simulate expiry", self.monitor.simulate_expiry)
+
+    def action_connect_toggle(self) -> None:
+        verb = "disconnecting" if self.snap.state.value in _LIVE_STATES else "connecting"
+        self.note(f"c: {verb}")
+        self.run_op(verb, self.monitor.toggle)
+
+    def action_history_filter(self) -> None:
+        history = self.query_one(HistoryLog)
+        history.history_filter = next_filter(history.history_filter)
+        self.note(f"l: history filter: {history.history_filter.label}")
+
+    def action_help(self) -> None:
+        if isinstance(self.screen, HelpScreen):
+            self.screen.dismiss(None)
+            return
+        self.push_screen(HelpScreen(self.help_groups(), "conndebug — keys"))
+
+    def action_emit(self) -> None:
+        self.push_screen(EmitScreen(), self._emit_chosen)
+
+    def _emit_chosen(self, request: EmitRequest | None) -> None:
+        if request is None:
+            return
+        self.note(f"e: emitting {request.name}" + (" (waiting for the ack)" if request.ack else ""))
+        self.run_op("emit", lambda: self._emit(request))
+
+    async def _emit(self, request: EmitRequest) -> None:
+        result = await self.monitor.emit(request.name, request.payload, ack=request.ack)
+        if not request.ack:
+            return
+        if result.acked:
+            self.notify(
+                self.redactor.text(f"{request.name}: ack in {millis(result.ms)}: {result.value!r}"),
+                title="Ack received",
+            )
+        else:
+            self.notify(
+                self.redactor.text(f"{request.name}: {result.error or 'no ack'}"),
+                title="No ack",
+                severity="warning",
+            )
+
+    def action_save_report(self) -> None:
+        self.run_op("save report", self._save_report)
+
+    async def _save_report(self) -> None:
+        snap = self.monitor.snapshot()
+        history = list(self.monitor.bus.history)
+        json_path, md_path = await asyncio.to_thread(
+            save_report,
+            self.report_dir,
+            self.settings,
+            snap,
+            history,
+            saved_at=self.clock.time(),
+        )
+        self.note(f"s: report saved: {json_path} and {md_path.name} (secrets redacted)")
+        self.notify(f"{json_path}\n{md_path}", title="Report saved")
+
+    def action_probe(self) -> None:
+        runner = self.probe_runner
+        if runner is None:
+            return
+        from conndebug.ui.screens.probe_screen import ProbeScreen
+
+        self.note(f"p: probing {self.settings.url} layer by layer")
+        self.push_screen(
+            ProbeScreen(self.settings, runner, tz=self.tz, on_done=lambda line: self.note(line))
+        )
+
+    async def action_quit(self) -> None:
+        if self._quitting:
+            return
+        self._quitting = True
+        self.run_worker(self._shutdown(), name="shutdown")
+
+    async def _shutdown(self) -> None:
+        try:
+            await asyncio.wait_for(self.monitor.stop(), STOP_TIMEOUT_S)
+        except (asyncio.TimeoutError, ConndebugError, OSError) as exc:
+            self.log.warning(f"monitor did not stop cleanly: {exc!r}")
+        await self.stop_extra()
+        self.exit(0)
+
+    async def stop_extra(self) -> None:
+        """Release what the subclass owns (the demo's server is stopped by its launcher)."""
+
+    # -- help -----------------------------------------------------------------------------------
+
+    def help_groups(self) -> list[tuple[str, list[HelpRow]]]:
+        """The help screen's rows, grouped: connection keys, then the demo's."""
+        rows: dict[str, list[HelpRow]] = {}
+        seen: set[str] = set()
+        for _key, binding in self._bindings:
+            if not binding.id or binding.id in seen or binding.id not in _HELP:
+                continue
+            seen.add(binding.id)
+            group = (
+                "Demo: the reference server's fault switches"
+                if binding.id.startswith("demo.")
+                else "Connection"
+            )
+            key = binding.key_display or binding.key.split(",")[0]
+            available = self.check_action(binding.action, ()) is not False
+            description = _HELP[binding.id] + ("" if available else " (not available)")
+            rows.setdefault(group, []).append(HelpRow(key, description, binding.id, available))
+        return list(rows.items())
+
+
+_LIVE_STATES = frozenset({"connected", "connecting", "stalled", "reconnecting"})
+
+
+class DemoApp(ConndebugApp, inherit_bindings=False):
+    """The app on the in-process reference server, with its fault switches on keys."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        _CONNECTION_KEYS[0],
+        _CONNECTION_KEYS[2],
+        *_DEMO_KEYS,
+        *_LAST_KEYS,
+        # Room in the footer for the fault keys: these stay on their keys and in the help screen.
+        _hidden(_CONNECTION_KEYS[1]),
+        *(_hidden(b) for b in _CONNECTION_KEYS[3:]),
+    ]
+
+    def __init__(
+        self,
+        settings: Settings,
+        monitor: MonitorAPI,
+        server: DemoServer,
+        *,
+        session_ttl_s: float | None = None,
+        clock: Clock | None = None,
+        tz: _dt.tzinfo | None = None,
+        report_dir: Path | None = None,
+        probe: ProbeRunner | None = None,
+    ) -> None:
+        super().__init__(settings, monitor, clock=clock, tz=tz, report_dir=report_dir, probe=probe)
+        self.server = server
+        self.session_ttl_s = session_ttl_s
+        self._server_lines: list[tuple[float, str]] = []
+
+    def compose_side(self) -> ComposeResult:
+        yield DemoPanel(id="demo", classes="panel")
+
+    def compose_bottom(self) -> ComposeResult:
+        yield DemoPanel(id="demo-strip")
+
+    def mount_extra(self) -> None:
+        self.query_one("#demo").border_title = "Demo: fault switches"
+        self.server.on_change(self._server_said)
+
+    def _server_said(self, line: str) -> None:
+        self._server_lines.append((self.clock.time(), str(line)))
+
+    def refresh_extra(self, now: Now) -> None:
+        lines, self._server_lines[:] = list(self._server_lines), []
+        view = self.fault_view(now)
+        for panel in self.query(DemoPanel):
+            for ts, line in lines:
+                panel.add_change(ts, line)
+            panel.show(view, now, compact=panel.id == "demo-strip")
+
+    def fault_view(self, now: Now) -> FaultView:
+        """The server's switches as of ``now``."""
+        faults = self.server.faults
+        down_for = None
+        if faults.down_until is not None:
+            left = faults.down_until - now.mono
+            down_for = left if left > 0 else None
+        return FaultView(
+            websocket=faults.websocket,
+            blackhole=bool(faults.blackhole),
+            latency_ms=float(faults.latency_ms),
+            cors=faults.cors,
+            down_for_s=down_for,
+            session_ttl_s=self.session_ttl_s,
+        )
+
+    # -- demo actions ---------------------------------------------------------------------------
+
+    def action_firewall(self) -> None:
+        mode = next_websocket_mode(self.server.faults.websocket)
+        self.run_op("firewall", lambda: settle(self.server.set_websocket(mode)))
+        after = "" if mode == "allow" else " — press r to reconnect and watch the fallback"
+        self.note(f"firewall: websocket {mode}{after}", topic="fault")
+        if mode != "allow":
+            self.notify(WEBSOCKET_WORDS[mode], title=f"Firewall: websocket {mode}")
+
+    def action_blackhole(self) -> None:
+        on = not self.server.faults.blackhole
+        self.run_op("black hole", lambda: settle(self.server.set_blackhole(on)))
+        if on:
+            self.note(
+                "black hole: ON — the server answers nothing (watch the stall)", topic="fault"
+            )
+        else:
+            self.note("black hole: off — traffic flows again", topic="fault")
+
+    def action_kick(self) -> None:
+        self.note("kick: the server disconnects every socket", topic="fault")
+        self.run_op("kick", self.server.kick_all)
+
+    def action_restart_server(self) -> None:
+        self.note(
+            f"restart: the server drops everything and refuses connections for {RESTART_DOWN_S:.0f} s",
+            topic="fault",
+        )
+        self.run_op("restart", lambda: self.server.restart(RESTART_DOWN_S))
+
+    def action_latency(self, direction: int) -> None:
+        ms = latency_step(float(self.server.faults.latency_ms), direction)
+        self.run_op("latency", lambda: settle(self.server.set_latency(ms)))
+        self.note(f"latency: {ms:.0f} ms added to every answer", topic="fault")
+
+    def action_simulate_expiry(self) -> None:
+        self.note(
+            "x: the server forgets the session (its token stays valid); "
+            "the client must regenerate it"
+        )
+        self.run_op("simulate expiry", self.monitor.simulate_expiry)
+
+
+def make_app(
+    settings: Settings,
+    monitor: MonitorAPI | None = None,
+    server: DemoServer | None = None,
+    clock: Clock | None = None,
+    *,
+    tz: _dt.tzinfo | None = None,
+    session_ttl_s: float | None = None,
+    report_dir: Path | None = None,
+    probe: ProbeRunner | None = None,
+    find_probe: bool = True,
+) -> ConndebugApp:
+    """The app for ``settings``: a :class:`DemoApp` when a ``server`` is given.
+
+    Without ``monitor``, one is built with the core's ``make_monitor``. ``probe`` defaults to the
+    core's ``run_probe`` when it exists (the ``p`` key stays hidden otherwise).
+    """
+    clock = clock or SystemClock()
+    if monitor is None:
+        from conndebug.core.monitor import make_monitor
+
+        monitor = make_monitor(settings, clock=clock)
+    if probe is None and find_probe:
+        probe = find_probe_runner()
+    if server is not None:
+        return DemoApp(
+            settings,
+            monitor,
+            server,
+            session_ttl_s=session_ttl_s,
+            clock=clock,
+            tz=tz,
+            report_dir=report_dir,
+            probe=probe,
+        )
+    return ConndebugApp(settings, monitor, clock=clock, tz=tz, report_dir=report_dir, probe=probe)
+
+
+def find_probe_runner() -> ProbeRunner | None:
+    """The core's ``run_probe``, or ``None`` while the probe is not built."""
+    try:
+        from conndebug.core import probe
+    except ImportError:
+        return None
+    runner = getattr(probe, "run_probe", None)
+    return runner if callable(runner) else None

@@ -1,0 +1,135 @@
+"""The probe screen (``p``): the ladder as it runs against the current target, then the verdict."""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Awaitable, Callable
+from typing import Any, ClassVar
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical, VerticalScroll
+from textual.content import Content
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from conndebug.config import Settings
+from conndebug.core.errors import ConndebugError
+from conndebug.core.events import Event, EventBus, ProbeStep
+
+_MARKS = {"ok": ("✓", "$success"), "warn": ("!", "$warning"), "fail": ("✗", "$error")}
+
+
+class ProbeScreen(ModalScreen[None]):
+    """Runs ``run_probe(settings, bus=...)`` in a worker and shows each rung as it finishes."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,q,p", "close", "Close", id="probe.close"),
+    ]
+
+    DEFAULT_CSS = """
+    ProbeScreen {
+        align: center middle;
+        #probe-box {
+            width: 100;
+            max-width: 100%;
+            height: auto;
+            max-height: 100%;
+            border: thick $primary;
+            background: $surface;
+            padding: 0 1;
+        }
+        #probe-title { text-style: bold; }
+        #probe-steps { height: auto; max-height: 14; }
+        #probe-verdict { height: auto; padding-top: 1; }
+        #probe-foot { color: $text-muted; }
+    }
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        runner: Callable[..., Awaitable[Any]],
+        *,
+        tz: _dt.tzinfo | None = None,
+        on_done: Callable[[str], None] | None = None,
+    ) -> None:
+        super().__init__()
+        self.settings = settings
+        self.runner = runner
+        self.tz = tz
+        self.on_done = on_done
+        self.steps: list[ProbeStep] = []
+        self.verdict_line: str | None = None
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="probe-box"):
+            yield Static(f"Probe of {self.settings.url} — running…", id="probe-title")
+            with VerticalScroll(id="probe-steps"):
+                yield Static("", id="probe-ladder")
+            yield Static("", id="probe-verdict")
+            yield Static("Esc closes (the probe runs on its own connection).", id="probe-foot")
+
+    def on_mount(self) -> None:
+        self.run_probe()
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+    def _on_event(self, event: Event) -> None:
+        if isinstance(event, ProbeStep):
+            self.steps.append(event)
+            self._show_ladder()
+
+    def _show_ladder(self) -> None:
+        rows = []
+        for step in self.steps:
+            mark, style = _MARKS.get(step.status, ("-", "$text-muted"))
+            rows.append(
+                Content.assemble(
+                    (f"{mark} ", f"{style} bold"),
+                    (f"{step.name:<10}", "bold"),
+                    (f"{step.ms:>7.0f} ms  ", "$text-muted"),
+                    step.info,
+                )
+            )
+        self.query_one("#probe-ladder", Static).update(Content("\n").join(rows))
+
+    @work(exclusive=True, group="probe")
+    async def run_probe(self) -> None:
+        """Run the probe on a private event bus and show the verdict."""
+        bus = EventBus()
+        bus.subscribe(self._on_event)
+        title = self.query_one("#probe-title", Static)
+        verdict_box = self.query_one("#probe-verdict", Static)
+        try:
+            result = await self.runner(self.settings, bus=bus)
+        except ConndebugError as exc:
+            title.update(f"Probe of {self.settings.url} — could not run")
+            verdict_box.update(Content.styled(f"{exc.title}\n{exc.hint}", "$error"))
+            self._done(f"probe could not run: {exc.title}")
+            return
+        except Exception as exc:  # noqa: BLE001 - shown to the user, never a traceback
+            title.update(f"Probe of {self.settings.url} — failed")
+            verdict_box.update(Content.styled(f"{type(exc).__name__}: {exc}", "$error"))
+            self._done(f"probe failed: {type(exc).__name__}: {exc}")
+            return
+        verdict = result.verdict
+        tone = {0: "$success", 1: "$warning"}.get(int(verdict.exit_code), "$error")
+        title.update(f"Probe of {self.settings.url} — done")
+        verdict_box.update(
+            Content("\n").join(
+                [
+                    Content.styled(f"{verdict.title}  [{verdict.code}]", f"{tone} bold"),
+                    Content(str(verdict.explanation)),
+                    Content.assemble(("fix: ", "bold"), str(verdict.fix)),
+                ]
+            )
+        )
+        self._done(f"probe verdict: {verdict.code} — {verdict.title}")
+
+    def _done(self, line: str) -> None:
+        self.verdict_line = line
+        if self.on_done is not None:
+            self.on_done(line)

@@ -1,0 +1,109 @@
+"""The Demo panel: the reference server's fault switches, and what the server last said."""
+
+from __future__ import annotations
+
+import collections
+from dataclasses import dataclass
+
+from textual.content import Content
+from textual.widgets import Static
+
+from conndebug.ui.demo import WEBSOCKET_WORDS
+from conndebug.ui.text import Now, duration
+from conndebug.ui.widgets._lines import kv, lines, set_content
+
+
+@dataclass(frozen=True)
+class FaultView:
+    """The switches as shown (read from the server on every refresh)."""
+
+    websocket: str
+    blackhole: bool
+    latency_ms: float
+    cors: str
+    down_for_s: float | None
+    """Seconds until a restarted server listens again; ``None`` when it is up."""
+    session_ttl_s: float | None
+
+
+class DemoPanel(Static):
+    """Demo only: the switches the keys flip (``f b + - k t x``) and the server's own lines."""
+
+    DEFAULT_CSS = """
+    DemoPanel {
+        height: auto;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
+    }
+    """
+
+    CHANGES_KEPT = 3
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.changes: collections.deque[tuple[float, str]] = collections.deque(
+            maxlen=self.CHANGES_KEPT
+        )
+        """The server's latest plain-words lines about fault changes, with their time."""
+
+    def add_change(self, ts: float, line: str) -> None:
+        """Remember one of the server's ``on_change`` lines."""
+        self.changes.append((ts, line))
+
+    def show(self, faults: FaultView, now: Now, *, compact: bool = False) -> None:
+        """Render the switches as of ``now`` (``compact``: one line, for small screens)."""
+        if compact:
+            set_content(self, self._compact(faults))
+            return
+        ws_style = "" if faults.websocket == "allow" else "$error bold"
+        bh = (
+            Content.styled("ON: nothing is answered", "$error bold")
+            if faults.blackhole
+            else Content("off")
+        )
+        latency = f"{faults.latency_ms:.0f} ms"
+        if faults.down_for_s is not None:
+            server: Content | str = Content.styled(
+                f"DOWN, listening again in {duration(faults.down_for_s)}", "$error bold"
+            )
+        else:
+            server = "up"
+        ttl = (
+            f"expire after {duration(faults.session_ttl_s)} (server side)"
+            if faults.session_ttl_s is not None
+            else "unknown"
+        )
+        said = [
+            Content.assemble((now.time_of(ts) + " ", "$text-muted"), line)
+            for ts, line in self.changes
+        ]
+        set_content(
+            self,
+            lines(
+                kv("websocket", WEBSOCKET_WORDS.get(faults.websocket, faults.websocket), ws_style),
+                kv("black hole", bh),
+                kv("latency", latency, "$warning" if faults.latency_ms else ""),
+                kv("server", server),
+                kv("sessions", ttl),
+                *said,
+            ),
+        )
+
+    @staticmethod
+    def _compact(faults: FaultView) -> Content:
+        def part(key: str, label: str, value: str, bad: bool) -> Content:
+            return Content.assemble(
+                (key, "$accent bold"),
+                (f" {label} ", "$text-muted"),
+                (value, "$error bold" if bad else "bold"),
+            )
+
+        server = f"down {duration(faults.down_for_s)}" if faults.down_for_s is not None else "up"
+        return Content(" · ").join(
+            [
+                part("f", "websocket", faults.websocket, faults.websocket != "allow"),
+                part("b", "black hole", "ON" if faults.blackhole else "off", faults.blackhole),
+                part("+-", "latency", f"{faults.latency_ms:.0f} ms", faults.latency_ms > 0),
+                part("t", "server", server, faults.down_for_s is not None),
+            ]
+        )

@@ -1,0 +1,81 @@
+"""The Events panel: server events in (←) and out (→) with name, size and a preview."""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Sequence
+
+from rich.style import Style
+from rich.text import Text
+from textual.widgets import RichLog
+
+from conndebug.core.events import Event, EventIn, EventOut
+from conndebug.ui.text import local_time
+from conndebug.ui.widgets._colours import theme_styles
+
+
+class EventsLog(RichLog):
+    """The application-level traffic; the newest at the bottom, the last few hundred kept."""
+
+    DEFAULT_CSS = """
+    EventsLog {
+        scrollbar-size-vertical: 1;
+    }
+    """
+
+    MAX_LINES = 500
+
+    def __init__(
+        self, *, tz: _dt.tzinfo | None = None, id: str | None = None, classes: str | None = None
+    ) -> None:
+        super().__init__(
+            max_lines=self.MAX_LINES,
+            wrap=False,
+            markup=False,
+            highlight=False,
+            auto_scroll=True,
+            id=id,
+            classes=classes,
+        )
+        self.tz = tz
+        self._styles: dict[str, Style] = {}
+        self.count_in = 0
+        self.count_out = 0
+
+    def on_mount(self) -> None:
+        self._styles = theme_styles(self.app.get_css_variables())
+        self._update_subtitle()
+
+    def add_events(self, events: Sequence[Event]) -> None:
+        """Show the server events among ``events`` (other kinds are ignored)."""
+        traffic = [e for e in events if isinstance(e, (EventIn, EventOut))]
+        if not traffic:
+            return
+        for event in traffic:
+            if isinstance(event, EventIn):
+                self.count_in += 1
+            else:
+                self.count_out += 1
+        for event in traffic[-self.MAX_LINES :]:
+            self.write(self._line(event))
+        self._update_subtitle()
+
+    def _line(self, event: EventIn | EventOut) -> Text:
+        arrow, colour = ("←", "accent") if isinstance(event, EventIn) else ("→", "primary")
+        style = self._styles.get(colour, Style())
+        line = Text(no_wrap=True, overflow="ellipsis")
+        line.append(
+            local_time(event.ts, self.tz)[:8] + " ", style=self._styles.get("foreground-muted")
+        )
+        line.append(f"{arrow} {event.name} ", style=style + Style(bold=True))
+        line.append(f"{event.size} B ", style=self._styles.get("foreground-muted"))
+        line.append(event.preview)
+        if isinstance(event, EventOut) and event.ack is not None:
+            took = f" {event.ack_ms:.1f} ms" if event.ack_ms is not None else ""
+            line.append(f"  ack{took}: {event.ack}", style=style)
+        return line
+
+    def _update_subtitle(self) -> None:
+        subtitle = f"{self.count_in} in · {self.count_out} out"
+        if self.border_subtitle != subtitle:
+            self.border_subtitle = subtitle
