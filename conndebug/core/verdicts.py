@@ -162,10 +162,10 @@ CATALOG: tuple[VerdictSpec, ...] = (
             _v(
                 "upgrade_stripped",
                 "Websocket blocked: the Upgrade header does not reach the server",
-                'The websocket handshake to {ws_url} was answered HTTP {status} "{message}" '
-                "(Engine.IO code 3, bad request): the server received a websocket request "
-                "without its `Upgrade`/`Connection` headers. A reverse proxy in front of it does "
-                "not forward them. Polling works.",
+                'The websocket handshake to {ws_url} was answered HTTP {status} "{message}"'
+                "{code_note}: the server received a websocket request without its "
+                "`Upgrade`/`Connection` headers. A reverse proxy in front of it does not forward "
+                "them. Polling works.",
                 "Forward the upgrade headers in the reverse proxy. nginx, in the location for "
                 "{path}: {nginx} (Apache: mod_proxy_wstunnel; HAProxy: `option http-server-close` "
                 "off and `timeout tunnel`).",
@@ -235,7 +235,7 @@ CATALOG: tuple[VerdictSpec, ...] = (
                 "The proxy's host name {host} does not resolve",
                 "The proxy in effect ({proxy}, from {proxy_source}) is named {host}, and looking "
                 "it up failed after {ms} ms: {error}.",
-                "Fix the proxy setting ({proxy_source}), or exclude this target with NO_PROXY.",
+                "Fix the proxy setting (set by {proxy_source}), or exclude this target with NO_PROXY.",
             ),
         ),
     ),
@@ -257,7 +257,7 @@ CATALOG: tuple[VerdictSpec, ...] = (
                 "The proxy at {host}:{port} refuses connections",
                 "The proxy in effect ({proxy}, from {proxy_source}) refused the connection on "
                 "{address} in {ms} ms.",
-                "Start the proxy or fix its address ({proxy_source}); or bypass it for this host "
+                "Start the proxy or fix its address (set by {proxy_source}); or bypass it for this host "
                 "with NO_PROXY.",
             ),
         ),
@@ -356,8 +356,8 @@ CATALOG: tuple[VerdictSpec, ...] = (
                 "The proxy needs authentication (HTTP 407)",
                 "The proxy in effect ({proxy}, from {proxy_source}) answered 407 Proxy "
                 "Authentication Required to {request}{challenge}.",
-                "Put the proxy credentials in the proxy URL (http://user:password@host:port) in "
-                "--proxy or {proxy_source}, or exclude this host with NO_PROXY.",
+                "Put the proxy credentials in the proxy URL (http://user:password@host:port) "
+                "(set by {proxy_source}), or exclude this host with NO_PROXY.",
             ),
             _v(
                 "failed",

@@ -1155,12 +1155,16 @@ class _Ladder:
             "engine_code": engine.code if engine else None,
             "body_sample": answer.sample(),
         }
-        if exc.status == 400 and engine is not None and engine.code == 3:
+        if exc.status == 400 and engine is not None and engine.code in (0, 3):
+            # Node answers code 3 "Bad request", python-engineio "Invalid transport": either way
+            # the server saw a websocket request without its Upgrade header.
+            code_note = f" (Engine.IO code {engine.code})" if b'"code"' in exc.body else ""
             self._ws_failed(
                 start,
                 "upgrade_stripped",
                 ws_url,
-                f'{exc} "{engine.message}" (code 3): the Upgrade header did not reach the server',
+                f'{exc} "{engine.message}"{code_note}: the Upgrade header did not reach the server',
+                code_note=code_note,
                 **ev,
             )
         self._ws_failed(start, "refused", ws_url, f"{exc} instead of 101", **ev)

@@ -35,7 +35,6 @@ __all__ = [
     "make_ssl_context",
     "open_stream",
     "proxy_endpoint",
-    "proxy_source",
     "read_head",
     "resolve",
     "sniff_plain_http",
@@ -84,18 +83,6 @@ def proxy_endpoint(proxy: str) -> Endpoint:
     parts = urllib.parse.urlsplit(proxy if "://" in proxy else "http://" + proxy)
     tls = parts.scheme == "https"
     return Endpoint(parts.hostname or "", parts.port or (443 if tls else 8080), tls)
-
-
-def proxy_source(settings: Settings) -> str:
-    """Where the proxy in effect comes from: ``--proxy``, an environment variable, or ``none``."""
-    if settings.proxy:
-        return "--proxy"
-    if effective_proxy(settings) is None:
-        return "none"
-    names = (
-        ("HTTPS_PROXY", "https_proxy") if settings.is_tls else ("HTTP_PROXY", "http_proxy")
-    ) + ("ALL_PROXY", "all_proxy")
-    return next((n for n in names if os.environ.get(n)), "the environment")
 
 
 def proxy_authorization(proxy: str) -> str | None:
@@ -402,11 +389,14 @@ def classify_tls_error(exc: ssl.SSLError) -> str:
 
 
 def tls_error_text(exc: BaseException) -> str:
+    """A TLS error in a few words (OpenSSL's reason or the verification message)."""
     if isinstance(exc, ssl.SSLCertVerificationError):
-        return exc.verify_message or str(exc)
-    if isinstance(exc, ssl.SSLError):
-        return exc.reason or exc.strerror or str(exc)
-    return str(exc) or type(exc).__name__
+        text = exc.verify_message or str(exc)
+    elif isinstance(exc, ssl.SSLError):
+        text = exc.reason or exc.strerror or str(exc)
+    else:
+        text = str(exc) or type(exc).__name__
+    return text.rstrip(".")
 
 
 async def tls_handshake(
