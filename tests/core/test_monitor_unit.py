@@ -1,0 +1,487 @@
+"""The monitor's state machine and reconnect loop, with fake connections and a FakeClock.
+
+No network and no real waiting: every delay goes through the FakeClock, so the backoff values and
+the order of events are checked exactly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from conndebug.core.backoff import Backoff
+from conndebug.core.clock import FakeClock
+from conndebug.core.guest import GuestResult, GuestSession
+from conndebug.core.model import State
+from conndebug.core.monitor import REGENERATIONS_PER_WINDOW, Monitor, is_expiry_message
+from conndebug.core.net import FailureKind
+from conndebug.core.transport import Failure
+from tests.core.helpers import events_of, kinds, settings_for, wait_until
+
+pytestmark = pytest.mark.timeout(10)
+
+Outcome = Failure | None
+
+
+def fail(kind: FailureKind, message: str, transport: str = "websocket") -> Failure:
+    source = "server" if kind is FailureKind.REJECTED else "transport"
+    return Failure(kind=kind, message=message, transport=transport, source=source)
+
+
+class FakeConnection:
+    """Connects (or fails) as scripted; stays connected until told to drop or kick."""
+
+    def __init__(
+        self,
+        outcome: Outcome,
+        transports: list[str],
+        auth: dict[str, Any] | None,
+        listener: Monitor | None,
+    ) -> None:
+        self.outcome = outcome
+        self.listener = listener
+        self.answers = True
+        """Whether round trips are answered (an answer is a sign of life)."""
+        self.transports = transports
+        self.auth = auth
+        self.closed: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self.kicked = False
+        self.connected = False
+        self.graceful_close: bool | None = None
+        self.rtt_ms = 1.0
+
+    async def connect(self, limit: float) -> Failure | None:
+        await asyncio.sleep(0)
+        self.connected = self.outcome is None
+        return self.outcome
+
+    async def close(self, *, graceful: bool) -> None:
+        self.graceful_close = graceful
+        self.connected = False
+        if not self.closed.done():
+            self.closed.set_result("io client disconnect")
+
+    async def drop(self) -> None:
+        self.end("transport close (dropped on purpose)")
+
+    def end(self, reason: str, *, kicked: bool = False) -> None:
+        self.kicked = kicked
+        self.connected = False
+        if not self.closed.done():
+            self.closed.set_result(reason)
+
+    async def round_trip(self, event: str | None, timeout: float) -> float | None:
+        await asyncio.sleep(0)
+        if not self.answers:
+            return None
+        if self.listener is not None:
+            self.listener.conn_life(self, ping=False)
+        return self.rtt_ms
+
+    async def emit(self, name: str, payload: Any, *, ack: bool, timeout: float) -> Any:
+        return payload if ack else None
+
+    def announce(self) -> None:
+        pass
+
+    def upgrade_why(self) -> str:
+        return "HTTP 403 Forbidden to the websocket handshake"
+
+    @property
+    def transport(self) -> str | None:
+        return self.transports[0] if self.connected else None
+
+    @property
+    def sid(self) -> str | None:
+        return "socket-id"
+
+    @property
+    def engine_sid(self) -> str | None:
+        return "engine-id"
+
+    @property
+    def upgrades(self) -> tuple[str, ...] | None:
+        return ()
+
+    @property
+    def ping_interval_ms(self) -> int | None:
+        return 25000
+
+    @property
+    def ping_timeout_ms(self) -> int | None:
+        return 20000
+
+    @property
+    def upgrade_offered_but_failed(self) -> bool:
+        return False
+
+    @property
+    def is_connected(self) -> bool:
+        return self.connected
+
+
+class Script:
+    """Hands out FakeConnections whose outcomes follow a list (the last one repeats)."""
+
+    def __init__(self, *outcomes: Outcome) -> None:
+        self.outcomes = list(outcomes)
+        self.made: list[FakeConnection] = []
+        self.listener: Monitor | None = None
+        self.answers = True
+
+    def __call__(
+        self, transports: list[str], auth: dict[str, Any] | None, upgrade_timeout: float
+    ) -> FakeConnection:
+        outcome = self.outcomes.pop(0) if len(self.outcomes) > 1 else self.outcomes[0]
+        conn = FakeConnection(outcome, transports, auth, self.listener)
+        conn.answers = self.answers
+        self.made.append(conn)
+        return conn
+
+
+def guest_factory(absent: bool = False) -> Callable[[Any], Any]:
+    count = 0
+
+    async def create(settings: Any) -> GuestResult:
+        nonlocal count
+        if absent:
+            return GuestResult(absent="no guest endpoint at x (HTTP 404: Not Found)")
+        count += 1
+        return GuestResult(
+            session=GuestSession(
+                token=f"token-number-{count}",
+                username=f"Guest{count}",
+                user_id=f"guest_{count}",
+                session_id=f"session-{count}",
+            )
+        )
+
+    return create
+
+
+def make(
+    script: Script, *, seed: int = 3, guest: Any = None, **overrides: Any
+) -> tuple[Monitor, FakeClock]:
+    clock = FakeClock()
+    values: dict[str, Any] = {"transports": ("websocket",), "no_guest": guest is None}
+    values.update(overrides)
+    monitor = Monitor(
+        settings_for("http://127.0.0.1:9", **values),
+        clock=clock,
+        rng=random.Random(seed),
+        open_connection=script,
+        create_guest=guest or guest_factory(),
+        port_check=None,
+    )
+    script.listener = monitor
+    return monitor, clock
+
+
+async def settle(monitor: Monitor, state: State) -> None:
+    await wait_until(lambda: monitor.state is state, 5, f"state {state.value}")
+
+
+def delays(seed: int, count: int, first: float = 1.0, cap: float = 5.0) -> list[float]:
+    backoff = Backoff(min_s=first, max_s=cap, jitter=0.5, rng=random.Random(seed))
+    return [backoff.duration() for _ in range(count)]
+
+
+async def test_failed_attempts_are_retried_with_socketio_client_delays() -> None:
+    timeout = fail(FailureKind.TIMEOUT, "no answer to the websocket handshake in 5.0 s")
+    script = Script(timeout, timeout, None)
+    monitor, clock = make(script, seed=11)
+    await monitor.start()
+    await settle(monitor, State.CONNECTED)
+    assert kinds(monitor.bus)[1:10] == [
+        "connecting",
+        "connect_error",
+        "reconnect_scheduled",
+        "connecting",
+        "connect_error",
+        "reconnect_scheduled",
+        "connecting",
+        "transport",
+        "connected",
+    ]
+    scheduled = events_of(monitor.bus, "reconnect_scheduled")
+    assert [(e.attempt, e.max_attempts) for e in scheduled] == [(1, 10), (2, 10)]
+    assert [e.delay_s for e in scheduled] == delays(11, 2)
+    assert clock.sleeps[:2] == delays(11, 2)
+    assert [e.attempt for e in events_of(monitor.bus, "connecting")] == [0, 1, 2]
+    assert monitor.snapshot().reconnect_attempt == 0
+    await monitor.stop()
+    assert monitor.state is State.STOPPED
+
+
+async def test_exhausted_attempts_end_in_reconnect_failed() -> None:
+    script = Script(fail(FailureKind.TIMEOUT, "no answer"))
+    monitor, _clock = make(script, reconnect_attempts=3)
+    await monitor.start()
+    await settle(monitor, State.FAILED)
+    assert [e.attempt for e in events_of(monitor.bus, "reconnect_scheduled")] == [1, 2, 3]
+    failed = events_of(monitor.bus, "reconnect_failed")
+    assert [(e.attempts, e.reason) for e in failed] == [(3, "no answer")]
+    assert len(script.made) == 4
+    assert "gave up after 3" in (monitor.snapshot().verdict or "")
+    await monitor.stop()
+
+
+async def test_an_unexpected_drop_reconnects_and_the_backoff_restarts_each_time() -> None:
+    script = Script(None)
+    monitor, _clock = make(script, seed=5)
+    await monitor.start()
+    await settle(monitor, State.CONNECTED)
+    for round_ in (1, 2):
+        await monitor.drop_transport()
+        await wait_until(lambda r=round_: len(events_of(monitor.bus, "connected")) == r + 1, 5)
+    dropped = events_of(monitor.bus, "disconnected")
+    assert [(e.reason, e.will_reconnect) for e in dropped] == [
+        ("transport close (dropped on purpose)", True)
+    ] * 2
+    scheduled = events_of(monitor.bus, "reconnect_scheduled")
+    assert [e.attempt for e in scheduled] == [1, 1]
+    first_delay = delays(5, 1)[0]
+    assert scheduled[0].delay_s == first_delay
+    assert monitor.state is State.CONNECTED
+    await monitor.stop()
+
+
+async def test_a_kick_ends_in_disconnected_without_reconnecting() -> None:
+    script = Script(None)
+    monitor, _clock = make(script)
+    await monitor.start()
+    await settle(monitor, State.CONNECTED)
+    script.made[0].end("io server disconnect", kicked=True)
+    await settle(monitor, State.DISCONNECTED)
+    task = monitor._cycle_task
+    assert task is not None
+    await wait_until(task.done, 5, "the cycle to end")
+    assert not events_of(monitor.bus, "reconnect_scheduled")
+    assert len(script.made) == 1
+    assert events_of(monitor.bus, "disconnected")[0].will_reconnect is False
+
+
+async def test_a_refused_websocket_falls_back_with_the_reason() -> None:
+    script = Script(fail(FailureKind.HTTP, "HTTP 403 Forbidden to the websocket handshake"), None)
+    monitor, _clock = make(script, transports=("websocket", "polling"))
+    await monitor.start()
+    await settle(monitor, State.CONNECTED)
+    fallback = events_of(monitor.bus, "fallback")[0]
+    assert (fallback.from_transport, fallback.to_transport) == ("websocket", "polling")
+    assert fallback.why == "HTTP 403 Forbidden to the websocket handshake"
+    assert [c.transports for c in script.made] == [["websocket"], ["polling"]]
+    assert script.made[0].graceful_close is False  # the failed attempt was reset hard
+    snap = monitor.snapshot()
+    assert snap.how == "fell back: HTTP 403 Forbidden to the websocket handshake"
+    assert snap.verdict is not None
+    assert "polling only" in snap.verdict
+    assert events_of(monitor.bus, "connected")[0].how == "fallback"
+    await monitor.stop()
+
+
+async def test_refused_on_both_transports_is_one_error_with_the_real_reason() -> None:
+    refused = fail(FailureKind.REFUSED, "connection refused (nothing listens there)")
+    script = Script(refused, fail(FailureKind.REFUSED, "Cannot connect", "polling"), None)
+    monitor, _clock = make(script, transports=("websocket", "polling"))
+    await monitor.start()
+    await wait_until(lambda: bool(events_of(monitor.bus, "reconnect_scheduled")), 5)
+    assert not events_of(monitor.bus, "fallback")
+    errors = events_of(monitor.bus, "connect_error")
+    assert [e.message for e in errors] == ["connection refused (nothing listens there)"]
+    await monitor.stop()
+
+
+async def test_a_rejection_is_final_and_quoted() -> None:
+    script = Script(fail(FailureKind.REJECTED, "Invalid token"))
+    monitor, _clock = make(script, token="abcdefgh-not-a-jwt")
+    await monitor.start()
+    await settle(monitor, State.FAILED)
+    assert monitor.snapshot().verdict == "the server rejected the connection: “Invalid token”"
+    assert script.made[0].auth == {"token": "abcdefgh-not-a-jwt"}
+    assert not events_of(monitor.bus, "reconnect_scheduled")
+    created = events_of(monitor.bus, "session_created")[0]
+    assert created.source == "token"
+    assert created.token is not None
+    assert "abcdefgh" not in created.token
+
+
+async def test_expiries_regenerate_until_the_loop_guard_stops_them() -> None:
+    script = Script(fail(FailureKind.REJECTED, "Guest session not found or expired"))
+    monitor, clock = make(script, guest=guest_factory())
+    await monitor.start()
+    await settle(monitor, State.FAILED)
+    regenerated = events_of(monitor.bus, "session_regenerated")
+    assert [e.count for e in regenerated] == list(range(1, REGENERATIONS_PER_WINDOW + 1))
+    assert [e.previous_session_id for e in regenerated] == ["session-1", "session-2", "session-3"]
+    assert [c.auth for c in script.made] == [
+        {"token": f"token-number-{n}"} for n in range(1, REGENERATIONS_PER_WINDOW + 2)
+    ]
+    assert clock.sleeps == [0.1] * REGENERATIONS_PER_WINDOW
+    assert "stopped to avoid a loop" in (monitor.snapshot().verdict or "")
+    assert monitor.snapshot().session.regenerations == REGENERATIONS_PER_WINDOW
+
+
+async def test_the_loop_guard_forgets_regenerations_older_than_a_minute() -> None:
+    expired = fail(FailureKind.REJECTED, "Token has expired")
+    script = Script(None)
+    monitor, clock = make(script, guest=guest_factory())
+    await monitor.start()
+    await settle(monitor, State.CONNECTED)
+    for n in range(1, 6):  # five expiries, each a minute apart: never a loop
+        script.outcomes = [expired, None]
+        clock.advance(61.0)
+        script.made[-1].end("transport close")
+        await wait_until(lambda n=n: len(events_of(monitor.bus, "session_regenerated")) == n, 5)
+        await settle(monitor, State.CONNECTED)
+    assert monitor.snapshot().session.regenerations == 5
+    await monitor.stop()
+
+
+async def test_a_given_token_cannot_be_regenerated() -> None:
+    script = Script(fail(FailureKind.REJECTED, "Token has expired"))
+    monitor, _clock = make(script, token="eyJhbGciOiJIUzI1NiJ9.e30.sig")
+    await monitor.start()
+    await settle(monitor, State.FAILED)
+    assert len(events_of(monitor.bus, "session_expired")) == 1
+    assert not events_of(monitor.bus, "session_regenerated")
+    assert "--token cannot be regenerated" in (monitor.snapshot().verdict or "")
+
+
+async def test_an_absent_guest_endpoint_means_no_auth_and_a_note() -> None:
+    script = Script(None)
+    monitor, _clock = make(script, guest=guest_factory(absent=True))
+    await monitor.start()
+    await settle(monitor, State.CONNECTED)
+    notes = [e for e in events_of(monitor.bus, "note") if e.topic == "guest"]
+    assert notes[0].level == "warning"
+    assert "connecting without auth" in notes[0].text
+    assert script.made[0].auth is None
+    assert monitor.snapshot().session.source == "none"
+    await monitor.stop()
+
+
+async def test_a_failing_guest_endpoint_is_a_failed_attempt() -> None:
+    calls = 0
+
+    async def flaky(settings: Any) -> GuestResult:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            return GuestResult(error="guest session at x: HTTP 500 (boom)", kind=FailureKind.HTTP)
+        return await guest_factory()(settings)
+
+    script = Script(None)
+    monitor, _clock = make(script, guest=flaky)
+    await monitor.start()
+    await settle(monitor, State.CONNECTED)
+    assert kinds(monitor.bus)[1:4] == ["connect_error", "reconnect_scheduled", "session_created"]
+    assert "HTTP 500" in events_of(monitor.bus, "connect_error")[0].message
+    await monitor.stop()
+
+
+async def test_silence_is_a_stall_and_life_recovers_it() -> None:
+    script = Script(None)
+    script.answers = False  # no round trip is answered: silence
+    monitor, clock = make(script, stall_after=3.0)
+    await monitor.start()
+    await settle(monitor, State.STALLED)
+    stall = events_of(monitor.bus, "stall")[0]
+    assert stall.bound_s == 3.0
+    # Both the stall ticker (0.25 s) and the round-trip loop (1 s) move the fake clock.
+    assert 3.0 < stall.silent_s <= 3.0 + 1.0 + 0.25
+    conn = script.made[0]
+    clock.advance(1.0)
+    monitor.conn_life(conn, ping=True)
+    assert monitor.state is State.CONNECTED
+    back = events_of(monitor.bus, "stall")[-1]
+    assert back.recovered
+    assert back.silent_s > stall.silent_s
+    assert monitor.snapshot().pings_seen == 1
+    await monitor.stop()
+
+
+async def test_round_trips_are_sampled_and_keep_the_connection_alive() -> None:
+    script = Script(None)
+    monitor, _clock = make(script, rtt_interval=1.0)
+    await monitor.start()
+    await settle(monitor, State.CONNECTED)
+    script.made[0].rtt_ms = 12.5
+    mark = len(events_of(monitor.bus, "rtt"))
+    await wait_until(lambda: len(events_of(monitor.bus, "rtt")) >= mark + 3, 5, "three samples")
+    sample = events_of(monitor.bus, "rtt")[mark]
+    assert (sample.ms, sample.method) == (12.5, "namespace-probe")
+    snap = monitor.snapshot()
+    assert snap.rtt_ms == 12.5
+    assert snap.rtt_method == "namespace-probe"
+    assert snap.rtt_recent[-3:] == (12.5, 12.5, 12.5)
+    await monitor.stop()
+
+
+async def test_toggle_disconnects_and_connects_again() -> None:
+    script = Script(None)
+    monitor, _clock = make(script)
+    await monitor.toggle()  # from idle: connect
+    await settle(monitor, State.CONNECTED)
+    await monitor.toggle()
+    assert monitor.state is State.DISCONNECTED
+    assert script.made[0].graceful_close is True
+    gone = events_of(monitor.bus, "disconnected")[-1]
+    assert (gone.reason, gone.will_reconnect) == ("io client disconnect (by you)", False)
+    await monitor.toggle()
+    await settle(monitor, State.CONNECTED)
+    assert len(script.made) == 2
+    await monitor.stop()
+    await monitor.stop()  # idempotent
+    assert monitor.state is State.STOPPED
+
+
+async def test_reconnect_is_a_clean_disconnect_then_a_new_cycle() -> None:
+    script = Script(None)
+    monitor, _clock = make(script)
+    await monitor.start()
+    await settle(monitor, State.CONNECTED)
+    await monitor.reconnect()
+    await settle(monitor, State.CONNECTED)
+    assert script.made[0].graceful_close is True
+    assert kinds(monitor.bus).count("connected") == 2
+    gone = events_of(monitor.bus, "disconnected")[0]
+    assert gone.reason == "io client disconnect (reconnect requested)"
+    await monitor.stop()
+
+
+async def test_emit_records_event_out_and_the_ack() -> None:
+    script = Script(None)
+    monitor, _clock = make(script)
+    not_yet = await monitor.emit("hello", {"x": 1})
+    assert not_yet.acked is False
+    assert not_yet.error == "not connected"
+    await monitor.start()
+    await settle(monitor, State.CONNECTED)
+    result = await monitor.emit("echo", {"token": "abcdefghijkl"}, ack=True)
+    assert result.acked
+    out = events_of(monitor.bus, "event_out")[0]
+    assert out.name == "echo"
+    assert "abcdefghijkl" not in out.preview
+    assert "abcdefghijkl" not in (out.ack or "")
+    assert monitor.snapshot().events_out == 1
+    await monitor.stop()
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        ("Token has expired", True),
+        ("Guest session not found or expired", True),
+        ("session not found", True),
+        ("Your session EXPIRED", True),
+        ("Invalid token", False),
+        ("Authentication token required", False),
+        ("Rate limit exceeded", False),
+    ],
+)
+def test_the_web_clients_regeneration_rule(message: str, expected: bool) -> None:
+    assert is_expiry_message(message) is expected
