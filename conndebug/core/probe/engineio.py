@@ -18,13 +18,14 @@ import time
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
-
-import httpx
+from typing import TYPE_CHECKING, Any, Protocol
 
 from conndebug.config import Settings
 from conndebug.core.probe.http import HttpAnswer, HttpFailure, fetch
 from conndebug.core.probe.wsclient import RawWebSocket, WsClosed
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = [
     "EngineError",
@@ -97,15 +98,20 @@ _PY_MESSAGES: tuple[tuple[str, int], ...] = (
 
 
 def engine_error(answer: HttpAnswer) -> EngineError | None:
-    """The Engine.IO error in a 4xx answer, if it is one."""
-    if answer.status < 400 or answer.status >= 500:
+    """The Engine.IO error in a 4xx answer, if it is one.
+
+    Node answers ``{"code": 0..5, "message": ...}`` (400, or 403 for code 4); python-engineio
+    answers 400 with a JSON string. Other JSON bodies (a REST API's 404) are not Engine.IO.
+    """
+    if answer.status not in (400, 403):
         return None
     data = answer.json()
     if isinstance(data, dict) and "message" in data:
         code = data.get("code")
-        message = str(data.get("message"))
-        return EngineError(code if isinstance(code, int) else None, message)
-    if isinstance(data, str):
+        if isinstance(code, int) and not isinstance(code, bool) and 0 <= code <= 5:
+            return EngineError(code, str(data.get("message")))
+        return None
+    if isinstance(data, str) and answer.status == 400:
         lowered = data.lower()
         if "not an accepted origin" in lowered:
             return EngineError(None, data, origin_rejected=True)

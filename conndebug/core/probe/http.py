@@ -12,12 +12,13 @@ import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from conndebug.config import Settings, effective_proxy
 from conndebug.core.probe.net import make_ssl_context
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["BODY_LIMIT", "HttpAnswer", "HttpFailure", "fetch", "make_client"]
 
@@ -77,6 +78,8 @@ class HttpAnswer:
 def make_client(settings: Settings, timeout: float) -> httpx.AsyncClient:
     """An httpx client with the settings' TLS verification, proxy (flag or environment,
     ``NO_PROXY`` honoured) and extra headers; no redirects, no compression."""
+    import httpx  # lazily: a probe that stops at DNS or TCP never pays for it
+
     headers = {"Accept-Encoding": "identity", "User-Agent": "conndebug-probe"}
     headers.update(dict(settings.headers))
     verify: Any = make_ssl_context(settings) if settings.is_tls else True
@@ -102,6 +105,8 @@ async def fetch(
     limit: int = BODY_LIMIT,
 ) -> HttpAnswer:
     """One request, its body read up to ``limit`` bytes, the whole bounded by ``timeout``."""
+    import httpx
+
     start = time.monotonic()
 
     async def run() -> HttpAnswer:

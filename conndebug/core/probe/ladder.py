@@ -23,9 +23,7 @@ import ssl
 import statistics
 import urllib.parse
 from collections.abc import Awaitable, Callable
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from conndebug.config import Settings, effective_proxy
 from conndebug.core.clock import Clock, SystemClock
@@ -80,6 +78,9 @@ from conndebug.core.probe.wsclient import RawWebSocket, WsClosed, WsRefused
 from conndebug.core.redact import Redactor
 from conndebug.core.report import environment_info
 from conndebug.core.verdicts import Verdict, make_verdict
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["PROBE_NAMESPACE", "is_expiry_message", "run_probe"]
 
@@ -148,6 +149,13 @@ class _Ladder:
         self.events_in = 0
 
     # -- bookkeeping --------------------------------------------------------------------------
+    @property
+    def http(self) -> httpx.AsyncClient:
+        """The httpx client of this probe, made on first use (DNS and TCP failures never need it)."""
+        if self.client is None:
+            self.client = make_client(self.settings, self.timeout)
+        return self.client
+
     def now(self) -> float:
         return self.clock.monotonic()
 
@@ -234,7 +242,6 @@ class _Ladder:
         events: list[Event] = []
         unsubscribe = self.bus.subscribe(events.append)
         try:
-            self.client = make_client(self.settings, self.timeout)
             for name, rung in rungs:
                 if self.verdict is not None:
                     failed = STEP_TITLES.get(self.failed_step or "", self.failed_step)
@@ -545,10 +552,9 @@ class _Ladder:
                 status=answer.status,
             )
             return
-        assert self.client is not None
         url = eio_url(self.settings)
         try:
-            got = await fetch(self.client, "GET", url, timeout=self.timeout)
+            got = await fetch(self.http, "GET", url, timeout=self.timeout)
         except HttpFailure as exc:
             raise self.fail(
                 "proxy", start, f"{shown}: {exc.error}", "proxy_error", None, error=exc.error
@@ -603,15 +609,12 @@ class _Ladder:
 
     # -- 6. Engine.IO handshake ---------------------------------------------------------------
     async def rung_handshake(self) -> None:
-        assert self.client is not None
         start = self.now()
         answer = self.first_answer
         self.first_answer = None
         if answer is None:
             try:
-                answer = await fetch(
-                    self.client, "GET", eio_url(self.settings), timeout=self.timeout
-                )
+                answer = await fetch(self.http, "GET", eio_url(self.settings), timeout=self.timeout)
             except HttpFailure as exc:
                 await self._handshake_failed(start, exc)
                 return
@@ -619,7 +622,7 @@ class _Ladder:
         if hs.kind == "open":
             assert hs.open is not None
             self._opened(hs.open)
-            self.polling = PollingTransport(self.client, self.settings, hs.open.sid, self.timeout)
+            self.polling = PollingTransport(self.http, self.settings, hs.open.sid, self.timeout)
             self.transport = self.polling
             o = hs.open
             self.record(
@@ -775,10 +778,9 @@ class _Ladder:
 
     async def _confirm_generation(self, start: float, message: str, ev: dict[str, Any]) -> None:
         """EIO=4 refused as unsupported: ask with EIO=3 to tell a v2 server from another one."""
-        assert self.client is not None
         try:
             answer3 = await fetch(
-                self.client, "GET", eio_url(self.settings, eio=3), timeout=self.timeout
+                self.http, "GET", eio_url(self.settings, eio=3), timeout=self.timeout
             )
         except HttpFailure as exc:
             eio3 = f"nothing ({exc.error})"
@@ -808,12 +810,11 @@ class _Ladder:
 
     async def _path_hint(self) -> tuple[str, str, str | None]:
         """Look for Socket.IO at the usual path when the given one is not it."""
-        assert self.client is not None
         candidates = [p for p in ("/socket.io",) if p != self.settings.path.rstrip("/")]
         for path in candidates:
             url = eio_url(_with_path(self.settings, path))
             try:
-                got = await fetch(self.client, "GET", url, timeout=min(self.timeout, 2.0))
+                got = await fetch(self.http, "GET", url, timeout=min(self.timeout, 2.0))
             except HttpFailure:
                 continue
             opened = parse_open(got.text) if got.status == 200 else None
@@ -837,8 +838,7 @@ class _Ladder:
         return hint, fix, None
 
     async def _close_polling(self, path: str, sid: str) -> None:
-        assert self.client is not None
-        transport = PollingTransport(self.client, _with_path(self.settings, path), sid, 2.0)
+        transport = PollingTransport(self.http, _with_path(self.settings, path), sid, 2.0)
         with contextlib.suppress(EngineRequestFailed):
             await transport.close()
 
@@ -1247,10 +1247,7 @@ class _Ladder:
                 stage="namespace connect",
                 error="no session",
             )
-        try:
-            await self._credentials()
-        except (httpx.HTTPError, OSError) as exc:
-            self.guest_note = f"no guest session ({exc})"
+        await self._credentials()
         ns = self.settings.namespace
         pkt = await self._namespace_attempt(start, transport)
         if pkt.type == 4:
@@ -1422,19 +1419,14 @@ class _Ladder:
         if old is not None:
             with contextlib.suppress(EngineRequestFailed, WsClosed, OSError, asyncio.TimeoutError):
                 await asyncio.wait_for(old.close(), 2.0)
-        assert self.client is not None
         try:
             if not self.websocket_only:
-                answer = await fetch(
-                    self.client, "GET", eio_url(self.settings), timeout=self.timeout
-                )
+                answer = await fetch(self.http, "GET", eio_url(self.settings), timeout=self.timeout)
                 opened = parse_open(answer.text) if answer.status == 200 else None
                 if opened is None:
                     raise EngineRequestFailed(f"a new handshake answered {answer.status_line}")
                 self._opened(opened)
-                self.polling = PollingTransport(
-                    self.client, self.settings, opened.sid, self.timeout
-                )
+                self.polling = PollingTransport(self.http, self.settings, opened.sid, self.timeout)
                 self.transport = self.polling
             if self.ws_worked or self.websocket_only:
                 sid = None if self.websocket_only else self.open.sid if self.open else None
@@ -1543,13 +1535,12 @@ class _Ladder:
         if not origin:
             self.record("cors", "skip", None, "no --origin given")
             return
-        assert self.client is not None
         start = self.now()
         url = eio_url(self.settings)
         asked = ",".join(name for name, _ in self.settings.headers) or "content-type"
         try:
             pre = await fetch(
-                self.client,
+                self.http,
                 "OPTIONS",
                 url,
                 timeout=self.timeout,
@@ -1625,9 +1616,8 @@ class _Ladder:
         self.record("cors", "ok", start, f"{base}; a made-up origin is not allowed", **ev)
 
     async def _cors_get(self, origin: str) -> HttpAnswer:
-        assert self.client is not None
         got = await fetch(
-            self.client,
+            self.http,
             "GET",
             eio_url(self.settings),
             timeout=self.timeout,
