@@ -16,9 +16,10 @@ import asyncio
 import collections
 import contextlib
 import enum
+import json
 import ssl
 import urllib.parse
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import SimpleNamespace
 
 import aiohttp
@@ -70,6 +71,24 @@ class HttpRecord:
     status: int | None = None
     reason: str | None = None
     error: BaseException | None = None
+    body: str | None = None
+    """The start of an error answer's body (websocket handshakes only: nothing else reads it)."""
+
+    @property
+    def body_message(self) -> str | None:
+        """What an error body says: the ``message`` of Engine.IO's JSON ``{"code", "message"}``,
+        or a short plain-text body (Node's engine.io answers a refused upgrade with plain text)."""
+        if not self.body:
+            return None
+        try:
+            data = json.loads(self.body)
+        except ValueError:
+            text = " ".join(self.body.split())
+            if text.startswith("<") or len(text) > 200:
+                return None
+            return text
+        message = data.get("message") if isinstance(data, dict) else None
+        return message if isinstance(message, str) else None
 
     @property
     def transport(self) -> str | None:
@@ -94,14 +113,16 @@ class HttpTrace:
         context: SimpleNamespace,
         params: aiohttp.TraceRequestEndParams,
     ) -> None:
-        self.records.append(
-            HttpRecord(
-                method=params.method,
-                url=str(params.url),
-                status=params.response.status,
-                reason=params.response.reason,
-            )
+        response = params.response
+        record = HttpRecord(
+            method=params.method,
+            url=str(params.url),
+            status=response.status,
+            reason=response.reason,
         )
+        if response.status >= 400 and record.transport == "websocket":
+            record = replace(record, body=await _short_body(response))
+        self.records.append(record)
 
     async def _on_exception(
         self,
@@ -121,6 +142,17 @@ class HttpTrace:
             if record.transport == transport:
                 return record
         return None
+
+
+async def _short_body(response: aiohttp.ClientResponse, limit: int = 4096) -> str | None:
+    """The body of a small error answer (a refused websocket handshake), read within 0.5 s."""
+    if response.content_length is not None and response.content_length > limit:
+        return None
+    try:
+        raw = await asyncio.wait_for(response.content.read(limit), 0.5)
+    except (aiohttp.ClientError, asyncio.TimeoutError):
+        return None
+    return raw.decode("utf-8", "replace").strip() or None
 
 
 def ssl_setting(settings: Settings) -> ssl.SSLContext | bool:

@@ -18,6 +18,12 @@ in python-socketio). A connection:
 - tells a server kick (a Socket.IO ``DISCONNECT`` packet) apart from a lost transport.
 
 Every handler is wrapped: an exception in our code becomes a note, never a silent loss.
+
+One library limit is lifted, for the Engine.IO *client* only: python-engineio decodes at most 16
+packets per polling answer (a guard meant for its server) and drops the connection ("Unexpected
+packet from server") when a Node server answers a long-poll with a burst of more. The client module
+gets a payload class that accepts as many packets as a 1 MB answer can hold; servers keep the
+guard.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ import functools
 import json
 import logging
 import secrets
+import types
 import urllib.parse
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -35,7 +42,9 @@ from typing import Any, Protocol, TypeVar
 
 import aiohttp
 import engineio
+import engineio.async_client
 import engineio.base_client
+import engineio.payload
 import socketio
 from socketio import packet as sio_packet
 
@@ -44,6 +53,16 @@ from conndebug.core.clock import Clock
 from conndebug.core.net import FailureKind, HttpRecord, HttpTrace, classify, make_session
 
 __all__ = ["Connection", "ConnectionListener", "Failure"]
+
+
+class _ClientPayload(engineio.payload.Payload):  # type: ignore[misc]
+    """A polling answer may carry a burst of packets (Node sends everything queued at once)."""
+
+    max_decode_packets = 1_000_000
+
+
+if getattr(engineio.async_client.payload, "Payload", None) is not _ClientPayload:
+    engineio.async_client.payload = types.SimpleNamespace(Payload=_ClientPayload)
 
 T = TypeVar("T")
 
@@ -421,7 +440,9 @@ class Connection:
         expected = 101 if first == "websocket" else 200
         if status is not None and status != expected and not (200 <= status < 300):
             reason = record.reason if record and record.reason else ""
-            engine = _engine_message(self.transport_error)
+            engine = _engine_message(self.transport_error) or (
+                record.body_message if record else None
+            )
             detail = f" ({engine})" if engine else ""
             message = f"HTTP {status} {reason}".rstrip() + f" to the {first} handshake{detail}"
             return Failure(
@@ -499,7 +520,8 @@ class Connection:
         record = self.trace.last("websocket")
         if record is not None and record.status is not None and record.status != 101:
             reason = f" {record.reason}" if record.reason else ""
-            return f"HTTP {record.status}{reason} to the websocket handshake"
+            body = f" ({record.body_message})" if record.body_message else ""
+            return f"HTTP {record.status}{reason} to the websocket handshake{body}"
         if record is not None and record.error is not None:
             return classify(record.error)[1]
         return self.upgrade_failure or self.last_warning or "the websocket did not open"
