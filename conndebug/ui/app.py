@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import inspect
 import datetime as _dt
 import os
 from collections.abc import Awaitable, Callable
@@ -58,6 +59,9 @@ __all__ = ["ConndebugApp", "DemoApp", "ProbeRunner", "make_app"]
 
 ProbeRunner = Callable[..., Awaitable[Any]]
 """``run_probe(settings, *, bus=...)`` of :mod:`conndebug.core.probe`."""
+
+WIDE = 100
+"""From this many columns on, the screen is laid out wide (Target and Events panels shown)."""
 
 REFRESH_HZ = 15
 """Panel refreshes per second (each flushes the pending events in one batch)."""
@@ -129,6 +133,11 @@ def _hidden(binding: Binding) -> Binding:
     return dataclasses.replace(binding, show=False)
 
 
+def _always(binding: Binding) -> Binding:
+    """A hidden twin of ``binding`` that works where the footer binding is switched off."""
+    return dataclasses.replace(binding, action=f"{binding.action}('always')", show=False)
+
+
 class ConndebugApp(App[int]):
     """Live panels for one Socket.IO connection, driven by a :class:`MonitorAPI`."""
 
@@ -137,7 +146,7 @@ class ConndebugApp(App[int]):
     ENABLE_COMMAND_PALETTE = False
     HORIZONTAL_BREAKPOINTS = [  # noqa: RUF012 - typed as an instance variable by Textual
         (0, "-narrow"),
-        (100, "-wide"),
+        (WIDE, "-wide"),
     ]
 
     BINDINGS: ClassVar[list[BindingType]] = [*_CONNECTION_KEYS, *_LAST_KEYS]
@@ -222,7 +231,8 @@ class ConndebugApp(App[int]):
 
     def on_resize(self) -> None:
         # Small screens: the compact footer fits more keys (the help screen lists them all).
-        self.query_one(Footer).compact = self.size.width < 100
+        self.query_one(Footer).compact = self.size.width < WIDE
+        self.refresh_bindings()
 
     def now(self) -> Now:
         """One reading of the injected clock."""
@@ -274,16 +284,21 @@ class ConndebugApp(App[int]):
 
     # -- actions ------------------------------------------------------------------------------
 
+    WIDE_ONLY: frozenset[str] = frozenset()
+    """Actions whose footer entry shows only on wide screens (see :class:`DemoApp`)."""
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "probe":
             return self.probe_runner is not None
+        if action in self.WIDE_ONLY and not parameters:
+            return self.size.width >= WIDE
         return True
 
     def action_reconnect(self) -> None:
         self.note("r: clean reconnect (disconnect, then a fresh connection cycle)")
         self.run_op("reconnect", self.monitor.reconnect)
 
-    def action_drop_transport(self) -> None:
+    def action_drop_transport(self, _via: str = "") -> None:
         self.note("d: dropping the transport underneath (automatic reconnection should follow)")
         self.run_op("drop transport", self.monitor.drop_transport)
 
@@ -291,7 +306,7 @@ class ConndebugApp(App[int]):
         self.note("x: simulating session expiry (the client must regenerate its guest session)")
         self.run_op("simulate expiry", self.monitor.simulate_expiry)
 
-    def action_connect_toggle(self) -> None:
+    def action_connect_toggle(self, _via: str = "") -> None:
         verb = "disconnecting" if self.snap.state.value in _LIVE_STATES else "connecting"
         self.note(f"c: {verb}")
         self.run_op(verb, self.monitor.toggle)
@@ -347,7 +362,7 @@ class ConndebugApp(App[int]):
             saved_at=self.clock.time(),
         )
         self.note(f"s: report saved: {json_path} and {md_path.name} (secrets redacted)")
-        self.notify(f"{json_path}\n{md_path}", title="Report saved")
+        self.notify(f"{json_path.resolve()}\n{md_path.resolve()}", title="Report saved")
 
     def action_probe(self) -> None:
         runner = self.probe_runner
@@ -406,14 +421,16 @@ class DemoApp(ConndebugApp, inherit_bindings=False):
     """The app on the in-process reference server, with its fault switches on keys."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        _CONNECTION_KEYS[0],
-        _CONNECTION_KEYS[2],
+        *_CONNECTION_KEYS[:4],
         *_DEMO_KEYS,
         *_LAST_KEYS,
         # Room in the footer for the fault keys: these stay on their keys and in the help screen.
-        _hidden(_CONNECTION_KEYS[1]),
-        *(_hidden(b) for b in _CONNECTION_KEYS[3:]),
+        *(_hidden(b) for b in _CONNECTION_KEYS[4:]),
+        # On narrow screens d and c leave the footer (so ? and q fit); these keep the keys working.
+        *(_always(b) for b in _CONNECTION_KEYS[1:4:2]),
     ]
+    WIDE_ONLY = frozenset({"drop_transport", "connect_toggle"})
+    """Actions shown in the footer only on wide screens (their keys work everywhere)."""
 
     def __init__(
         self,
@@ -471,17 +488,33 @@ class DemoApp(ConndebugApp, inherit_bindings=False):
 
     # -- demo actions ---------------------------------------------------------------------------
 
+    def switch(self, label: str, flip: Callable[[], object]) -> bool:
+        """Flip a switch now (so the next key press sees it); await it if it is a coroutine."""
+        try:
+            result = flip()
+        except ConndebugError as exc:
+            self.problem(f"{label}: {exc.title}", exc.hint)
+            return False
+        except Exception as exc:  # noqa: BLE001 - shown to the user, never a traceback
+            self.problem(f"{label} failed: {type(exc).__name__}: {exc}")
+            return False
+        if inspect.isawaitable(result):
+            self.run_op(label, lambda: settle(result))
+        return True
+
     def action_firewall(self) -> None:
         mode = next_websocket_mode(self.server.faults.websocket)
-        self.run_op("firewall", lambda: settle(self.server.set_websocket(mode)))
+        if not self.switch("firewall", lambda: self.server.set_websocket(mode)):
+            return
         after = "" if mode == "allow" else " — press r to reconnect and watch the fallback"
         self.note(f"firewall: websocket {mode}{after}", topic="fault")
         if mode != "allow":
-            self.notify(WEBSOCKET_WORDS[mode], title=f"Firewall: websocket {mode}")
+            self.notify(WEBSOCKET_WORDS[mode], title=f"Firewall: websocket {mode}", timeout=4)
 
     def action_blackhole(self) -> None:
         on = not self.server.faults.blackhole
-        self.run_op("black hole", lambda: settle(self.server.set_blackhole(on)))
+        if not self.switch("black hole", lambda: self.server.set_blackhole(on)):
+            return
         if on:
             self.note(
                 "black hole: ON — the server answers nothing (watch the stall)", topic="fault"
@@ -502,8 +535,9 @@ class DemoApp(ConndebugApp, inherit_bindings=False):
 
     def action_latency(self, direction: int) -> None:
         ms = latency_step(float(self.server.faults.latency_ms), direction)
-        self.run_op("latency", lambda: settle(self.server.set_latency(ms)))
-        self.note(f"latency: {ms:.0f} ms added to every answer", topic="fault")
+        if not self.switch("latency", lambda: self.server.set_latency(ms)):
+            return
+        self.note(f"latency: {ms:.0f} ms added each way", topic="fault")
 
     def action_simulate_expiry(self) -> None:
         self.note(

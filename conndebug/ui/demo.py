@@ -27,8 +27,8 @@ WEBSOCKET_MODES = ("allow", "reject", "blackhole")
 
 WEBSOCKET_WORDS = {
     "allow": "allow",
-    "reject": "reject (upgrade answered 403, as a proxy would)",
-    "blackhole": "blackhole (upgrade accepted, never answered)",
+    "reject": "reject (upgrades get 403)",
+    "blackhole": "blackhole (upgrades hang)",
 }
 """What each websocket mode means, for the history note and the demo panel."""
 

@@ -314,7 +314,7 @@ async def test_f_cycles_the_websocket_firewall() -> None:
         await pilot.press("f")
         await until(pilot, lambda: server.faults.websocket == "reject")
         assert has_line(app, "fault", "firewall: websocket reject")
-        await until(pilot, lambda: "reject (upgrade answered 403" in text(app, "#demo"))
+        await until(pilot, lambda: "reject (upgrades get 403)" in text(app, "#demo"))
         assert "websocket: reject" in text(app, "#demo"), "the server's own line is shown"
         await pilot.press("f")
         await until(pilot, lambda: server.faults.websocket == "blackhole")
@@ -362,7 +362,7 @@ async def test_t_restarts_the_server_with_a_countdown() -> None:
         await pilot.press("t")
         await until(pilot, lambda: any(c[0] == "restart" for c in server.calls))
         assert has_line(app, "fault", "restart: the server drops everything")
-        await until(pilot, lambda: "DOWN, listening again in 4.0 s" in text(app, "#demo"))
+        await until(pilot, lambda: "DOWN · back in 4.0 s" in text(app, "#demo"))
         monitor.clock.advance(5)
         await until(pilot, lambda: "server      up" in text(app, "#demo"))
 
@@ -404,3 +404,13 @@ async def test_demo_x_and_help_list_the_fault_keys() -> None:
             "conndebug.emit",
         ):
             assert binding_id in keys
+
+
+async def test_fault_keys_pressed_quickly_each_take_effect() -> None:
+    app, _, server = build(demo=True)
+    assert server is not None
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: has_line(app, "connected"))
+        await pilot.press("f", "f", "plus", "plus", "plus")
+        await until(pilot, lambda: server.faults.latency_ms == 500)
+        assert server.faults.websocket == "blackhole"

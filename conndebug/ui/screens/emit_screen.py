@@ -44,6 +44,8 @@ def parse_request(name: str, payload: str, ack: bool) -> EmitRequest:
 class EmitScreen(ModalScreen[EmitRequest | None]):
     """A small form; invalid JSON is shown inline and the dialog stays open."""
 
+    AUTO_FOCUS = "#emit-name"
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", id="emit.cancel")
     ]

@@ -36,7 +36,7 @@ class HelpScreen(ModalScreen[None]):
     HelpScreen {
         align: center middle;
         #help-box {
-            width: auto;
+            width: 100;
             max-width: 100%;
             height: auto;
             max-height: 100%;
@@ -45,6 +45,7 @@ class HelpScreen(ModalScreen[None]):
             background: $surface;
         }
         #help-title { text-style: bold; padding-bottom: 1; }
+        #help-keys { width: 100%; height: auto; }
         #help-foot { color: $text-muted; padding-top: 1; }
     }
     """
@@ -73,7 +74,7 @@ class HelpScreen(ModalScreen[None]):
                 style = "" if row.available else "$text-muted"
                 line = Content.assemble(
                     (f"  {row.key:<7}", "bold" if row.available else "$text-muted"),
-                    (row.description.ljust(62), style),
+                    (row.description.ljust(68), style),
                     (f" {row.binding_id}", "$text-muted"),
                 )
                 parts.append(line)

@@ -25,9 +25,18 @@ def lines(*parts: Content | str) -> Content:
     return Content("\n").join(Content(p) if isinstance(p, str) else p for p in parts)
 
 
-def set_content(widget: Static, content: Content) -> None:
-    """Update ``widget`` only when its text or styles changed (no needless repaints)."""
+def set_content(widget: Static, content: Content, *, wraps: bool = False) -> None:
+    """Update ``widget`` only when its text or styles changed (no needless repaints).
+
+    A widget whose lines do not wrap keeps its size while its line count stays the same, so the
+    layout pass is skipped; one whose text ``wraps`` always gets it.
+    """
     old = widget.content
-    if isinstance(old, Content) and old.plain == content.plain and old.spans == content.spans:
+    if isinstance(old, Content):
+        if old.plain == content.plain and old.spans == content.spans:
+            return
+        # Same number of lines: the size cannot change, so skip the layout pass.
+        same_lines = old.plain.count("\n") == content.plain.count("\n")
+        widget.update(content, layout=wraps or not same_lines)
         return
     widget.update(content)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import collections
 from dataclasses import dataclass
 
+from textual.app import ComposeResult
+from textual.containers import Vertical
 from textual.content import Content
 from textual.widgets import Static
 
@@ -26,18 +28,18 @@ class FaultView:
     session_ttl_s: float | None
 
 
-class DemoPanel(Static):
+class DemoPanel(Vertical):
     """Demo only: the switches the keys flip (``f b + - k t x``) and the server's own lines."""
 
     DEFAULT_CSS = """
     DemoPanel {
         height: auto;
-        text-wrap: nowrap;
-        text-overflow: ellipsis;
+        #demo-switches { text-wrap: nowrap; text-overflow: ellipsis; }
+        #demo-said { color: $text-muted; }
     }
     """
 
-    CHANGES_KEPT = 3
+    CHANGES_KEPT = 2
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
@@ -46,14 +48,19 @@ class DemoPanel(Static):
         )
         """The server's latest plain-words lines about fault changes, with their time."""
 
+    def compose(self) -> ComposeResult:
+        yield Static(id="demo-switches")
+        yield Static(id="demo-said")
+
     def add_change(self, ts: float, line: str) -> None:
         """Remember one of the server's ``on_change`` lines."""
         self.changes.append((ts, line))
 
     def show(self, faults: FaultView, now: Now, *, compact: bool = False) -> None:
         """Render the switches as of ``now`` (``compact``: one line, for small screens)."""
+        switches = self.query_one("#demo-switches", Static)
         if compact:
-            set_content(self, self._compact(faults))
+            set_content(switches, self._compact(faults))
             return
         ws_style = "" if faults.websocket == "allow" else "$error bold"
         bh = (
@@ -64,28 +71,25 @@ class DemoPanel(Static):
         latency = f"{faults.latency_ms:.0f} ms"
         if faults.down_for_s is not None:
             server: Content | str = Content.styled(
-                f"DOWN, listening again in {duration(faults.down_for_s)}", "$error bold"
+                f"DOWN · back in {duration(faults.down_for_s)}", "$error bold"
             )
         else:
             server = "up"
         ttl = (
-            f"expire after {duration(faults.session_ttl_s)} (server side)"
+            f"{duration(faults.session_ttl_s)} on the server"
             if faults.session_ttl_s is not None
             else "unknown"
         )
-        said = [
-            Content.assemble((now.time_of(ts) + " ", "$text-muted"), line)
-            for ts, line in self.changes
-        ]
+        said = [Content(f"{now.time_of(ts)[:8]} {line}") for ts, line in self.changes]
+        set_content(self.query_one("#demo-said", Static), lines(*said), wraps=True)
         set_content(
-            self,
+            switches,
             lines(
                 kv("websocket", WEBSOCKET_WORDS.get(faults.websocket, faults.websocket), ws_style),
                 kv("black hole", bh),
                 kv("latency", latency, "$warning" if faults.latency_ms else ""),
                 kv("server", server),
-                kv("sessions", ttl),
-                *said,
+                kv("session ttl", ttl),
             ),
         )
 

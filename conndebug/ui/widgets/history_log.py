@@ -93,7 +93,7 @@ class HistoryLog(RichLog):
         muted = self._styles.get("foreground-muted", Style(dim=True))
         grid = Table.grid(padding=(0, 1), expand=True)
         grid.add_column(width=12, no_wrap=True)
-        narrow = (self.scrollable_content_region.width or 80) < 90
+        narrow = (self.scrollable_content_region.width or 80) < 70
         grid.add_column(width=14 if narrow else KIND_WIDTH, no_wrap=True, overflow="ellipsis")
         grid.add_column(ratio=1, overflow="fold")
         stamp = local_time(event.ts, self.tz)

@@ -20,10 +20,9 @@ class StatusPanel(Horizontal):
     StatusPanel {
         height: 7;
         #badge {
-            width: auto;
-            min-width: 24;
+            width: 30;
             height: 3;
-            padding: 1 2;
+            padding: 1 1;
             text-style: bold;
             content-align: center middle;
         }
@@ -33,7 +32,7 @@ class StatusPanel(Horizontal):
             padding-left: 2;
         }
         .line { text-wrap: nowrap; text-overflow: ellipsis; }
-        #status-verdict { max-height: 2; text-overflow: ellipsis; }
+        #status-verdict { height: auto; max-height: 3; }
     }
     """
 
@@ -60,7 +59,7 @@ class StatusPanel(Horizontal):
         since, summary, verdict = self._text(snap, now)
         set_content(self.query_one("#status-since", Static), since)
         set_content(self.query_one("#status-summary", Static), summary)
-        set_content(self.query_one("#status-verdict", Static), verdict)
+        set_content(self.query_one("#status-verdict", Static), verdict, wraps=True)
         target = Content.styled(f"target {snap.url or 'unknown'}", "$text-muted")
         set_content(self.query_one("#status-target", Static), target)
 
@@ -73,7 +72,7 @@ class StatusPanel(Horizontal):
             )
         else:
             since = Content.styled("since unknown", "$text-muted")
-        summary = Content(self._summary(snap, now))
+        summary = Content.styled(self._summary(snap, now), "$text-muted" if snap.verdict else "")
         if snap.verdict:
             tone = "$error" if snap.state in (State.FAILED, State.STALLED) else "$warning"
             verdict = Content.styled(f"⚠ {snap.verdict}", f"{tone} bold")
@@ -86,7 +85,7 @@ class StatusPanel(Horizontal):
         user = snap.session.username
         if snap.state in (State.CONNECTED, State.STALLED):
             parts = [f"over {snap.transport or 'an unknown transport'}"]
-            if snap.how:
+            if snap.how and not snap.verdict:
                 parts[0] += f" ({snap.how})"
             parts.append(f"RTT {millis(snap.rtt_ms)}")
             if user:
