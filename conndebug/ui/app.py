@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import inspect
 import datetime as _dt
+import inspect
 import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
