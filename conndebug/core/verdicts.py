@@ -247,8 +247,7 @@ CATALOG: tuple[VerdictSpec, ...] = (
             _v(
                 "default",
                 "Connection refused at {host}:{port}",
-                "Nothing listens on {address} ({host}:{port}): the connection was refused in "
-                "{ms} ms. {tried}",
+                "Nothing listens on {address}: the connection was refused in {ms} ms. {tried}",
                 "Start the server, or check the port in the URL (the seed's server listens on "
                 "3001 by default; conndebug serve too).",
             ),

@@ -34,7 +34,9 @@ CONNECTION_KEYS = {
 ENVIRONMENT_KEYS = {"proxy", "tls_verify", "ca_bundle", "python", "conndebug"}
 
 
-async def cli(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> tuple[int, str, str]:
+async def cli(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 60
+) -> tuple[int, str, str]:
     """Run ``python -m conndebug ARGS`` without blocking the loop (servers live on it)."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -69,13 +71,31 @@ async def test_json_output_is_exactly_the_design_schema() -> None:
     lines = out.strip().splitlines()
     assert len(lines) == 1
     data = json.loads(lines[0])
-    assert list(data) == ["schema", "url", "verdict", "steps", "connection", "environment", "history"]
+    assert list(data) == [
+        "schema",
+        "url",
+        "verdict",
+        "steps",
+        "connection",
+        "environment",
+        "history",
+    ]
     assert data["schema"] == 1
     assert data["url"] == server.url
     assert set(data["verdict"]) == {"code", "title", "explanation", "fix"}
     assert data["verdict"]["code"] == "websocket_blocked"
     assert [s["name"] for s in data["steps"]] == [
-        "url", "dns", "tcp", "tls", "proxy", "handshake", "session", "websocket", "namespace", "rtt", "cors",
+        "url",
+        "dns",
+        "tcp",
+        "tls",
+        "proxy",
+        "handshake",
+        "session",
+        "websocket",
+        "namespace",
+        "rtt",
+        "cors",
     ]
     for step in data["steps"]:
         assert set(step) == SCHEMA_STEP_KEYS
@@ -91,7 +111,9 @@ async def test_json_output_is_exactly_the_design_schema() -> None:
         assert event["ts"].endswith("Z")
 
 
-async def test_human_output_has_the_ladder_and_the_verdict_without_colour_codes_when_piped() -> None:
+async def test_human_output_has_the_ladder_and_the_verdict_without_colour_codes_when_piped() -> (
+    None
+):
     url = closed_url()
     code, out, err = await cli("probe", url)
     assert code == 2, err
@@ -126,7 +148,11 @@ async def test_several_urls_are_probed_concurrently_and_the_exit_code_is_the_wor
     assert code == 2, err
     results = [json.loads(line) for line in out.strip().splitlines()]
     assert [r["url"] for r in results] == [ok_server.url, warn_server.url, bad]
-    assert [r["verdict"]["code"] for r in results] == ["ok", "websocket_blocked", "connection_refused"]
+    assert [r["verdict"]["code"] for r in results] == [
+        "ok",
+        "websocket_blocked",
+        "connection_refused",
+    ]
     assert human_code == 1
     assert human.index(warn_server.url) < human.index(ok_server.url)
     assert human.count("conndebug probe") == 2
@@ -173,7 +199,9 @@ async def test_report_is_redacted_and_complete(tmp_path: Path, ext: str) -> None
         section = data["sections"][0]
         assert section["verdict"]["code"] == "ok"
         assert len(section["steps"]) == 11
-        assert section["environment"]["proxy_variables"]["HTTPS_PROXY"].startswith("http://someone:")
+        assert section["environment"]["proxy_variables"]["HTTPS_PROXY"].startswith(
+            "http://someone:"
+        )
     else:
         assert text.startswith("# conndebug probe report")
         assert "| ✓ | handshake |" in text
@@ -198,7 +226,21 @@ def test_probe_command_never_imports_textual() -> None:
         "print('TEXTUAL' if 'textual' in sys.modules else 'NO-TEXTUAL', rc)\n"
     )
     done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT, check=False
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        check=False,
     )
     assert done.stdout.strip().splitlines()[-1] == "NO-TEXTUAL 2", done.stdout + done.stderr
 
+
+async def test_log_file_receives_the_history_as_json_lines(tmp_path: Path) -> None:
+    log = tmp_path / "probe.jsonl"
+    code, _out, err = await cli("probe", closed_url(), "--log", str(log), "--json")
+    assert code == 2, err
+    events = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [e["kind"] for e in events].count("probe_step") == 11
+    assert events[2]["name"] == "tcp"
+    assert events[2]["status"] == "fail"

@@ -60,3 +60,15 @@ async def test_node_server_without_polling_is_reached_over_websocket_only(node_d
     assert handshake is not None
     assert handshake.status == "warn"
     assert result.connection["transport"] == "websocket"
+
+
+async def test_rtt_event_is_measured_with_acks(node_dir: Path) -> None:
+    async with node_server() as server:
+        result = await run_probe(probe_settings(server.url, "--rtt-event", "conndebug:ping"))
+    assert result.verdict.code == "ok", result.verdict
+    rtts = [e for e in result.history if e.kind == "rtt"]
+    assert len(rtts) == 5
+    assert all(getattr(e, "method", None) == "conndebug:ping" for e in rtts)
+    step = result.step("rtt")
+    assert step is not None
+    assert step.status == "ok"

@@ -348,7 +348,7 @@ class _Ladder:
                 "proxy" if via_proxy else None,
                 host=host,
                 error=exc.error,
-                ms=f"{self.ms_since(start):.0f}",
+                ms=f"{self.ms_since(start):.1f}",
             ) from None
         addrs = [str(a[0]) for _, a in self.addresses]
         shown = ", ".join(addrs[:4]) + (f" (+{len(addrs) - 4})" if len(addrs) > 4 else "")
@@ -369,7 +369,7 @@ class _Ladder:
         try:
             sock, addr, errors = await connect_tcp(self.addresses, self.timeout)
         except NetFailure as exc:
-            ms = f"{self.ms_since(start):.0f}"
+            ms = f"{self.ms_since(start):.1f}"
             tried = exc.evidence.get("addresses") or []
             common = {
                 "host": host,
@@ -460,7 +460,7 @@ class _Ladder:
                 "tls_error",
                 None,
                 error=exc.error,
-                ms=f"{self.ms_since(start):.0f}",
+                ms=f"{self.ms_since(start):.1f}",
             ) from None
         writer.close()
         with contextlib.suppress(OSError, ssl.SSLError, asyncio.TimeoutError):
@@ -503,7 +503,7 @@ class _Ladder:
             "tls_error",
             reason,
             error=error,
-            ms=f"{ms:.0f}",
+            ms=f"{ms:.1f}",
             plain_answer=plain,
             verify_code=getattr(exc, "verify_code", None),
             **cert,
@@ -605,6 +605,15 @@ class _Ladder:
         if self.target.tls and not 200 <= status < 300:
             raise self.fail(
                 "proxy", start, f"{status_line} to CONNECT", "proxy_error", "refused", **ev
+            )
+        if status in (401, 403) and _from_proxy(headers):
+            raise self.fail(
+                "proxy",
+                start,
+                f"{status_line}: the proxy's policy refuses the request",
+                "proxy_error",
+                "refused",
+                **ev,
             )
 
     # -- 6. Engine.IO handshake ---------------------------------------------------------------
@@ -874,7 +883,7 @@ class _Ladder:
                 "connection_refused",
                 None,
                 address=self.target.hostport,
-                ms=f"{exc.ms:.0f}",
+                ms=f"{exc.ms:.1f}",
                 tried="",
                 **ev,
             )
@@ -1173,7 +1182,7 @@ class _Ladder:
         self, start: float, reason: str, ws_url: str, detail: str, **evidence: Any
     ) -> None:
         shown = self._display_url(ws_url)
-        ms = f"{self.ms_since(start):.0f}"
+        ms = f"{self.ms_since(start):.1f}"
         self.connection["upgrade"] = f"failed: {detail}"
         upgrades = ", ".join(self.open.upgrades) if self.open else "websocket"
         ev = {"ws_url": shown, "upgrades": upgrades, "ms": ms, **evidence}
@@ -1627,6 +1636,16 @@ class _Ladder:
         if opened is not None:
             await self._close_polling(self.settings.path, opened.sid)
         return got
+
+
+def _from_proxy(headers: Any) -> bool:
+    """Whether an answer came from the forward proxy itself rather than the server."""
+    server = str(headers.get("server") or "").lower()
+    return (
+        "x-squid-error" in headers
+        or "proxy-agent" in headers
+        or any(name in server for name in ("squid", "proxy", "privoxy"))
+    )
 
 
 def _message_of(data: Any) -> str:

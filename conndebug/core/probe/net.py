@@ -152,7 +152,10 @@ async def connect_tcp(
             continue
         except OSError as exc:
             sock.close()
-            errors.append(f"{address_text(sockaddr)}: {exc.strerror or exc}")
+            errors.append(
+                f"{address_text(sockaddr)}: "
+                + (os.strerror(exc.errno).lower() if exc.errno else str(exc))
+            )
             if exc.errno == errno.ECONNREFUSED:
                 kinds.append("refused")
             elif exc.errno in (errno.ETIMEDOUT,):

@@ -31,13 +31,28 @@ def print_header(console: Console, url: str) -> None:
 
 
 def print_step(console: Console, step: Step) -> None:
-    from rich.text import Text
+    """One ladder line; a long detail wraps inside its own column."""
+    from rich.table import Table
 
-    line = Text(step_line(step))
-    line.stylize(_STYLES[step.status], 0, 3)
-    if step.status == "skip":
-        line.stylize("dim")
-    console.print(line, highlight=False, overflow="fold")
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(width=3, justify="right")
+    grid.add_column(width=_TITLE_WIDTH, no_wrap=True)
+    grid.add_column(width=10, justify="right", no_wrap=True)
+    grid.add_column(ratio=1, overflow="fold")
+    dim = "dim" if step.status == "skip" else ""
+    grid.add_row(
+        f"[{_STYLES[step.status]}]{SYMBOLS[step.status]}[/]",
+        f"[{dim}]{step.title}[/]" if dim else step.title,
+        "" if step.status == "skip" else f"{step.ms:.1f} ms",
+        f"[{dim}]{_escape(step.detail)}[/]" if dim else _escape(step.detail),
+    )
+    console.print(grid, highlight=False)
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
 
 
 def print_result(console: Console, result: ProbeResult, *, steps: bool = True) -> None:
