@@ -681,10 +681,8 @@ def _bind_error(host: str, port: int, exc: OSError) -> ServerError:
             f"port {port} on {host} is already in use",
             "stop the other server or choose another port with --port (0 picks a free one)",
         )
-    if (
-        exc.errno in (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT)
-        or (isinstance(exc, OSError)
-        and (exc.errno is None or "address" in str(exc).lower()))
+    if exc.errno in (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT) or (
+        isinstance(exc, OSError) and (exc.errno is None or "address" in str(exc).lower())
     ):
         hint = "use an address of this machine, e.g. 127.0.0.1"
         if not is_loopback_host(host):
