@@ -443,7 +443,7 @@ class Connection:
             engine = _engine_message(self.transport_error) or (
                 record.body_message if record else None
             )
-            detail = f" ({engine})" if engine else ""
+            detail = f": “{engine}”" if engine else ""
             message = f"HTTP {status} {reason}".rstrip() + f" to the {first} handshake{detail}"
             return Failure(
                 FailureKind.HTTP,
@@ -520,7 +520,7 @@ class Connection:
         record = self.trace.last("websocket")
         if record is not None and record.status is not None and record.status != 101:
             reason = f" {record.reason}" if record.reason else ""
-            body = f" ({record.body_message})" if record.body_message else ""
+            body = f": “{record.body_message}”" if record.body_message else ""
             return f"HTTP {record.status}{reason} to the websocket handshake{body}"
         if record is not None and record.error is not None:
             return classify(record.error)[1]
