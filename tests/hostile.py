@@ -19,7 +19,7 @@ when the block ends:
 - :func:`reverse_proxy` — an HTTP reverse proxy over several backends: round-robin per request
   without affinity (or ``affinity=True``: always the first backend), websocket upgrades tunnelled
   (or ``strip_upgrade=True``: forwarded without ``Upgrade``/``Connection``, as a misconfigured
-  nginx does).
+  nginx does; ``drop_upgrade=True``: the connection is cut).
 """
 
 from __future__ import annotations
@@ -483,8 +483,13 @@ async def reverse_proxy(
     *,
     affinity: bool = False,
     strip_upgrade: bool = False,
+    drop_upgrade: bool = False,
 ) -> AsyncIterator[Running]:
-    """A reverse proxy in front of loopback ``backends`` (ports); one request per connection."""
+    """A reverse proxy in front of loopback ``backends`` (ports); one request per connection.
+
+    ``drop_upgrade=True`` closes the connection of a websocket upgrade without answering (a
+    reset, as some firewalls do).
+    """
     counter = itertools.count()
 
     async def on_client(
@@ -499,6 +504,11 @@ async def reverse_proxy(
         running.requests.append(f"{request.method} {request.target}")
         port = backends[0] if affinity else backends[next(counter) % len(backends)]
         upgrade = (request.header("upgrade") or "").lower() == "websocket"
+        if upgrade and drop_upgrade:
+            transport = writer.transport
+            if isinstance(transport, asyncio.Transport):
+                transport.abort()  # RST rather than FIN, where the platform allows
+            return
         keep = {"upgrade", "connection"} if upgrade and not strip_upgrade else set()
         request.headers = [
             (k, v)

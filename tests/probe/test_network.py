@@ -209,3 +209,16 @@ async def test_proxy_credentials_are_sent_and_never_shown() -> None:
     assert result.verdict.code == "ok", result.verdict
     assert "s3cret-pass" not in repr(result.to_json_dict())
     assert "s3cret-pass" not in repr(result.environment)
+
+
+async def test_the_injected_clock_stamps_steps_and_events() -> None:
+    from conndebug.core.clock import FakeClock
+    from conndebug.core.events import EventBus
+
+    clock = FakeClock(start=1_000_000.0)
+    result = await run_probe(
+        probe_settings(f"http://127.0.0.1:{closed_port()}"), bus=EventBus(clock=clock), clock=clock
+    )
+    assert result.verdict.code == "connection_refused"
+    assert all(step.ms == 0.0 for step in result.steps)
+    assert {event.ts for event in result.history} == {1_000_000.0}

@@ -163,3 +163,14 @@ async def test_two_servers_behind_round_robin_without_affinity_is_sticky_session
     assert "ip_hash" in result.verdict.fix
     assert result.step("session") is not None
     assert fixed.verdict.code == "ok", fixed.verdict
+
+
+async def test_upgrade_cut_off_by_something_in_between_is_a_reset() -> None:
+    async with (
+        reference_server() as server,
+        reverse_proxy([server.port], drop_upgrade=True) as proxy,
+    ):
+        result = await run_probe(probe_settings(proxy.url))
+    assert result.verdict.code == "websocket_blocked"
+    assert "cut off" in result.verdict.title
+    assert result.connection["transport"] == "polling"

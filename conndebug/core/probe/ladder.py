@@ -21,6 +21,7 @@ import secrets
 import socket
 import ssl
 import statistics
+import time
 import urllib.parse
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -631,7 +632,7 @@ class _Ladder:
         if hs.kind == "open":
             assert hs.open is not None
             self._opened(hs.open)
-            self.polling = PollingTransport(self.http, self.settings, hs.open.sid, self.timeout)
+            self.polling = self._polling(hs.open)
             self.transport = self.polling
             o = hs.open
             self.record(
@@ -651,6 +652,11 @@ class _Ladder:
             self.bus.emit(TransportChanged, transport="polling", how="direct")
             return
         await self._handshake_not_open(start, hs)
+
+    def _polling(self, o: OpenPacket) -> PollingTransport:
+        """The polling transport of a new session; bodies bounded by its maxPayload (≤ 1 MiB)."""
+        limit = min(max(o.max_payload or 0, 64 * 1024), 1024 * 1024)
+        return PollingTransport(self.http, self.settings, o.sid, self.timeout, limit=limit)
 
     def _opened(self, o: OpenPacket) -> None:
         self.open = o
@@ -1002,9 +1008,9 @@ class _Ladder:
         self, transport: Transport, namespace: str, timeout: float
     ) -> Any:
         """Wait for CONNECT / CONNECT_ERROR of ``namespace``; returns the packet."""
-        deadline = self.now() + timeout
+        deadline = time.monotonic() + timeout
         while True:
-            remaining = deadline - self.now()
+            remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise asyncio.TimeoutError
             message = await transport.recv(remaining)
@@ -1435,7 +1441,7 @@ class _Ladder:
                 if opened is None:
                     raise EngineRequestFailed(f"a new handshake answered {answer.status_line}")
                 self._opened(opened)
-                self.polling = PollingTransport(self.http, self.settings, opened.sid, self.timeout)
+                self.polling = self._polling(opened)
                 self.transport = self.polling
             if self.ws_worked or self.websocket_only:
                 sid = None if self.websocket_only else self.open.sid if self.open else None
@@ -1524,9 +1530,9 @@ class _Ladder:
         )
 
     async def _await_ack(self, transport: Transport, ack_id: int, timeout: float) -> Any:
-        deadline = self.now() + timeout
+        deadline = time.monotonic() + timeout
         while True:
-            remaining = deadline - self.now()
+            remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise asyncio.TimeoutError
             pkt = parse_sio(await transport.recv(remaining))
