@@ -70,22 +70,22 @@ STOP_TIMEOUT_S = 5.0
 """How long quitting waits for the monitor to close its connection."""
 
 _HELP: dict[str, str] = {
-    "conndebug.reconnect": "reconnect cleanly: disconnect, then a fresh connection cycle",
-    "conndebug.drop_transport": "drop the transport underneath (an unexpected drop: auto-reconnect)",
+    "conndebug.reconnect": "reconnect cleanly: disconnect, then connect again",
+    "conndebug.drop_transport": "drop the transport underneath (auto-reconnect follows)",
     "conndebug.simulate_expiry": "simulate session expiry (the regeneration path runs)",
     "conndebug.toggle": "connect / disconnect",
-    "conndebug.probe": "probe the target layer by layer and show the verdict",
+    "conndebug.probe": "probe the target and show the verdict",
     "conndebug.emit": "emit an event (name, JSON payload, wait for the ack)",
-    "conndebug.save_report": "save a redacted report (JSON + Markdown) for a ticket",
-    "conndebug.history_filter": "history filter: hide rtt and events in / everything / problems",
+    "conndebug.save_report": "save a redacted report (JSON + Markdown)",
+    "conndebug.history_filter": "history filter: quiet / everything / problems",
     "conndebug.help": "this help",
     "conndebug.quit": "quit (closes the connection cleanly)",
-    "demo.firewall": "websocket firewall: allow → reject (403) → blackhole (hang) → allow",
-    "demo.blackhole": "black-hole all traffic (a silent network drop) on / off",
-    "demo.kick": "the server kicks every socket (no automatic reconnect, as socket.io)",
-    "demo.restart": f"restart the server: everything drops, down for {RESTART_DOWN_S:.0f} s",
-    "demo.latency_up": "more added latency (0, 50, 200, 500, 1000 ms)",
-    "demo.latency_down": "less added latency",
+    "demo.firewall": "websocket firewall: allow → reject → blackhole",
+    "demo.blackhole": "black-hole all traffic (a silent drop) on / off",
+    "demo.kick": "the server kicks every socket (no auto-reconnect)",
+    "demo.restart": f"restart the server: all drops, down for {RESTART_DOWN_S:.0f} s",
+    "demo.latency_up": "more latency (0, 50, 200, 500, 1000 ms each way)",
+    "demo.latency_down": "less latency",
 }
 
 
@@ -379,9 +379,9 @@ class ConndebugApp(App[int]):
         if self._quitting:
             return
         self._quitting = True
-        self.run_worker(self._shutdown(), name="shutdown")
+        self.run_worker(self._close_and_exit(), name="shutdown")
 
-    async def _shutdown(self) -> None:
+    async def _close_and_exit(self) -> None:
         try:
             await asyncio.wait_for(self.monitor.stop(), STOP_TIMEOUT_S)
         except (asyncio.TimeoutError, ConndebugError, OSError) as exc:

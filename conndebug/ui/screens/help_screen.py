@@ -74,7 +74,7 @@ class HelpScreen(ModalScreen[None]):
                 style = "" if row.available else "$text-muted"
                 line = Content.assemble(
                     (f"  {row.key:<7}", "bold" if row.available else "$text-muted"),
-                    (row.description.ljust(68), style),
+                    (row.description.ljust(56), style),
                     (f" {row.binding_id}", "$text-muted"),
                 )
                 parts.append(line)

@@ -20,7 +20,7 @@ class InsecureBanner(Static):
 
     def __init__(self) -> None:
         super().__init__(
-            "⚠ TLS VERIFICATION IS OFF (--insecure): certificates are not checked; "
-            "anyone in between can read and change this connection ⚠",
+            "⚠ TLS VERIFICATION OFF (--insecure): anyone in between can read and change "
+            "this connection ⚠",
             id="insecure-banner",
         )

@@ -1,0 +1,107 @@
+"""The real app on the real monitor and an in-process reference server: what the screen says."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import AsyncIterator
+
+import pytest
+
+from conndebug.config import add_connection_options
+from conndebug.core.model import State
+from conndebug.core.monitor import Monitor, make_monitor
+from conndebug.server import ReferenceServer, ServerConfig
+from conndebug.ui.app import DemoApp, make_app
+from conndebug.ui.launch import DEMO_RTT_EVENT, demo_settings
+from tests.ui.helpers import SIZE, text, until
+
+pytestmark = pytest.mark.timeout(90)
+
+
+def demo_args(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    add_connection_options(parser)
+    return parser.parse_args(list(argv))
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[ReferenceServer]:
+    srv = ReferenceServer(
+        ServerConfig(host="127.0.0.1", port=0, session_ttl=120, ping_interval=2, ping_timeout=5)
+    )
+    await srv.start()
+    try:
+        yield srv
+    finally:
+        await srv.stop()
+
+
+def build_demo(server: ReferenceServer) -> tuple[DemoApp, Monitor]:
+    settings = demo_settings(demo_args("--ws-timeout", "1.5"), server.url)
+    assert settings.rtt_event == DEMO_RTT_EVENT
+    monitor = make_monitor(settings, admin_key=server.admin_key)
+    app = make_app(settings, monitor=monitor, server=server, session_ttl_s=120, find_probe=False)
+    assert isinstance(app, DemoApp)
+    return app, monitor
+
+
+async def test_demo_connects_falls_back_and_regenerates(server: ReferenceServer) -> None:
+    app, monitor = build_demo(server)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: "Connected" in text(app, "#badge"), timeout=15)
+            snap = monitor.snapshot()
+            assert snap.sid
+            connection = text(app, "#connection")
+            assert snap.sid in connection
+            assert "websocket · direct" in connection
+            assert server.url in text(app, "#target")
+            await until(
+                pilot,
+                lambda: (
+                    "RTT via conndebug:ping" in str(app.query_one("#connection").border_subtitle)
+                ),
+                timeout=15,
+            )
+            session = text(app, "#session")
+            assert "✅" in session
+            assert monitor.snapshot().session.username in session
+
+            # f + r: the firewall refuses websockets; the reconnection falls back to polling.
+            await pilot.press("f")
+            await until(pilot, lambda: server.faults.websocket == "reject")
+            await pilot.press("r")
+            await until(pilot, lambda: "fell back" in text(app, "#connection"), timeout=20)
+            await until(pilot, lambda: "Connected · polling" in text(app, "#badge"), timeout=20)
+            assert "connected over polling only" in text(app, "#status")
+            assert "websocket: blocked" in text(app, "#demo")
+
+            # x: the server forgets the session; a new guest session replaces it.
+            old_session = monitor.snapshot().session.session_id
+            await pilot.press("x")
+            await until(pilot, lambda: "regenerated 1×" in text(app, "#session"), timeout=20)
+            await until(pilot, lambda: monitor.snapshot().state is State.CONNECTED, timeout=20)
+            new_session = monitor.snapshot().session.session_id
+            assert new_session
+            assert new_session != old_session
+            assert new_session in text(app, "#session")
+
+            await pilot.press("q")
+            await until(pilot, lambda: monitor.snapshot().state is State.STOPPED, timeout=15)
+        assert app.return_code == 0
+    finally:
+        await monitor.stop()
+
+
+async def test_restart_shows_the_reconnection_countdown(server: ReferenceServer) -> None:
+    app, monitor = build_demo(server)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: "Connected" in text(app, "#badge"), timeout=15)
+            await pilot.press("t")
+            await until(pilot, lambda: "DOWN · back in" in text(app, "#demo"), timeout=5)
+            await until(pilot, lambda: "Reconnecting" in text(app, "#badge"), timeout=15)
+            await until(pilot, lambda: "Connected" in text(app, "#badge"), timeout=30)
+            assert "server      up" in text(app, "#demo")
+    finally:
+        await monitor.stop()
