@@ -4,14 +4,18 @@ Socket.IO, hostile servers. Every peer is real and on loopback."""
 from __future__ import annotations
 
 import socket
+from collections.abc import Awaitable, Callable
 
 import pytest
 
 from conndebug.core.probe import ProbeResult, run_probe
 from tests.hostile import (
+    Request,
+    Response,
     drip_server,
     flood_server,
     forward_proxy,
+    http_server,
     plain_http_server,
     silent_server,
     tls_server,
@@ -222,3 +226,27 @@ async def test_the_injected_clock_stamps_steps_and_events() -> None:
     assert result.verdict.code == "connection_refused"
     assert all(step.ms == 0.0 for step in result.steps)
     assert {event.ts for event in result.history} == {1_000_000.0}
+
+
+def _generation_server(eio3_open: bool) -> Callable[[Request], Awaitable[Response]]:
+    """A server that refuses EIO=4 with code 5; EIO=3 gets v2 framing or code 5 too."""
+
+    async def handler(request: Request) -> Response:
+        if "EIO=3" in request.target and eio3_open:
+            body = b'96:0{"sid":"x","upgrades":["websocket"],"pingInterval":25000,"pingTimeout":5000}2:40'
+            return Response(200, "OK", [("Content-Type", "text/plain")], body)
+        body = b'{"code":5,"message":"Unsupported protocol version"}'
+        return Response(400, "Bad Request", [("Content-Type", "application/json")], body)
+
+    return handler
+
+
+@pytest.mark.parametrize(
+    ("eio3_open", "words"), [(True, "v2"), (False, "does not speak Engine.IO 4")]
+)
+async def test_code_5_to_eio4_is_confirmed_with_eio3(eio3_open: bool, words: str) -> None:
+    async with http_server(_generation_server(eio3_open)) as server:
+        result = await run_probe(probe_settings(server.url))
+    assert result.verdict.code == "protocol_mismatch"
+    assert words in result.verdict.title
+    assert any("EIO=3" in line for line in server.requests)
