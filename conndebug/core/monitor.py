@@ -46,6 +46,7 @@ from conndebug.core.events import (
     ConnectError,
     Connecting,
     Disconnected,
+    Event,
     EventBus,
     EventIn,
     EventOut,
@@ -231,6 +232,7 @@ class Monitor(ConnectionListener):
         self._events_in = 0
         self._events_out = 0
         self._rtt_misses = 0
+        self._reporting = False
         self.degraded: str | None = None
         """Why the connection is degraded (polling after a fallback or failed upgrade), else None."""
 
@@ -393,26 +395,21 @@ class Monitor(ConnectionListener):
         except asyncio.TimeoutError:
             answer = None
             timed_out = True
-        except Exception as exc:  # noqa: BLE001 - python-socketio raises several kinds; reported
-            if type(exc).__name__ == "TimeoutError":
-                answer, timed_out = None, True
-            else:
-                self._note(f"not sent: {name} ({exc})", level="warning", topic="emit")
-                return AckResult(acked=False, error=str(exc) or type(exc).__name__)
+        except (ConnectionError, ValueError, TypeError) as exc:  # not connected; not serialisable
+            self._note(f"not sent: {name} ({exc})", level="warning", topic="emit")
+            return AckResult(acked=False, error=str(exc) or type(exc).__name__)
         else:
             timed_out = False
         ms = (self.clock.monotonic() - started) * 1000.0
         self._events_out += 1
         if not ack:
-            self.bus.emit(EventOut, name=name, size=size, preview=preview)
+            self._emit(EventOut, name=name, size=size, preview=preview)
             return AckResult(acked=False)
         if timed_out:
-            self.bus.emit(EventOut, name=name, size=size, preview=preview, ack="timeout")
+            self._emit(EventOut, name=name, size=size, preview=preview, ack="timeout")
             return AckResult(acked=False, ms=None, error=f"no ack within {timeout:g} s")
         _size, shown = _preview(self.redactor, answer)
-        self.bus.emit(
-            EventOut, name=name, size=size, preview=preview, ack=shown, ack_ms=round(ms, 3)
-        )
+        self._emit(EventOut, name=name, size=size, preview=preview, ack=shown, ack_ms=round(ms, 3))
         return AckResult(acked=True, value=answer, ms=ms)
 
     # --- ConnectionListener ----------------------------------------------------------------
@@ -426,7 +423,7 @@ class Monitor(ConnectionListener):
         since = self._liveness.stalled_since_life
         if self._liveness.life(now) is LivenessChange.RECOVERED:
             silent = now - since if since is not None else 0.0
-            self.bus.emit(
+            self._emit(
                 Stall, silent_s=round(silent, 3), bound_s=self._liveness.bound, recovered=True
             )
             if self._state is State.STALLED:
@@ -438,7 +435,7 @@ class Monitor(ConnectionListener):
         self._events_in += 1
         value: Any = args[0] if len(args) == 1 else list(args)
         size, preview = _preview(self.redactor, value)
-        self.bus.emit(
+        self._emit(
             EventIn, name=name, size=size, preview=preview, namespace=self.settings.namespace
         )
 
@@ -454,8 +451,27 @@ class Monitor(ConnectionListener):
 
     # --- helpers ---------------------------------------------------------------------------
 
+    def _emit(self, cls: type[Event], **fields: Any) -> None:
+        """Publish an event; a subscriber that raises must not stop the monitor (it is noted)."""
+        try:
+            self.bus.emit(cls, **fields)
+        except Exception as exc:  # noqa: BLE001 - someone else's bug: report it, keep running
+            if self._reporting:
+                return
+            self._reporting = True
+            try:
+                self._emit(
+                    Note,
+                    text=f"internal error in a subscriber of {cls.kind} events: "
+                    f"{type(exc).__name__}: {self.redactor.text(str(exc))}",
+                    level="error",
+                    topic="monitor",
+                )
+            finally:
+                self._reporting = False
+
     def _note(self, text: str, *, level: str = "info", topic: str = "") -> None:
-        self.bus.emit(Note, text=self.redactor.text(text), level=level, topic=topic)
+        self._emit(Note, text=self.redactor.text(text), level=level, topic=topic)
 
     def _set_state(self, new: State, verdict: str | None = None) -> None:
         old = self._state
@@ -537,7 +553,7 @@ class Monitor(ConnectionListener):
         self._forget_connection()
         self._next_attempt_at = None
         if was in (State.CONNECTED, State.STALLED, State.CONNECTING, State.RECONNECTING):
-            self.bus.emit(Disconnected, reason=reason, will_reconnect=final is None)
+            self._emit(Disconnected, reason=reason, will_reconnect=final is None)
         if final is not None:
             self._set_state(final, self._verdict if final is State.STOPPED else None)
 
@@ -595,7 +611,7 @@ class Monitor(ConnectionListener):
             max_attempts = self.settings.reconnect_attempts
             if max_attempts and self._backoff.attempts >= max_attempts:
                 why = failure.message if failure else "the connection dropped"
-                self.bus.emit(
+                self._emit(
                     ReconnectFailed, attempts=self._backoff.attempts, reason=self.redactor.text(why)
                 )
                 self._set_state(
@@ -609,7 +625,7 @@ class Monitor(ConnectionListener):
             self._reconnect_attempt = attempt
             self._next_attempt_at = self.clock.monotonic() + delay
             self._set_state(State.RECONNECTING, self._verdict)
-            self.bus.emit(
+            self._emit(
                 ReconnectScheduled, attempt=attempt, max_attempts=max_attempts, delay_s=delay
             )
             await self._wait_delay(delay, failure)
@@ -670,7 +686,7 @@ class Monitor(ConnectionListener):
             self._note(f"{result.absent}; connecting without auth", level="warning", topic="guest")
             return None
         message = f"cannot create a guest session: {result.error}"
-        self.bus.emit(ConnectError, message=self.redactor.text(message), source="transport")
+        self._emit(ConnectError, message=self.redactor.text(message), source="transport")
         return Failure(
             kind=result.kind or FailureKind.OTHER,
             message=message,
@@ -684,7 +700,7 @@ class Monitor(ConnectionListener):
         self._session_created_at = self.clock.time()
 
     def _emit_session_created(self, session: GuestSession) -> None:
-        self.bus.emit(
+        self._emit(
             SessionCreated,
             username=session.username,
             user_id=session.user_id,
@@ -702,7 +718,7 @@ class Monitor(ConnectionListener):
         s = self.settings
         order = list(s.transports)
         started = self.clock.monotonic()
-        self.bus.emit(Connecting, url=s.url, transport=order[0], attempt=attempt)
+        self._emit(Connecting, url=s.url, transport=order[0], attempt=attempt)
         if order[0] == "polling":
             conn = self._new_connection(order)
             failure = await conn.connect(s.connect_timeout)
@@ -723,7 +739,7 @@ class Monitor(ConnectionListener):
             return self._report(first)
         elapsed_ms = round((self.clock.monotonic() - started) * 1000.0, 1)
         if not first.kind.network_level:
-            self.bus.emit(
+            self._emit(
                 Fallback,
                 from_transport="websocket",
                 to_transport="polling",
@@ -735,7 +751,7 @@ class Monitor(ConnectionListener):
         second = await conn.connect(remaining)
         if second is None:
             if first.kind.network_level:
-                self.bus.emit(
+                self._emit(
                     Fallback,
                     from_transport="websocket",
                     to_transport="polling",
@@ -760,7 +776,7 @@ class Monitor(ConnectionListener):
         return self._report(first)
 
     def _report(self, failure: Failure) -> Failure:
-        self.bus.emit(
+        self._emit(
             ConnectError,
             message=self.redactor.text(failure.message),
             data=self.redactor.value(failure.data),
@@ -787,7 +803,7 @@ class Monitor(ConnectionListener):
             self.degraded = f"connected over polling only: the websocket failed ({self.redactor.text(fell_back)})"
         elif conn.upgrade_offered_but_failed:
             why = self.redactor.text(conn.upgrade_why())
-            self.bus.emit(UpgradeFailed, why=why)
+            self._emit(UpgradeFailed, why=why)
             self._how = f"upgrade failed: {why}"
             self.degraded = f"connected over polling only: the websocket upgrade failed ({why})"
         else:
@@ -802,8 +818,8 @@ class Monitor(ConnectionListener):
         self._connected_since = self.clock.time()
         now = self.clock.monotonic()
         self._liveness.reset(now)
-        self.bus.emit(TransportChanged, transport=transport, previous=previous, how=event_how)
-        self.bus.emit(
+        self._emit(TransportChanged, transport=transport, previous=previous, how=event_how)
+        self._emit(
             Connected,
             transport=transport,
             sid=self._sid,
@@ -837,14 +853,14 @@ class Monitor(ConnectionListener):
         await self._release(conn, graceful=False)
         self._forget_connection()
         if conn.kicked:
-            self.bus.emit(Disconnected, reason=reason, will_reconnect=False)
+            self._emit(Disconnected, reason=reason, will_reconnect=False)
             self._set_state(
                 State.DISCONNECTED,
                 "the server disconnected this socket (io server disconnect); not reconnecting "
                 "automatically, as socket.io clients do — reconnect by hand",
             )
             return False
-        self.bus.emit(Disconnected, reason=self.redactor.text(reason), will_reconnect=True)
+        self._emit(Disconnected, reason=self.redactor.text(reason), will_reconnect=True)
         self._set_state(State.RECONNECTING, f"dropped: {self.redactor.text(reason)}")
         return True
 
@@ -865,7 +881,7 @@ class Monitor(ConnectionListener):
             self._set_state(State.FAILED, verdict)
             return "stop"
         session = self._session
-        self.bus.emit(
+        self._emit(
             SessionExpired, message=message, session_id=session.session_id if session else None
         )
         if self.settings.token:
@@ -898,7 +914,7 @@ class Monitor(ConnectionListener):
         result = await self._create_guest(self.settings)
         if result.session is None:
             why = result.error or result.absent or "no session"
-            self.bus.emit(
+            self._emit(
                 ConnectError,
                 message=self.redactor.text(f"cannot create a new guest session: {why}"),
                 source="transport",
@@ -914,7 +930,7 @@ class Monitor(ConnectionListener):
         self._adopt_session(result.session)
         self._regenerations.append(now)
         self._regeneration_total += 1
-        self.bus.emit(
+        self._emit(
             SessionRegenerated,
             username=result.session.username,
             user_id=result.session.user_id,
@@ -938,7 +954,7 @@ class Monitor(ConnectionListener):
                 self._rtt_misses = 0
                 self._rtt_ms = round(ms, 3)
                 self._liveness.rtt(ms)
-                self.bus.emit(Rtt, ms=self._rtt_ms, method=method)
+                self._emit(Rtt, ms=self._rtt_ms, method=method)
             else:
                 self._rtt_misses += 1
                 if self._rtt_misses == 1 and self.settings.rtt_event:
@@ -958,7 +974,7 @@ class Monitor(ConnectionListener):
             if self._liveness.check(now) is LivenessChange.STALLED:
                 silent = self._liveness.silence(now)
                 bound = self._liveness.bound
-                self.bus.emit(Stall, silent_s=round(silent, 3), bound_s=round(bound, 3))
+                self._emit(Stall, silent_s=round(silent, 3), bound_s=round(bound, 3))
                 self._set_state(
                     State.STALLED,
                     f"no sign of life for {silent:.1f} s (bound {bound:.1f} s): the path may be "

@@ -188,7 +188,7 @@ class Connection:
             http_session=self._session_factory,
             ssl_verify=not settings.insecure,
             websocket_extra_options={"proxy": proxy} if proxy else None,
-            request_timeout=max(5.0, settings.ws_timeout),
+            request_timeout=settings.connect_timeout,
         )
         ns = self.namespace
         self.client.on("connect", self._guard("connect", self._on_connect), namespace=ns)
@@ -391,6 +391,12 @@ class Connection:
             done, _ = await asyncio.wait(
                 {task, rejected}, timeout=limit, return_when=asyncio.FIRST_COMPLETED
             )
+        except asyncio.CancelledError:  # the monitor stops this attempt: stop the library too
+            task.cancel()
+            await asyncio.wait({task}, timeout=2.0)
+            if task.done() and not task.cancelled():
+                task.exception()
+            raise
         finally:
             rejected.cancel()
         elapsed_ms = (self.clock.monotonic() - started) * 1000.0
@@ -558,10 +564,21 @@ class Connection:
             self._probes.pop(namespace, None)
 
     async def emit(self, name: str, payload: Any, *, ack: bool, timeout: float) -> Any:
-        """Emit on the namespace; with ``ack`` return the answer (raises on timeout)."""
-        if ack:
-            return await self.client.call(name, payload, namespace=self.namespace, timeout=timeout)
-        await self.client.emit(name, payload, namespace=self.namespace)
+        """Emit on the namespace; with ``ack`` return the answer.
+
+        Raises ``asyncio.TimeoutError`` when no ack came in time and ``ConnectionError`` when the
+        namespace is not connected (python-socketio's own exceptions do not leave this module).
+        """
+        try:
+            if ack:
+                return await self.client.call(
+                    name, payload, namespace=self.namespace, timeout=timeout
+                )
+            await self.client.emit(name, payload, namespace=self.namespace)
+        except socketio.exceptions.TimeoutError:
+            raise asyncio.TimeoutError from None
+        except socketio.exceptions.SocketIOError as exc:
+            raise ConnectionError(str(exc) or type(exc).__name__) from None
         return None
 
     @property

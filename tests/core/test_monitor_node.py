@@ -198,3 +198,40 @@ async def test_ten_thousand_node_events_reach_the_log_in_order(
     lines = [json.loads(line) for line in log.read_text().splitlines()]
     storm = [line for line in lines if line["kind"] == "event_in" and line["name"] == "storm"]
     assert [json.loads(line["preview"])["i"] for line in storm] == list(range(10_000))
+
+
+async def test_a_refused_polling_handshake_quotes_engineios_json_body(node_dir: Path) -> None:
+    async with (
+        node_server("--transports", "websocket") as server,
+        running(
+            server.url, transports=("polling",), no_guest=True, reconnect_attempts=1
+        ) as monitor,
+    ):
+        await wait_until(lambda: bool(events_of(monitor.bus, "connect_error")), 10)
+        error = events_of(monitor.bus, "connect_error")[0]
+        assert error.message == "HTTP 400 Bad Request to the polling handshake: “Transport unknown”"
+        assert error.data == {"code": 0, "message": "Transport unknown"}
+        assert error.source == "transport"
+
+
+async def test_a_wrong_path_is_an_http_404_on_both_transports(node_dir: Path) -> None:
+    async with (
+        node_server() as server,
+        running(server.url, path="/wrong", no_guest=True, reconnect_attempts=1) as monitor,
+    ):
+        await wait_until(lambda: bool(events_of(monitor.bus, "connect_error")), 10)
+        # Node's engine.io leaves an upgrade on a foreign path unanswered, then destroys it (1 s).
+        assert len(events_of(monitor.bus, "fallback")) == 1
+        error = events_of(monitor.bus, "connect_error")[0]
+        assert error.message.startswith("HTTP 404 Not Found to the polling handshake")
+        assert "the websocket failed first" in error.message
+
+
+async def test_an_unanswered_ack_is_a_timeout_not_an_error(node_dir: Path) -> None:
+    async with node_server() as server, running(server.url) as monitor:
+        await connected(monitor)
+        result = await monitor.emit("nobody-acks-this", {"x": 1}, ack=True, timeout=0.3)
+        assert not result.acked
+        assert result.error == "no ack within 0.3 s"
+        assert events_of(monitor.bus, "event_out")[0].ack == "timeout"
+        assert monitor.state is State.CONNECTED

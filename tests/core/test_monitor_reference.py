@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import gc
 import json
+import logging
 import random
 import time
 from collections.abc import AsyncIterator
@@ -357,3 +360,54 @@ async def test_the_rtt_event_is_used_when_given() -> None:
         out = events_of(monitor.bus, "event_out")[0]
         assert out.ack == '{"a":1}'
         assert out.ack_ms is not None
+
+
+async def test_an_exception_in_a_subscriber_becomes_a_note_and_the_connection_survives() -> None:
+    async with reference_server() as server, running(server.url) as monitor:
+
+        def broken(event: Any) -> None:
+            if event.kind == "event_in":
+                raise RuntimeError("subscriber bug")
+
+        monitor.bus.subscribe(broken)
+        await connected(monitor)
+        note = await wait_for_event(monitor, "note", 5, match=lambda e: "subscriber bug" in e.text)
+        assert note.level == "error"
+        assert "internal error in a subscriber of event_in events" in note.text
+        mark = len(monitor.bus.history)
+        await wait_for_event(monitor, "rtt", 5, after=mark)
+        assert monitor.state is State.CONNECTED
+
+
+async def test_tokens_never_reach_the_history_or_log_in_full(tmp_path: Path) -> None:
+    log = tmp_path / "secrets.jsonl"
+    async with reference_server() as server, running(server.url, log=str(log)) as monitor:
+        await connected(monitor)
+        token = monitor._session.token if monitor._session else ""
+        assert len(token) > 40
+        await monitor.emit("echo", {"token": token, "note": f"Bearer {token}"}, ack=True)
+        await monitor.drop_transport()
+        await wait_until(lambda: len(events_of(monitor.bus, "connected")) == 2, 10)
+    text = log.read_text()
+    assert token not in text
+    assert token[:20] not in text
+    assert "‹redacted" in text
+
+
+async def test_failure_paths_leave_no_unclosed_session(caplog: pytest.LogCaptureFixture) -> None:
+    async with reference_server(websocket="blackhole") as server:
+        async with running(server.url, ws_timeout=0.5) as monitor:
+            await connected(monitor)
+            await monitor.drop_transport()
+            await wait_until(lambda: len(events_of(monitor.bus, "connected")) == 2, 10)
+        server.set_websocket("reject")
+        async with running(server.url, transports=("polling", "websocket")) as monitor:
+            await connected(monitor)
+            await server.restart(down_s=0.3)
+            await wait_until(lambda: len(events_of(monitor.bus, "connected")) == 2, 10)
+    gc.collect()
+    await asyncio.sleep(0)
+    problems = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert not [
+        p for p in problems if "Unclosed" in p or "never retrieved" in p or "destroyed" in p
+    ]
