@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.widgets import Footer
 
 from conndebug.config import Settings
@@ -240,6 +241,13 @@ class ConndebugApp(App[int]):
 
     def refresh_panels(self) -> None:
         """Flush pending events into the logs and redraw every panel from a fresh snapshot."""
+        try:
+            self._refresh_panels()
+        except NoMatches:
+            # The screen is being torn down (quitting): nothing left to draw.
+            return
+
+    def _refresh_panels(self) -> None:
         batch, self.pending[:] = list(self.pending), []
         if batch:
             self.query_one(HistoryLog).add_events(batch)
