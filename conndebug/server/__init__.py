@@ -7,12 +7,20 @@
         server.set_websocket("reject")        # a proxy that refuses upgrades
         await server.restart(down_s=2)        # refuse connections for 2 s
 
-Importing this package pulls in python-socketio and aiohttp, never Textual.
+Importing this package is cheap: python-socketio and aiohttp load on first use of
+``ReferenceServer`` (so ``conndebug serve`` reports bad flags instantly). Never imports Textual.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from conndebug.server.config import Faults, ServerConfig, parse_duration
-from conndebug.server.core import ReferenceServer, ServerStats
 from conndebug.server.store import MemorySessionStore, SessionStore
+
+if TYPE_CHECKING:
+    from conndebug.server.core import ReferenceServer, ServerStats
 
 __all__ = [
     "Faults",
@@ -23,3 +31,9 @@ __all__ = [
     "SessionStore",
     "parse_duration",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("ReferenceServer", "ServerStats"):
+        return getattr(importlib.import_module("conndebug.server.core"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -8,10 +8,12 @@ import contextlib
 import logging
 import signal
 import sys
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from conndebug.server.config import ServerConfig, parse_duration
-from conndebug.server.core import ReferenceServer
+from conndebug.server.config import ServerConfig, parse_duration, validate_config
+
+if TYPE_CHECKING:
+    from conndebug.server.core import ReferenceServer
 
 __all__ = ["config_from_args", "run_serve"]
 
@@ -83,6 +85,8 @@ def _log_changes(line: str) -> None:
 
 
 async def _serve(config: ServerConfig, *, quiet: bool) -> int:
+    from conndebug.server.core import ReferenceServer  # python-socketio + aiohttp: only now
+
     server = ReferenceServer(config)
     await server.start()
     stop = asyncio.Event()
@@ -111,6 +115,7 @@ async def _serve(config: ServerConfig, *, quiet: bool) -> int:
 def run_serve(args: argparse.Namespace) -> int:
     """Run the reference server until Ctrl-C (exit 0); errors are ConndebugErrors."""
     config = config_from_args(args)
+    validate_config(config)  # before the heavy imports: bad flags are reported at once
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("conndebug serve: %(levelname)s %(name)s: %(message)s"))
     server_log = logging.getLogger("conndebug.server")

@@ -82,19 +82,19 @@ async def test_websocket_reject_node_client(node_dir: Path, server: ReferenceSer
     common = ["--token", token, "--no-reconnection"]
     upgraded = await run_client(
         server.url, *common, "--transports", "polling,websocket", "--exit-on", "never",
-        "--max-ms", "1500",
+        "--max-ms", "3000",
     )  # fmt: skip
     assert _on_websocket(upgraded), upgraded  # the control: allowed, it upgrades
 
     server.set_websocket("reject")
-    ws_only = await run_client(server.url, *common, "--transports", "websocket", "--max-ms", "1500")
+    ws_only = await run_client(server.url, *common, "--transports", "websocket", "--max-ms", "2500")
     assert _events(ws_only, "connect_error")[0]["message"] == "websocket error", ws_only
     assert not _events(ws_only, "connect")
     polling = await run_client(server.url, *common, "--transports", "polling", "--max-ms", "5000")
     assert _events(polling, "connect")[0]["transport"] == "polling", polling
     stays = await run_client(
         server.url, *common, "--transports", "polling,websocket", "--exit-on", "never",
-        "--max-ms", "1500",
+        "--max-ms", "3000",
     )  # fmt: skip
     assert _events(stays, "connect"), stays
     assert not _on_websocket(stays), stays
@@ -238,7 +238,7 @@ async def test_kick_disconnects_every_socket_from_the_server_side(server: Refere
 @pytest.mark.node
 async def test_kick_node_client(node_dir: Path, server: ReferenceServer) -> None:
     token, _user = await server.create_guest()
-    args = ["--token", token, "--exit-on", "never", "--max-ms", "4000"]
+    args = ["--token", token, "--exit-on", "never", "--max-ms", "6000"]
     run = asyncio.create_task(run_client(server.url, *args))
 
     async def connected() -> bool:
@@ -274,7 +274,7 @@ async def test_expire_keeps_the_socket_but_refuses_the_next_handshake(
 async def test_expire_node_client(node_dir: Path, server: ReferenceServer) -> None:
     token, user = await server.create_guest()
     await server.expire(user["sessionId"])
-    lines = await run_client(server.url, "--token", token, "--no-reconnection", "--max-ms", "1500")
+    lines = await run_client(server.url, "--token", token, "--no-reconnection", "--max-ms", "2500")
     assert _events(lines, "connect_error")[0]["message"] == "Guest session not found or expired"
 
 

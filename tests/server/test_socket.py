@@ -174,7 +174,7 @@ async def test_node_client_reads_the_same_messages(
         "alg-none": unsigned(guest_claims()),
         "gone": sign(guest_claims()),
     }[token_kind]
-    args = ["--no-reconnection", "--max-ms", "1500"]
+    args = ["--no-reconnection", "--max-ms", "2500"]
     if token is not None:
         args += ["--token", token]
     lines = await run_client(server.url, *args)
