@@ -34,7 +34,6 @@ from conndebug.core.model import MonitorAPI, Snapshot
 from conndebug.core.redact import Redactor
 from conndebug.ui.demo import (
     RESTART_DOWN_S,
-    WEBSOCKET_WORDS,
     DemoServer,
     latency_step,
     next_websocket_mode,
@@ -516,8 +515,6 @@ class DemoApp(ConndebugApp, inherit_bindings=False):
             return
         after = "" if mode == "allow" else " — press r to reconnect and watch the fallback"
         self.note(f"firewall: websocket {mode}{after}", topic="fault")
-        if mode != "allow":
-            self.notify(WEBSOCKET_WORDS[mode], title=f"Firewall: websocket {mode}", timeout=4)
 
     def action_blackhole(self) -> None:
         on = not self.server.faults.blackhole
