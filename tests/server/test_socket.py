@@ -148,7 +148,18 @@ async def test_polling_disconnect_is_prompt_even_with_the_backend_ping_interval(
             with pytest.raises(socketio.exceptions.ConnectionError):
                 await client.connect(server.url, token="not-a-jwt", transports=["polling"])
             assert time.monotonic() - started < 3
-        await eventually(lambda: _no_sockets(server), what="the server to forget the sockets")
+        async with sio_client() as client:  # and so is a kick
+            await client.connect(server.url, token=token, transports=["polling"])
+            started = time.monotonic()
+            await server.kick_all()
+            await eventually(lambda: bool(client.disconnects), timeout=3, what="the kick")
+            await eventually(lambda: _no_sockets(server), timeout=3, what="the sockets to go")
+        async with sio_client() as client:  # and stopping the server with a client on it
+            await client.connect(server.url, token=token, transports=["polling"])
+            started = time.monotonic()
+            await asyncio.wait_for(server.stop(), 10)
+            assert time.monotonic() - started < 3
+            await server.stop()  # idempotent
 
 
 async def _no_sockets(server: ReferenceServer) -> bool:
