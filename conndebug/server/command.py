@@ -44,6 +44,17 @@ def _human(seconds: float) -> str:
     return f"{seconds:g}s"
 
 
+def _sessions_line(cfg: ServerConfig) -> str:
+    if not cfg.redis_url:
+        return "in memory (this process only)"
+    from conndebug.server.redis_store import display_url
+
+    line = f"in Redis at {display_url(cfg.redis_url)}, shared by every node using it"
+    if not cfg.secret:
+        line += " (give every node the same --secret, or tokens fail on the others)"
+    return line
+
+
 def banner(server: ReferenceServer, out: TextIO, *, quiet: bool) -> None:
     """The start lines: where it listens, the admin key, the lifetimes, how to flip switches."""
     url = server.url
@@ -60,6 +71,7 @@ def banner(server: ReferenceServer, out: TextIO, *, quiet: bool) -> None:
         f"  admin key      {key}" + ("" if cfg.admin_key else "   (random for this run)"),
         f"  lifetimes      tokens {_human(cfg.token_ttl)}, sessions {_human(cfg.session_ttl)}; "
         f"ping {cfg.ping_interval:g}s / timeout {cfg.ping_timeout:g}s",
+        f"  sessions       {_sessions_line(cfg)}",
         f"  CORS           {faults.cors}: " + ", ".join(cfg.cors_origins),
         f"  faults         websocket {faults.websocket}, latency {faults.latency_ms:g} ms",
         "",

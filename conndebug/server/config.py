@@ -94,7 +94,8 @@ class ServerConfig:
     socket_rate_limit: tuple[int, float] = (100, 60.0)
     """Socket.IO handshakes allowed per user per window (seconds)."""
     redis_url: str | None = None
-    """Keep sessions in Redis instead of memory (not built yet: the seam is ``SessionStore``)."""
+    """Keep sessions in Redis and join the cluster of ``serve`` processes sharing it (needs the
+    ``cluster`` extra: the ``redis`` package)."""
     max_body_bytes: int = 100 * 1024
     """Largest REST request body accepted (larger: 413), like Express's JSON parser."""
 

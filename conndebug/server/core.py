@@ -144,6 +144,8 @@ class ReferenceServer:
         self._state = "new"
         self._started_mono = 0.0
         self._sio: Any = None
+        self._cluster: Any = None
+        """python-socketio's AsyncRedisManager with ``redis_url``: the nodes' shared broadcasts."""
         self._runner: web.AppRunner | None = None
         self._relay: Relay | None = None
         self._internal_port = 0
@@ -160,7 +162,16 @@ class ReferenceServer:
             raise ServerError("this server was already started", "create a new ReferenceServer")
         self._state = "starting"
         self._started_mono = time.monotonic()
+        if self.config.redis_url:
+            try:
+                self._cluster = await _open_cluster(self.config.redis_url)
+            except BaseException:
+                if self._own_store:
+                    await self._store.close()
+                self._state = "stopped"
+                raise
         sio = socketio.AsyncServer(
+            client_manager=self._cluster,
             async_mode="aiohttp",
             ping_interval=self.config.ping_interval,
             ping_timeout=self.config.ping_timeout,
@@ -170,6 +181,10 @@ class ReferenceServer:
             max_http_buffer_size=1_000_000,
         )
         self._sio = sio
+        if self._cluster is not None:
+            # Subscribe now, not at the first client: broadcasts of other nodes must not be missed.
+            sio.manager_initialized = True
+            self._cluster.initialize()
         self._register_handlers(sio)
         app = build_app(self)
         sio.attach(app)
@@ -232,6 +247,11 @@ class ReferenceServer:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        if self._cluster is not None:
+            from conndebug.server.redis_store import close_cluster
+
+            await close_cluster(self._cluster)
+            self._cluster = None
         if self._own_store:
             await self._store.close()
 
@@ -682,6 +702,13 @@ class ReferenceServer:
             if i % 512 == 511:
                 await asyncio.sleep(0)  # let the transport's writer drain a batch
         await self._sio.emit("storm:done", {"count": count}, to=sid)
+
+
+async def _open_cluster(url: str) -> Any:
+    """The Redis client manager (ConfigError without the redis package, ServerError unreachable)."""
+    from conndebug.server.redis_store import open_cluster  # only with --redis
+
+    return await open_cluster(url, logger=_sio_logger)
 
 
 def _bind_error(host: str, port: int, exc: OSError) -> ServerError:

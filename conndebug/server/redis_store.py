@@ -96,13 +96,18 @@ def _unreachable(url: str, exc: BaseException) -> ServerError:
     )
 
 
-def _client(url: str, *, command_timeout: float | None) -> Redis:
+def _client(url: str, *, retries: int) -> Redis:
+    """A client with bounded connect and command times; ``retries`` quick retries per command."""
     aioredis = load_redis()
+    from redis.asyncio.retry import Retry
+    from redis.backoff import ExponentialBackoff
+
     try:
         client: Redis = aioredis.Redis.from_url(
             check_url(url),
             socket_connect_timeout=_CONNECT_TIMEOUT_S,
-            socket_timeout=command_timeout,
+            socket_timeout=_COMMAND_TIMEOUT_S,
+            retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), retries),
         )
     except ValueError as exc:
         raise ConfigError(
@@ -113,21 +118,22 @@ def _client(url: str, *, command_timeout: float | None) -> Redis:
 
 async def ping(url: str) -> None:
     """Check that Redis at ``url`` answers (ServerError if not)."""
-    errors = _redis_errors()
-    client = _client(url, command_timeout=_COMMAND_TIMEOUT_S)
+    errors: tuple[type[Exception], ...] = (*_redis_errors(), asyncio.TimeoutError)
+    client = _client(url, retries=0)  # a refused connection is reported at once
     try:
         await asyncio.wait_for(client.ping(), _CONNECT_TIMEOUT_S + _COMMAND_TIMEOUT_S)
-    except (*errors, OSError, asyncio.TimeoutError) as exc:
+    except errors as exc:
         raise _unreachable(url, exc) from None
     finally:
         await client.aclose()
 
 
-def _redis_errors() -> tuple[type[BaseException], ...]:
+def _redis_errors() -> tuple[type[Exception], ...]:
+    """What a Redis call can raise when Redis fails: the library's errors and the OS's."""
     load_redis()
     from redis.exceptions import RedisError
 
-    return (RedisError,)
+    return (RedisError, OSError)
 
 
 class RedisSessionStore:
@@ -136,7 +142,7 @@ class RedisSessionStore:
     def __init__(self, url: str) -> None:
         self.url = check_url(url)
         self._errors = _redis_errors()
-        self._redis = _client(url, command_timeout=_COMMAND_TIMEOUT_S)
+        self._redis = _client(url, retries=2)  # ride out a Redis restart
 
     def _failed(self, exc: BaseException) -> ServerError:
         return _unreachable(self.url, exc)
@@ -145,13 +151,13 @@ class RedisSessionStore:
         """Check that Redis answers (ServerError if not)."""
         try:
             await self._redis.ping()
-        except (*self._errors, OSError) as exc:
+        except self._errors as exc:
             raise self._failed(exc) from None
 
     async def get(self, session_id: str) -> Record | None:
         try:
             raw = await self._redis.get(session_key(session_id))
-        except (*self._errors, OSError) as exc:
+        except self._errors as exc:
             raise self._failed(exc) from None
         if raw is None:
             return None
@@ -165,13 +171,13 @@ class RedisSessionStore:
         data = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
         try:
             await self._redis.set(session_key(session_id), data, px=max(1, round(ttl * 1000)))
-        except (*self._errors, OSError) as exc:
+        except self._errors as exc:
             raise self._failed(exc) from None
 
     async def delete(self, session_id: str) -> bool:
         try:
             return bool(await self._redis.delete(session_key(session_id)))
-        except (*self._errors, OSError) as exc:
+        except self._errors as exc:
             raise self._failed(exc) from None
 
     async def _keys(self) -> list[bytes]:
@@ -184,18 +190,18 @@ class RedisSessionStore:
             deleted = 0
             for start in range(0, len(keys), _SCAN_BATCH):
                 deleted += int(await self._redis.delete(*keys[start : start + _SCAN_BATCH]))
-        except (*self._errors, OSError) as exc:
+        except self._errors as exc:
             raise self._failed(exc) from None
         return deleted
 
     async def count(self) -> int:
         try:
             return len(await self._keys())
-        except (*self._errors, OSError) as exc:
+        except self._errors as exc:
             raise self._failed(exc) from None
 
     async def close(self) -> None:
-        with contextlib.suppress(*self._errors, OSError):
+        with contextlib.suppress(*self._errors):
             await self._redis.aclose()
 
 
@@ -226,5 +232,5 @@ async def close_cluster(manager: Any) -> None:
     for name in ("pubsub", "redis"):
         resource = getattr(manager, name, None)
         if resource is not None:
-            with contextlib.suppress(*errors, OSError):
+            with contextlib.suppress(*errors):
                 await resource.aclose()

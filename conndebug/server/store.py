@@ -2,8 +2,8 @@
 
 The chat backend keeps each guest session under ``guest:<sessionId>`` with a TTL (Redis ``SETEX``
 or an in-memory map). :class:`SessionStore` is that seam; :class:`MemorySessionStore` is the
-in-memory kind, timed by the injected clock so tests can expire sessions without waiting. A Redis
-kind plugs in through :func:`make_store`.
+in-memory kind, timed by the injected clock so tests can expire sessions without waiting; the Redis
+kind is :class:`conndebug.server.redis_store.RedisSessionStore`, chosen by :func:`make_store`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import copy
 from typing import Any, Protocol
 
 from conndebug.core.clock import Clock
-from conndebug.core.errors import ConfigError
 
 __all__ = ["MemorySessionStore", "SessionStore", "make_store", "session_key"]
 
@@ -93,10 +92,9 @@ class MemorySessionStore:
 
 
 def make_store(redis_url: str | None, clock: Clock) -> SessionStore:
-    """The store a configuration asks for."""
+    """The store a configuration asks for: Redis with a URL (``redis`` loads only then)."""
     if redis_url:
-        raise ConfigError(
-            "the Redis session store is not built yet",
-            "leave out --redis; sessions are kept in memory for now",
-        )
+        from conndebug.server.redis_store import RedisSessionStore
+
+        return RedisSessionStore(redis_url)
     return MemorySessionStore(clock)
