@@ -234,7 +234,8 @@ class _Link:
     def received_eof(self, side: _Side) -> None:
         if side is self.client and not self.classified:
             self._classify()
-            self.c2u.push(self._sniff)
+            if self._sniff:
+                self.c2u.push(self._sniff)
             self._sniff = b""
         (self.c2u if side is self.client else self.u2c).push(_EOF)
 
