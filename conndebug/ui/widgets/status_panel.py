@@ -18,7 +18,7 @@ class StatusPanel(Horizontal):
 
     DEFAULT_CSS = """
     StatusPanel {
-        height: 7;
+        height: 100%;
         #badge {
             width: 30;
             height: 3;
