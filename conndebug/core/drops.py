@@ -1,0 +1,157 @@
+"""Periodic drops: connections that keep dying after the same short time, and the rule behind it.
+
+A proxy or load balancer in front of a Socket.IO server closes a connection that stays quiet longer
+than its read (idle) timeout. The server pings every ``pingInterval``; a proxy whose timeout is
+below the heartbeat therefore cuts every quiet connection after that timeout, again and again, and
+clients see ``transport close`` at a regular interval. The rule: a proxy's read timeout must exceed
+``pingInterval + pingTimeout`` (nginx ``proxy_read_timeout`` is 60 s by default).
+
+:class:`DropPattern` reads the history (``connected`` and ``disconnected`` events) and, once
+:data:`MIN_DROPS` drops in a row came after about the same time connected, says so in plain words,
+naming the rule when that time is shorter than the heartbeat. :func:`watch_drops` subscribes it to
+a bus, publishing its finding as a ``note`` (topic ``drops``) after the ``disconnected`` event has
+reached every subscriber.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from conndebug.core.events import Connected, Disconnected, Event, EventBus, Note
+
+__all__ = ["MIN_DROPS", "DropFinding", "DropPattern", "watch_drops"]
+
+MIN_DROPS = 2
+"""Drops in a row, each after about the same time connected, that make a pattern."""
+_SPREAD_S = 0.5
+"""Lifetimes this close (seconds) count as "about the same" ..."""
+_SPREAD_RATIO = 0.2
+"""... or this close, relative to their mean (whichever is wider)."""
+_PROXY_REASONS = ("transport close", "transport error")
+"""Disconnect reasons a proxy closing the connection produces (kicks and ping timeouts are not)."""
+
+
+@dataclass(frozen=True)
+class DropFinding:
+    """Connections drop after about ``every_s`` seconds, ``count`` times in a row."""
+
+    every_s: float
+    """The typical time a connection lived before it dropped (median)."""
+    count: int
+    """Drops in the pattern so far."""
+    reason: str
+    """The disconnect reason of the last drop."""
+    heartbeat_s: float | None
+    """``pingInterval + pingTimeout`` in seconds, when the server told it."""
+    ping_interval_s: float | None
+
+    @property
+    def below_heartbeat(self) -> bool:
+        """True when the connections die sooner than the heartbeat allows: a proxy timeout."""
+        return self.heartbeat_s is not None and self.every_s < self.heartbeat_s
+
+    @property
+    def text(self) -> str:
+        """The finding in plain words, with the fix."""
+        seen = (
+            f"connections drop every ~{self.every_s:.1f} s "
+            f"({self.count} in a row, {self.reason.split(' (')[0]})"
+        )
+        if self.below_heartbeat:
+            assert self.heartbeat_s is not None
+            hb = f"{self.heartbeat_s:g}"
+            pings = (
+                f" (the server pings every {self.ping_interval_s:g} s)"
+                if self.ping_interval_s
+                else ""
+            )
+            return (
+                f"{seen}, shorter than pingInterval + pingTimeout = {hb} s{pings}: a proxy's read "
+                f"timeout (nginx proxy_read_timeout) is likely below the heartbeat. Rule: every "
+                f"proxy's read/idle timeout must exceed pingInterval + pingTimeout; raise it above "
+                f"{hb} s (nginx: proxy_read_timeout {max(60, int(self.heartbeat_s) + 1)}s;)"
+            )
+        return (
+            f"{seen}: something in between cuts connections on a timer (a proxy or load "
+            "balancer's connection age or idle limit); compare it with their timeouts"
+        )
+
+
+class DropPattern:
+    """Notices connections that drop after about the same time, again and again."""
+
+    def __init__(self, *, min_drops: int = MIN_DROPS) -> None:
+        self.min_drops = min_drops
+        self._connected_at: float | None = None
+        self._heartbeat_s: float | None = None
+        self._ping_interval_s: float | None = None
+        self._lifetimes: list[float] = []
+        self._reported = False
+
+    def observe(self, event: Event) -> DropFinding | None:
+        """Take one history event; a finding the first time a pattern shows, else ``None``."""
+        if isinstance(event, Connected):
+            self._connected_at = event.t
+            if event.ping_interval_ms is not None and event.ping_timeout_ms is not None:
+                self._ping_interval_s = event.ping_interval_ms / 1000
+                self._heartbeat_s = (event.ping_interval_ms + event.ping_timeout_ms) / 1000
+            return None
+        if not isinstance(event, Disconnected) or self._connected_at is None:
+            return None
+        lifetime = event.t - self._connected_at
+        self._connected_at = None
+        if not event.will_reconnect or not event.reason.startswith(_PROXY_REASONS):
+            self._forget()  # a kick, a ping timeout or the user: not this pattern
+            return None
+        if self._lifetimes and not _alike([*self._lifetimes, lifetime]):
+            self._forget()
+        self._lifetimes.append(lifetime)
+        if len(self._lifetimes) < self.min_drops or self._reported:
+            return None
+        self._reported = True
+        return DropFinding(
+            every_s=statistics.median(self._lifetimes),
+            count=len(self._lifetimes),
+            reason=event.reason,
+            heartbeat_s=self._heartbeat_s,
+            ping_interval_s=self._ping_interval_s,
+        )
+
+    def _forget(self) -> None:
+        self._lifetimes.clear()
+        self._reported = False
+
+
+def _alike(lifetimes: list[float]) -> bool:
+    mean = statistics.fmean(lifetimes)
+    return max(lifetimes) - min(lifetimes) <= max(_SPREAD_S, _SPREAD_RATIO * mean)
+
+
+def watch_drops(bus: EventBus) -> Callable[[], None]:
+    """Subscribe a :class:`DropPattern` to ``bus``; its findings become ``note`` events.
+
+    The note is published once the ``disconnected`` event that completed the pattern has reached
+    every subscriber (on the next turn of the running loop), so every reader sees them in order.
+    Returns the unsubscribe function.
+    """
+    pattern = DropPattern()
+
+    def publish(finding: DropFinding) -> None:
+        level = "warning" if finding.below_heartbeat else "info"
+        bus.emit(Note, text=finding.text, level=level, topic="drops")
+
+    def on_event(event: Event) -> None:
+        finding = pattern.observe(event)
+        if finding is None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            publish(finding)  # no loop (a synchronous caller): nothing can interleave
+        else:
+            loop.call_soon(publish, finding)
+
+    return bus.subscribe(on_event)
