@@ -133,9 +133,16 @@ def _hidden(binding: Binding) -> Binding:
     return dataclasses.replace(binding, show=False)
 
 
+ALWAYS = "always"
+"""Last action parameter of a hidden twin binding (see :func:`_always`)."""
+
+
 def _always(binding: Binding) -> Binding:
     """A hidden twin of ``binding`` that works where the footer binding is switched off."""
-    return dataclasses.replace(binding, action=f"{binding.action}('always')", show=False)
+    name, _, args = binding.action.partition("(")
+    args = args.rstrip(")")
+    action = f"{name}({args + ', ' if args else ''}{ALWAYS!r})"
+    return dataclasses.replace(binding, action=action, show=False, group=None)
 
 
 class ConndebugApp(App[int]):
@@ -297,7 +304,7 @@ class ConndebugApp(App[int]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "probe":
             return self.probe_runner is not None
-        if action in self.WIDE_ONLY and not parameters:
+        if action in self.WIDE_ONLY and parameters[-1:] != (ALWAYS,):
             return self.size.width >= WIDE
         return True
 
@@ -327,7 +334,9 @@ class ConndebugApp(App[int]):
         if isinstance(self.screen, HelpScreen):
             self.screen.dismiss(None)
             return
-        self.push_screen(HelpScreen(self.help_groups(), "conndebug — keys"))
+        self.push_screen(
+            HelpScreen(self.help_groups(), "conndebug — keys", show_ids=self.size.width >= WIDE)
+        )
 
     def action_emit(self) -> None:
         self.push_screen(EmitScreen(), self._emit_chosen)
@@ -415,7 +424,7 @@ class ConndebugApp(App[int]):
                 else "Connection"
             )
             key = binding.key_display or binding.key.split(",")[0]
-            available = self.check_action(binding.action, ()) is not False
+            available = binding.action != "probe" or self.probe_runner is not None
             description = _HELP[binding.id] + ("" if available else " (not available)")
             rows.setdefault(group, []).append(HelpRow(key, description, binding.id, available))
         return list(rows.items())
@@ -433,10 +442,11 @@ class DemoApp(ConndebugApp, inherit_bindings=False):
         *_LAST_KEYS,
         # Room in the footer for the fault keys: these stay on their keys and in the help screen.
         *(_hidden(b) for b in _CONNECTION_KEYS[4:]),
-        # On narrow screens d and c leave the footer (so ? and q fit); these keep the keys working.
-        *(_always(b) for b in _CONNECTION_KEYS[1:4:2]),
+        # On narrow screens d, c and +/- leave the footer so that ? and q fit (the demo strip
+        # shows +/-); these hidden twins keep the keys working there.
+        *(_always(b) for b in (*_CONNECTION_KEYS[1:4:2], *_DEMO_KEYS[4:])),
     ]
-    WIDE_ONLY = frozenset({"drop_transport", "connect_toggle"})
+    WIDE_ONLY = frozenset({"drop_transport", "connect_toggle", "latency"})
     """Actions shown in the footer only on wide screens (their keys work everywhere)."""
 
     def __init__(
@@ -538,7 +548,7 @@ class DemoApp(ConndebugApp, inherit_bindings=False):
         )
         self.run_op("restart", lambda: self.server.restart(RESTART_DOWN_S))
 
-    def action_latency(self, direction: int) -> None:
+    def action_latency(self, direction: int, _via: str = "") -> None:
         ms = latency_step(float(self.server.faults.latency_ms), direction)
         if not self.switch("latency", lambda: self.server.set_latency(ms)):
             return

@@ -18,7 +18,7 @@ from conndebug.ui.screens import EmitScreen, HelpScreen
 from conndebug.ui.screens.probe_screen import ProbeScreen
 from conndebug.ui.widgets import HistoryLog, StatusPanel
 from tests.ui.fakes import URL
-from tests.ui.helpers import SIZE, build, history, text, until
+from tests.ui.helpers import SIZE, SMALL, build, history, text, until
 
 
 def has_line(app: Any, *needles: str) -> bool:
@@ -414,3 +414,25 @@ async def test_fault_keys_pressed_quickly_each_take_effect() -> None:
         await pilot.press("f", "f", "plus", "plus", "plus")
         await until(pilot, lambda: server.faults.latency_ms == 500)
         assert server.faults.websocket == "blackhole"
+
+
+async def test_small_screen_footer_fits_and_hidden_keys_still_work() -> None:
+    app, monitor, server = build(demo=True)
+    assert server is not None
+    async with app.run_test(size=SMALL) as pilot:
+        await until(pilot, lambda: has_line(app, "connected"))
+        shown = {b.action for (_, b, _, _) in app.screen.active_bindings.values() if b.show}
+        assert {"help", "quit", "firewall", "reconnect"} <= shown
+        assert "drop_transport" not in shown
+        assert "latency" not in shown
+        await pilot.press("plus")
+        await until(pilot, lambda: server.faults.latency_ms == 50)
+        await pilot.press("d")
+        await until(pilot, lambda: "drop_transport" in monitor.calls)
+        await pilot.press("c")
+        await until(pilot, lambda: "toggle" in monitor.calls)
+        await pilot.press("question_mark")
+        await until(pilot, lambda: isinstance(app.screen, HelpScreen))
+        keys = text(app.screen, "#help-keys")
+        assert "(not available)" not in keys.split("probe")[0]
+        assert "conndebug.reconnect" not in keys, "no room for binding ids on 80 columns"

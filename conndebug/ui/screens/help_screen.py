@@ -43,6 +43,7 @@ class HelpScreen(ModalScreen[None]):
             padding: 0 2;
             border: thick $primary;
             background: $surface;
+            overflow-y: auto;
         }
         #help-title { text-style: bold; padding-bottom: 1; }
         #help-keys { width: 100%; height: auto; }
@@ -50,10 +51,18 @@ class HelpScreen(ModalScreen[None]):
     }
     """
 
-    def __init__(self, groups: Sequence[tuple[str, Sequence[HelpRow]]], title: str) -> None:
+    def __init__(
+        self,
+        groups: Sequence[tuple[str, Sequence[HelpRow]]],
+        title: str,
+        *,
+        show_ids: bool = True,
+    ) -> None:
         super().__init__()
         self.groups = groups
         self.help_title = title
+        self.show_ids = show_ids
+        """Show the binding ids (they need a wide screen)."""
 
     def compose(self) -> ComposeResult:
         with Vertical(id="help-box"):
@@ -74,8 +83,8 @@ class HelpScreen(ModalScreen[None]):
                 style = "" if row.available else "$text-muted"
                 line = Content.assemble(
                     (f"  {row.key:<7}", "bold" if row.available else "$text-muted"),
-                    (row.description.ljust(56), style),
-                    (f" {row.binding_id}", "$text-muted"),
+                    (row.description.ljust(56) if self.show_ids else row.description, style),
+                    (f" {row.binding_id}" if self.show_ids else "", "$text-muted"),
                 )
                 parts.append(line)
         return Content("\n").join(parts)
