@@ -149,10 +149,13 @@ def check_report(tmp_path: Path) -> None:
     (json_file,) = tmp_path.glob("conndebug-report-*.json")
     (md_file,) = tmp_path.glob("conndebug-report-*.md")
     report = json.loads(json_file.read_text(encoding="utf-8"))
-    assert report["url"] == URL
-    assert report["state"] == "connected"
-    assert report["connection"]["sid"] == "SocketId0001xxxxxxxxA"
-    assert any(e["kind"] == "connected" for e in report["history"])
+    assert report["kind"] == "monitor"
+    (section,) = report["sections"]
+    assert section["title"] == URL
+    assert section["connection"]["state"] == "connected"
+    assert section["connection"]["sid"] == "SocketId0001xxxxxxxxA"
+    assert section["connection"]["session"]["username"] == "SwiftTiger42"
+    assert any(e["kind"] == "connected" for e in section["history"])
     for body in (json_file.read_text(encoding="utf-8"), md_file.read_text(encoding="utf-8")):
         assert SECRET not in body
     assert "‹redacted" in json_file.read_text(encoding="utf-8")
