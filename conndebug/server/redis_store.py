@@ -50,6 +50,9 @@ _SCHEMES = ("redis", "rediss", "unix")
 _CONNECT_TIMEOUT_S = 3.0
 _COMMAND_TIMEOUT_S = 5.0
 _SCAN_BATCH = 500
+_CANCEL_TRIES = 20
+_CLOSING_LOG = logging.getLogger("conndebug.server.cluster.closing")
+_CLOSING_LOG.disabled = True
 _INSTALL_HINT = "pip install 'conndebug[cluster]' (or leave out --redis to keep sessions in memory)"
 
 
@@ -223,14 +226,29 @@ async def open_cluster(url: str, *, logger: logging.Logger | None = None) -> Any
 
 async def close_cluster(manager: Any) -> None:
     """Stop the manager's listener task and close its Redis connections."""
+    # Its retry loop logs every failure as an error; stopping is not one.
+    manager.logger = _CLOSING_LOG
     task = getattr(manager, "thread", None)
-    if isinstance(task, asyncio.Task) and not task.done():
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    if isinstance(task, asyncio.Task):
+        await _cancel(task)
     errors = _redis_errors()
     for name in ("pubsub", "redis"):
         resource = getattr(manager, name, None)
         if resource is not None:
             with contextlib.suppress(*errors):
                 await resource.aclose()
+
+
+async def _cancel(task: asyncio.Task[Any]) -> None:
+    """Cancel ``task`` until it ends (bounded).
+
+    The listener can swallow a cancellation that lands while redis-py connects: its retry loop
+    catches the resulting error and sleeps, so it is cancelled again until it really stops.
+    """
+    for _ in range(_CANCEL_TRIES):
+        if task.done():
+            break
+        task.cancel()
+        await asyncio.wait([task], timeout=0.25)
+    if task.done() and not task.cancelled():
+        task.exception()  # retrieved: it ended on its own
