@@ -290,6 +290,9 @@ async def test_a_flood_of_events_stays_bounded_and_responsive() -> None:
         log = app.query_one(HistoryLog)
         assert len(log.lines) <= HistoryLog.MAX_LINES * 3  # wrapped lines at most
         assert len(log.shown) <= HistoryLog.MAX_LINES
+        assert log.skipped > 0
+        assert "not drawn" in str(log.border_subtitle)
+        assert any("a burst of events" in strip.text for strip in log.lines)
         assert app.pending == []
         await pilot.press("c")
         await until(pilot, lambda: "toggle" in monitor.calls)

@@ -24,6 +24,8 @@ class EventsLog(RichLog):
     """
 
     MAX_LINES = 500
+    MAX_PER_TICK = 12
+    """Lines written per refresh at most (the counters in the subtitle count them all)."""
 
     def __init__(
         self, *, tz: _dt.tzinfo | None = None, id: str | None = None, classes: str | None = None
@@ -56,7 +58,7 @@ class EventsLog(RichLog):
                 self.count_in += 1
             else:
                 self.count_out += 1
-        for event in traffic[-self.MAX_LINES :]:
+        for event in traffic[-self.MAX_PER_TICK :]:
             self.write(self._line(event))
         self._update_subtitle()
 

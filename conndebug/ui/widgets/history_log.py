@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import collections
 import datetime as _dt
+import textwrap
 from collections.abc import Sequence
 
 from rich.style import Style
-from rich.table import Table
 from rich.text import Text
 from textual.reactive import reactive
 from textual.widgets import RichLog
@@ -34,6 +34,10 @@ class HistoryLog(RichLog):
     """Events shown at most (older ones scroll away)."""
     KEEP = 5_000
     """Events remembered for re-filtering."""
+    MAX_PER_TICK = 25
+    """Lines written per refresh at most (~375 a second): more than anyone reads, and cheap
+    enough that a flood of events never starves the event loop. The rest of a burst is counted
+    (subtitle) and stays in ``--log``, the reports and the in-memory history."""
 
     history_filter: reactive[HistoryFilter] = reactive(FILTERS[0], init=False)
     """Which events are shown (``l`` cycles through :data:`~conndebug.ui.history.FILTERS`)."""
@@ -55,6 +59,9 @@ class HistoryLog(RichLog):
         self._styles: dict[str, Style] = {}
         self.seen = 0
         """Events received since the start (shown or not)."""
+        self.skipped = 0
+        """Events that passed the filter but were left out during floods."""
+        self._flooding = False
         self.shown: collections.deque[str] = collections.deque(maxlen=self.MAX_LINES)
         """The plain text of the lines on the panel (time, kind, detail), oldest first."""
 
@@ -78,34 +85,50 @@ class HistoryLog(RichLog):
         self._update_subtitle()
 
     def _write(self, events: Sequence[Event]) -> None:
-        chosen = [e for e in events if self.history_filter.shows(e)][-self.MAX_LINES :]
-        width = self.scrollable_content_region.width or None
+        chosen = [e for e in events if self.history_filter.shows(e)]
+        skipped = max(0, len(chosen) - self.MAX_PER_TICK)
+        if skipped:
+            # A flood: show the newest lines; say so once when it starts, count in the subtitle.
+            chosen = chosen[-self.MAX_PER_TICK :]
+            if not self._flooding:
+                muted = self._styles.get("foreground-muted", Style(dim=True))
+                note = "… a burst of events: only the newest are shown here (all are in --log)"
+                self.write(Text(note, style=muted + Style(italic=True)))
+            self.skipped += skipped
+        self._flooding = bool(skipped)
+        width = self.scrollable_content_region.width or 80
         for event in chosen:
-            line = self._line(event)
-            self.write(line, width=width)
+            self.write(self._line(event, width), width=width)
 
-    def _line(self, event: Event) -> Table:
-        """Time, kind, detail; a long detail wraps under itself (hanging indent)."""
+    def _line(self, event: Event, width: int) -> Text:
+        """Time, kind, detail; a long detail wraps under itself (a hanging indent)."""
         kind = event.kind
         if isinstance(event, Note) and event.topic:
             kind = {"ui": "key", "fault": "fault"}.get(event.topic, event.topic)
         style = self._styles.get(colour_of(event), Style())
         muted = self._styles.get("foreground-muted", Style(dim=True))
-        grid = Table.grid(padding=(0, 1), expand=True)
-        grid.add_column(width=12, no_wrap=True)
-        narrow = (self.scrollable_content_region.width or 80) < 70
-        grid.add_column(width=14 if narrow else KIND_WIDTH, no_wrap=True, overflow="ellipsis")
-        grid.add_column(ratio=1, overflow="fold")
+        kind_width = 14 if width < 70 else KIND_WIDTH
+        if len(kind) > kind_width:
+            kind = kind[: kind_width - 1] + "…"
         stamp = local_time(event.ts, self.tz)
-        grid.add_row(
-            Text(stamp, style=muted),
-            Text(kind, style=style + Style(bold=True)),
-            Text(event.detail, style=style),
-        )
-        self.shown.append(f"{stamp} {kind} {event.detail}")
-        return grid
+        indent = len(stamp) + 1 + kind_width + 1
+        detail = event.detail
+        chunks = textwrap.wrap(
+            detail, max(10, width - indent), break_on_hyphens=False, drop_whitespace=True
+        ) or [""]
+        line = Text(no_wrap=True, overflow="crop")
+        line.append(stamp + " ", style=muted)
+        line.append(kind.ljust(kind_width) + " ", style=style + Style(bold=True))
+        line.append(chunks[0], style=style)
+        for chunk in chunks[1:]:
+            line.append("\n" + " " * indent)
+            line.append(chunk, style=style)
+        self.shown.append(f"{stamp} {kind} {detail}")
+        return line
 
     def _update_subtitle(self) -> None:
         subtitle = f"{self.history_filter.label} · l: change filter · {self.seen} events"
+        if self.skipped:
+            subtitle += f" ({self.skipped} not drawn)"
         if self.border_subtitle != subtitle:
             self.border_subtitle = subtitle

@@ -93,11 +93,7 @@ class StatusPanel(Horizontal):
             return " · ".join(parts)
         if snap.state is State.RECONNECTING:
             of = f"/{snap.reconnect_max}" if snap.reconnect_max else ""
-            if snap.next_attempt_at is not None and snap.next_attempt_at > now.mono:
-                wait = f" in {snap.next_attempt_at - now.mono:.1f} s"
-            else:
-                wait = " running now"
-            return f"automatic reconnection: attempt {snap.reconnect_attempt}{of}{wait}"
+            return f"automatic reconnection, attempt {snap.reconnect_attempt}{of}"
         if snap.state is State.CONNECTING:
             return f"connecting to {snap.url}…"
         if snap.state is State.DISCONNECTED:
