@@ -5,7 +5,8 @@ Middlewares, outermost first:
 1. ``cors``: for every path but ``/_conndebug/``, the way Node's ``cors`` package answers with
    ``{origin, credentials: true}`` (``strict``: the allow-list; ``reflect``: any Origin).
    ``OPTIONS`` is a preflight, answered 204 here.
-2. ``errors``: unknown routes and methods, oversized bodies: JSON bodies like the backend's.
+2. ``errors``: unknown routes and methods, oversized bodies: JSON bodies like the backend's; a
+   failing session store (Redis down) is a 503 (the reason goes to the log), never a traceback.
 3. ``websocket_faults``: on the Engine.IO path, a websocket handshake is answered 403 (``reject``)
    or held unanswered (``blackhole``) before python-engineio sees it.
 4. ``api_limits``: ``/api/`` is rate limited per client (429 with the backend's body).
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from conndebug.core.errors import ConfigError
+from conndebug.core.errors import ConfigError, ServerError
 from conndebug.server.tokens import MSG_REST_NO_TOKEN, MSG_SESSION_GONE, AuthRejected
 
 if TYPE_CHECKING:
@@ -92,6 +93,9 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return _fail(405, "Method not allowed", Allow=",".join(sorted(exc.allowed_methods)))
     except web.HTTPRequestEntityTooLarge:
         return _fail(413, "Request entity too large")
+    except ServerError as exc:  # the session store failed (Redis down): say so, no traceback
+        log.error("%s %s: %s", request.method, request.path, exc)
+        return _fail(503, "Session store unavailable, please try again later.")
 
 
 @web.middleware

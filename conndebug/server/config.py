@@ -173,6 +173,10 @@ def validate_config(config: ServerConfig) -> None:
             )
     if config.secret is not None and not config.secret:
         raise ConfigError("the JWT secret is empty", "leave it out for a random one")
+    if config.redis_url is not None:
+        from conndebug.server.redis_store import check_url
+
+        check_url(config.redis_url)
     check_websocket_mode(config.websocket)
     check_cors_mode(config.cors)
     check_latency(config.latency_ms)

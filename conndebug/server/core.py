@@ -54,6 +54,7 @@ from conndebug.server.tokens import (
     MSG_RATE_LIMIT,
     MSG_SESSION_GONE,
     MSG_SOCKET_NO_TOKEN,
+    MSG_VERIFY_FAILED,
     AuthRejected,
     issue_token,
     random_username,
@@ -600,6 +601,9 @@ class ReferenceServer:
             record = await self.authenticate(token)
         except AuthRejected as exc:
             raise socketio.exceptions.ConnectionRefusedError(exc.message) from None
+        except ServerError as exc:  # the session store failed (Redis down): the backend's catch-all
+            log.error("%s", exc)
+            raise socketio.exceptions.ConnectionRefusedError(MSG_VERIFY_FAILED) from None
         if not self._socket_limiter.hit(str(record["id"])).allowed:
             raise socketio.exceptions.ConnectionRefusedError(MSG_RATE_LIMIT)
         self._sockets[sid] = _Socket(
@@ -654,9 +658,14 @@ class ReferenceServer:
                 },
             )
         online = len(users)
+        try:
+            total = await self._store.count()
+        except ServerError as exc:  # the session store failed (Redis down): count what is here
+            log.error("%s", exc)
+            total = online
         return {
             "stats": {
-                "totalUsers": await self._store.count(),
+                "totalUsers": total,
                 "onlineUsers": online,
                 "activeUsers": online,
                 "availableUsers": online,

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CLUSTER_CHANNEL",
     "RedisSessionStore",
+    "check_url",
     "close_cluster",
     "display_url",
     "load_redis",
