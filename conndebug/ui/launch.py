@@ -58,6 +58,9 @@ async def _demo(args: argparse.Namespace, *, report_dir: Path | None = None) -> 
     from conndebug.ui.app import make_app
 
     session_ttl = parse_duration(args.session_ttl, name="--session-ttl")
+    demo_settings(
+        args, "http://127.0.0.1:1"
+    )  # bad connection options fail before the server starts
     clock = SystemClock()
     server = ReferenceServer(
         ServerConfig(
