@@ -37,6 +37,16 @@ class Seen:
     method: str
     target: str
     upgrade: bool
+    headers: tuple[str, ...] = ()
+    """The request's header lines as received (``Name: value``)."""
+
+    def header(self, name: str) -> str | None:
+        """The value of header ``name`` (case-insensitive), if present."""
+        prefix = name.lower() + ":"
+        for line in self.headers:
+            if line.lower().startswith(prefix):
+                return line.split(":", 1)[1].strip()
+        return None
 
     @property
     def transport(self) -> str | None:
@@ -110,7 +120,7 @@ class ForwardProxy:
             return
         headers = [line for line in lines[1:] if line]
         upgrade = any(h.lower().startswith("upgrade:") for h in headers)
-        self.seen.append(Seen(method, target, upgrade))
+        self.seen.append(Seen(method, target, upgrade, tuple(headers)))
         if method == "CONNECT":
             host, _, port = target.rpartition(":")
             try:

@@ -219,6 +219,8 @@ class Monitor(ConnectionListener):
         self._session_created_at: float | None = None
 
         self._transport: str | None = None
+        self._last_transport: str | None = None
+        """The transport of the previous connection (``transport`` events say what changed)."""
         self._how: str | None = None
         self._sid: str | None = None
         self._engine_sid: str | None = None
@@ -558,9 +560,12 @@ class Monitor(ConnectionListener):
             self._set_state(final, self._verdict if final is State.STOPPED else None)
 
     def _forget_connection(self) -> None:
+        """No connection now: its ids, transport and age are no longer true."""
         self._conn = None
         self._sid = None
         self._engine_sid = None
+        self._transport = None
+        self._how = None
         self._connected_since = None
 
     async def _stop_live_tasks(self) -> None:
@@ -808,8 +813,8 @@ class Monitor(ConnectionListener):
             self.degraded = f"connected over polling only: the websocket upgrade failed ({why})"
         else:
             self._how = event_how
-        previous = "polling" if upgraded else None
-        self._transport = transport
+        previous = "polling" if upgraded else self._last_transport
+        self._transport = self._last_transport = transport
         self._sid = conn.sid
         self._engine_sid = conn.engine_sid
         self._upgrades = conn.upgrades

@@ -71,6 +71,7 @@ _LIFECYCLE_INFO = (
     "HTTP ",
     "Read loop",
     "Unexpected error",
+    "Write loop",
     "WebSocket upgrade was successful",
     "Server has stopped",
 )
@@ -140,6 +141,19 @@ def _logger(name: str, handler: logging.Handler) -> logging.Logger:
     logger.propagate = False
     logger.addHandler(handler)
     return logger
+
+
+def _ends_the_connection(level: int, text: str) -> bool:
+    """Whether an Engine.IO record of a *connected* client means its loops are giving up.
+
+    python-engineio's client logs a warning (or ``packet queue is empty`` as an error) only when its
+    read or write loop aborts; the INFO lines ending in "aborting" say the same.
+    """
+    if text.startswith(("WebSocket upgrade failed", "Signal handler", "Received unexpected")):
+        return False
+    if "aborting" in text:
+        return True
+    return level == logging.WARNING
 
 
 def _engine_message(data: Any) -> str | None:
@@ -261,6 +275,12 @@ class Connection:
         elif text.startswith(_LIFECYCLE_INFO):
             self.last_info = text
             self.listener.conn_log(self, topic, "debug", text)
+        else:
+            return
+        if topic == "engineio" and self.announced and _ends_the_connection(level, text):
+            # Engine.IO's loops log this and then wait for each other — its read loop can wait
+            # pingInterval + 5 s for the write loop before reporting the drop. It is over now.
+            self._on_disconnect(self._reason_from(text))
 
     # --- handlers --------------------------------------------------------------------------
 
@@ -296,23 +316,34 @@ class Connection:
 
     def _disconnect_reason(self, engine_reason: str) -> str:
         """The reason in socket.io-client's words, with what the library saw in brackets."""
+        deliberate = self.kicked or self.closing or self.dropping
+        if engine_reason == "server disconnect" and not deliberate:
+            return "transport close (the server closed the Engine.IO session)"
+        return self._reason_from(self.last_warning or self.last_info or "", engine_reason)
+
+    def _reason_from(self, seen: str, engine_reason: str = "") -> str:
+        """A disconnect reason from what Engine.IO logged last."""
         if self.kicked:
             return "io server disconnect"
         if self.closing:
             return "io client disconnect"
         if self.dropping:
             return "transport close (dropped on purpose)"
-        if engine_reason == "server disconnect":
-            return "transport close (the server closed the Engine.IO session)"
-        seen = self.last_warning or self.last_info or ""
         if "stopped communicating" in seen:
             return "ping timeout (no packet for pingInterval + pingTimeout)"
+        if "packet queue is empty" in seen:
+            # Nothing to send for that long means no server ping was answered: none arrived.
+            return "ping timeout (no server ping for pingInterval + 5 s)"
         if seen.startswith("Server sent") or "WebSocket connection was closed" in seen:
             return "transport close (the websocket was closed underneath)"
+        request = self.last_info if (self.last_info or "").startswith("HTTP ") else None
         if seen.startswith("HTTP "):
-            return (
-                f"transport error (a long-poll failed: {seen.rsplit('failed with error ', 1)[-1]})"
-            )
+            request = seen
+        if request is not None:  # "HTTP GET request to URL failed with error X."
+            method = request.split(" ", 2)[1]
+            error = request.rsplit("failed with error ", 1)[-1].rstrip(".") or "no answer in time"
+            what = "a long-poll" if method == "GET" else f"a {method} of packets"
+            return f"transport error ({what} failed: {error})"
         if "status code" in seen:
             return f"transport error ({seen})"
         if seen:
@@ -636,6 +667,14 @@ class Connection:
         eio.state = "disconnected"
         if self.session is not None and not self.session.closed:
             await self.session.close()
+        ws = getattr(eio, "ws", None)
+        if isinstance(ws, aiohttp.ClientWebSocketResponse) and not ws.closed:
+            # Engine.IO drops its websocket without closing it when the read loop gives up (ping
+            # timeout): closing it now releases its connection (the socket underneath is gone).
+            with contextlib.suppress(
+                aiohttp.ClientError, OSError, RuntimeError, asyncio.TimeoutError
+            ):
+                await asyncio.wait_for(ws.close(), 1.0)
         for _started, future in self._probes.values():
             future.cancel()
         self._probes.clear()

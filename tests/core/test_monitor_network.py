@@ -191,3 +191,22 @@ async def test_insecure_accepts_the_unknown_ca_and_says_so_loudly(
         assert "TLS CERTIFICATE VERIFICATION IS DISABLED" in first.text
         assert monitor.snapshot().insecure
         assert monitor.snapshot().transport == "websocket"
+
+
+async def test_headers_query_and_origin_reach_both_transports() -> None:
+    async with reference_server() as server, forward_proxy() as proxy:
+        async with running(
+            server.url,
+            proxy=proxy.url,
+            transports=("polling", "websocket"),
+            headers=(("X-Conndebug-Test", "yes"),),
+            query=(("room", "lobby"),),
+            origin="http://localhost:3000",
+        ) as monitor:
+            await wait_until(lambda: monitor.state is State.CONNECTED, 10, "connected")
+        engine = [s for s in proxy.seen if s.transport]
+        assert {s.transport for s in engine} == {"polling", "websocket"}
+        for seen in engine:
+            assert "room=lobby" in seen.target
+            assert seen.header("X-Conndebug-Test") == "yes"
+            assert seen.header("Origin") == "http://localhost:3000"

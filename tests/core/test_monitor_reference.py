@@ -411,3 +411,38 @@ async def test_failure_paths_leave_no_unclosed_session(caplog: pytest.LogCapture
     assert not [
         p for p in problems if "Unclosed" in p or "never retrieved" in p or "destroyed" in p
     ]
+
+
+async def test_a_silent_server_ends_in_ping_timeout_and_reconnection() -> None:
+    async with (
+        reference_server(ping_interval=0.5, ping_timeout=1.0) as server,
+        running(
+            server.url, stall_after=5.0, reconnect_delay=0.2, reconnect_delay_max=0.4
+        ) as monitor,
+    ):
+        await connected(monitor)
+        mark = len(monitor.bus.history)
+        server.set_blackhole(True)
+        gone = await wait_for_event(monitor, "disconnected", 10, after=mark)
+        assert gone.reason.startswith("ping timeout")
+        assert gone.will_reconnect
+        server.set_blackhole(False)
+        await wait_for_event(monitor, "connected", 20, after=mark)
+        gc.collect()  # an unreleased websocket connection would warn here ("Unclosed connection")
+
+
+async def test_the_transport_event_says_what_changed_between_connections() -> None:
+    async with reference_server() as server, running(server.url) as monitor:
+        await connected(monitor)
+        server.set_websocket("reject")
+        mark = len(monitor.bus.history)
+        await monitor.drop_transport()
+        await wait_until(lambda: monitor.snapshot().transport == "polling", 10, "polling")
+        change = await wait_for_event(monitor, "transport", 1, after=mark)
+        assert (change.previous, change.transport, change.how) == (
+            "websocket",
+            "polling",
+            "fallback",
+        )
+        gone = events_of(monitor.bus, "disconnected")[0]
+        assert gone.will_reconnect
