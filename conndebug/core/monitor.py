@@ -30,13 +30,10 @@ injected (``clock``, ``rng``); the connection and guest-session factories too, f
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import random
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
-
-import httpx
+from typing import Any
 
 from conndebug.config import Settings, effective_proxy
 from conndebug.core.backoff import Backoff
@@ -62,19 +59,21 @@ from conndebug.core.events import (
     TransportChanged,
     UpgradeFailed,
 )
-from conndebug.core.guest import (
-    GuestResult,
-    GuestSession,
-    create_guest_session,
-    session_from_token,
-    tls_verify_setting,
-)
+from conndebug.core.guest import GuestResult, GuestSession, create_guest_session, session_from_token
 from conndebug.core.jsonl import JsonlLog
 from conndebug.core.liveness import Liveness, LivenessChange
 from conndebug.core.model import AckResult, SessionInfo, Snapshot, State, transition
 from conndebug.core.net import FailureKind, host_port, port_open
+from conndebug.core.preview import preview as payload_preview
 from conndebug.core.redact import SECRET_HEADERS, Redactor
-from conndebug.core.transport import Connection, ConnectionListener, Failure
+from conndebug.core.session import (
+    REGENERATION_WINDOW_S,
+    REGENERATIONS_PER_WINDOW,
+    RegenerationGuard,
+    expire_on_server,
+    is_expiry_message,
+)
+from conndebug.core.transport import Connection, ConnectionLike, ConnectionListener, Failure
 
 __all__ = [
     "REGENERATIONS_PER_WINDOW",
@@ -85,76 +84,14 @@ __all__ = [
     "make_monitor",
 ]
 
-REGENERATIONS_PER_WINDOW = 3
-REGENERATION_WINDOW_S = 60.0
-PREVIEW_CHARS = 120
 PORT_POLL_S = 0.05
 REGENERATE_PAUSE_S = 0.1
 """The web client reconnects 100 ms after creating the new guest session."""
-
-_EXPIRY_MESSAGES = ("Token has expired", "Guest session not found or expired")
-
-
-def is_expiry_message(message: str) -> bool:
-    """The web client's regeneration rule (matched without regard to case)."""
-    lowered = message.lower()
-    return message in _EXPIRY_MESSAGES or "session not found" in lowered or "expired" in lowered
-
-
-class ConnectionLike(Protocol):
-    """What the monitor needs from a connection (a real :class:`Connection` or a test fake)."""
-
-    closed: asyncio.Future[str]
-    kicked: bool
-    transports: list[str]
-
-    async def connect(self, limit: float) -> Failure | None: ...
-    async def close(self, *, graceful: bool) -> None: ...
-    async def drop(self) -> None: ...
-    async def round_trip(self, event: str | None, timeout: float) -> float | None: ...
-    async def emit(self, name: str, payload: Any, *, ack: bool, timeout: float) -> Any: ...
-    def announce(self) -> None: ...
-    def upgrade_why(self) -> str: ...
-
-    @property
-    def transport(self) -> str | None: ...
-    @property
-    def sid(self) -> str | None: ...
-    @property
-    def engine_sid(self) -> str | None: ...
-    @property
-    def upgrades(self) -> tuple[str, ...] | None: ...
-    @property
-    def ping_interval_ms(self) -> int | None: ...
-    @property
-    def ping_timeout_ms(self) -> int | None: ...
-    @property
-    def upgrade_offered_but_failed(self) -> bool: ...
-    @property
-    def is_connected(self) -> bool: ...
-
 
 OpenConnection = Callable[[list[str], "dict[str, Any] | None", float], ConnectionLike]
 """``(transports, auth, upgrade_timeout) → connection`` (the monitor is the listener)."""
 CreateGuest = Callable[[Settings], Awaitable[GuestResult]]
 PortCheck = Callable[[str, int], Awaitable[bool]]
-
-
-def _preview(redactor: Redactor, value: Any) -> tuple[int, str]:
-    """Size in bytes of the JSON of ``value`` and a redacted preview of at most 120 characters."""
-    try:
-        raw = json.dumps(value, ensure_ascii=False, default=str, separators=(",", ":"))
-    except (TypeError, ValueError):
-        raw = repr(value)
-    size = len(raw.encode("utf-8", "surrogatepass"))
-    shown = redactor.value(value)
-    try:
-        text = json.dumps(shown, ensure_ascii=False, default=str, separators=(",", ":"))
-    except (TypeError, ValueError):
-        text = redactor.text(repr(shown))
-    if len(text) > PREVIEW_CHARS:
-        text = text[: PREVIEW_CHARS - 1] + "…"
-    return size, text
 
 
 class Monitor(ConnectionListener):
@@ -214,8 +151,7 @@ class Monitor(ConnectionListener):
         self._session: GuestSession | None = None
         self._guest_absent = False
         self._token_discarded = False
-        self._regenerations: list[float] = []
-        self._regeneration_total = 0
+        self._regenerations = RegenerationGuard()
         self._session_created_at: float | None = None
 
         self._transport: str | None = None
@@ -261,7 +197,7 @@ class Monitor(ConnectionListener):
             expires_at=session.expires_at if session else None,
             source=session.source if session and not self._token_discarded else "none",
             created_at=self._session_created_at,
-            regenerations=self._regeneration_total,
+            regenerations=self._regenerations.total,
         )
         return Snapshot(
             state=self._state,
@@ -356,7 +292,11 @@ class Monitor(ConnectionListener):
     async def simulate_expiry(self) -> None:
         session = self._session
         if self.admin_key and session is not None and session.source == "guest":
-            expired = await self._admin_expire(session.session_id)
+            expired, problem = await expire_on_server(
+                self.settings, self.admin_key, session.session_id
+            )
+            if problem is not None:
+                self._note(problem, level="warning", topic="action")
             if expired is not None:
                 self._note(
                     f"expired session {session.session_id} on the server ({expired} record(s) "
@@ -387,7 +327,7 @@ class Monitor(ConnectionListener):
         self, name: str, payload: Any = None, *, ack: bool = False, timeout: float = 5.0
     ) -> AckResult:
         conn = self._conn
-        size, preview = _preview(self.redactor, payload)
+        size, preview = payload_preview(self.redactor, payload)
         if conn is None or not conn.is_connected:
             self._note(f"not sent: {name} (not connected)", level="warning", topic="emit")
             return AckResult(acked=False, error="not connected")
@@ -410,7 +350,7 @@ class Monitor(ConnectionListener):
         if timed_out:
             self._emit(EventOut, name=name, size=size, preview=preview, ack="timeout")
             return AckResult(acked=False, ms=None, error=f"no ack within {timeout:g} s")
-        _size, shown = _preview(self.redactor, answer)
+        _size, shown = payload_preview(self.redactor, answer)
         self._emit(EventOut, name=name, size=size, preview=preview, ack=shown, ack_ms=round(ms, 3))
         return AckResult(acked=True, value=answer, ms=ms)
 
@@ -436,7 +376,7 @@ class Monitor(ConnectionListener):
             return
         self._events_in += 1
         value: Any = args[0] if len(args) == 1 else list(args)
-        size, preview = _preview(self.redactor, value)
+        size, preview = payload_preview(self.redactor, value)
         self._emit(
             EventIn, name=name, size=size, preview=preview, namespace=self.settings.namespace
         )
@@ -904,12 +844,12 @@ class Monitor(ConnectionListener):
             )
             return "stop"
         now = self.clock.monotonic()
-        self._regenerations = [t for t in self._regenerations if now - t < REGENERATION_WINDOW_S]
-        if len(self._regenerations) >= REGENERATIONS_PER_WINDOW:
+        guard = self._regenerations
+        if not guard.allows(now):
             self._set_state(
                 State.FAILED,
-                f"the session expired again right after {len(self._regenerations)} new guest "
-                f"sessions within {REGENERATION_WINDOW_S:.0f} s (“{message}”): stopped to avoid a "
+                f"the session expired again right after {guard.recent(now)} new guest "
+                f"sessions within {guard.window_s:.0f} s (“{message}”): stopped to avoid a "
                 "loop — the server rejects its own fresh sessions",
             )
             return "stop"
@@ -933,15 +873,14 @@ class Monitor(ConnectionListener):
             self._verdict = self.redactor.text(why)
             return "retry"
         self._adopt_session(result.session)
-        self._regenerations.append(now)
-        self._regeneration_total += 1
+        count = guard.record(now)
         self._emit(
             SessionRegenerated,
             username=result.session.username,
             user_id=result.session.user_id,
             session_id=result.session.session_id,
             previous_session_id=previous,
-            count=len(self._regenerations),
+            count=count,
         )
         await self.clock.sleep(REGENERATE_PAUSE_S)
         return "now"
@@ -991,41 +930,6 @@ class Monitor(ConnectionListener):
         if self._ping_interval_ms is None or self._ping_timeout_ms is None:
             return "pingInterval + pingTimeout"
         return f"{(self._ping_interval_ms + self._ping_timeout_ms) / 1000:.0f} s (pingInterval + pingTimeout)"
-
-    # --- admin API of the reference server ---------------------------------------------------
-
-    async def _admin_expire(self, session_id: str | None) -> int | None:
-        """``POST /_conndebug/expire`` on the reference server; ``None`` if that failed."""
-        url = self.settings.rest_base + "/_conndebug/expire"
-        assert self.admin_key is not None
-        try:
-            async with httpx.AsyncClient(
-                proxy=effective_proxy(self.settings, url),
-                verify=tls_verify_setting(self.settings),
-                trust_env=False,
-                timeout=httpx.Timeout(5.0),
-            ) as client:
-                response = await client.post(
-                    url, json={"sessionId": session_id}, headers={"X-Admin-Key": self.admin_key}
-                )
-        except httpx.HTTPError as exc:
-            self._note(
-                f"cannot reach the admin API at {url}: {exc}", level="warning", topic="action"
-            )
-            return None
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        if response.status_code != 200 or not isinstance(body, dict):
-            self._note(
-                f"the admin API at {url} answered HTTP {response.status_code}",
-                level="warning",
-                topic="action",
-            )
-            return None
-        expired = body.get("expired")
-        return int(expired) if isinstance(expired, int) else 0
 
 
 def make_monitor(

@@ -1,0 +1,39 @@
+"""The regeneration loop guard and payload previews, as pure functions."""
+
+from __future__ import annotations
+
+from conndebug.core.preview import PREVIEW_CHARS, preview
+from conndebug.core.redact import Redactor
+from conndebug.core.session import RegenerationGuard
+
+
+def test_the_guard_allows_three_per_minute_and_forgets_old_ones() -> None:
+    guard = RegenerationGuard(limit=3, window_s=60.0)
+    assert [guard.record(t) for t in (0.0, 10.0, 20.0)] == [1, 2, 3]
+    assert not guard.allows(59.9)
+    assert guard.allows(60.0)  # the first one left the window
+    assert guard.recent(80.0) == 0
+    assert guard.total == 3
+
+
+def test_a_preview_is_redacted_before_it_is_cut() -> None:
+    secret = "s3cr3t-value-" + "x" * 200
+    redactor = Redactor([secret])
+    size, text = preview(redactor, {"note": secret, "password": "hunter22"})
+    assert size > 200
+    assert secret[:20] not in text
+    assert "hunter22" not in text
+    assert len(text) <= PREVIEW_CHARS
+
+
+def test_a_long_payload_is_cut_with_an_ellipsis_and_sized_in_bytes() -> None:
+    size, text = preview(Redactor(), {"pad": "é" * 500})
+    assert size == len('{"pad":""}') + 2 * 500
+    assert len(text) == PREVIEW_CHARS
+    assert text.endswith("…")
+
+
+def test_a_payload_that_is_not_json_still_previews() -> None:
+    size, text = preview(Redactor(), {1, 2})
+    assert size > 0
+    assert text
