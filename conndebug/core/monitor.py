@@ -19,9 +19,16 @@ one :class:`~conndebug.core.events.EventBus` and does what the web client only p
 - **session regeneration** (target-contract.md): on ``Token has expired``, ``Guest session not found
   or expired``, or a message containing ``session not found`` / ``expired`` (compared without case)
   → ``session_expired`` → a new guest session → ``session_regenerated`` → reconnect, at most
-  :data:`REGENERATIONS_PER_WINDOW` times per :data:`REGENERATION_WINDOW_S`; a ``--token`` cannot be
-  regenerated, so its expiry is final;
+  :data:`REGENERATIONS_PER_WINDOW` times per :data:`REGENERATION_WINDOW_S`
+  (:mod:`conndebug.core.session`); a ``--token`` cannot be regenerated, so its expiry is final;
 - **liveness**: round trips, server pings and stalls (:mod:`conndebug.core.liveness`).
+
+Manual operations: ``reconnect()`` (clean disconnect, new cycle, new guest session if the token was
+discarded), ``drop_transport()`` (closes the transport underneath: an unexpected drop),
+``toggle()``, and ``simulate_expiry()`` (with the reference server's admin key: expire the session
+server-side and drop the transport; otherwise discard the token as the web client's button does and
+report what the server answers). A subscriber that raises cannot stop the monitor: its error
+becomes a note.
 
 The state changes only through :func:`conndebug.core.model.transition`. Time and randomness are
 injected (``clock``, ``rng``); the connection and guest-session factories too, for unit tests.
@@ -30,7 +37,6 @@ injected (``clock``, ``rng``); the connection and guest-session factories too, f
 from __future__ import annotations
 
 import asyncio
-import logging
 import random
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -522,8 +528,7 @@ class Monitor(ConnectionListener):
             await self._cycle()
         except asyncio.CancelledError:
             raise
-        except Exception as exc:
-            logging.getLogger(__name__).debug("monitor cycle failed", exc_info=True)
+        except Exception as exc:  # noqa: BLE001 - never die silently: the note and state say why
             self._note(
                 f"internal error: {type(exc).__name__}: {exc} (this is a bug in conndebug)",
                 level="error",
