@@ -1,0 +1,93 @@
+"""``uv run python -m bench``: every benchmark, side by side with the real JavaScript client.
+
+    uv run python -m bench                 # the full run (a few minutes), writes bench/RESULTS.md
+    uv run python -m bench --smoke         # tiny numbers, no 60 s caps (CI runs this)
+    uv run python -m bench --only storm,idle
+
+Raw samples go to ``bench/out/`` (git-ignored). Needs the Node peers (``npm ci`` in tests/node).
+
+The benchmarks start together; each takes a shared lock for its CPU-sensitive part, so those parts
+run one at a time, while the long capped waits (the seed's client given 60 s to connect or to
+notice a frozen server, the 60 s idle window) run in the background meanwhile: they are timers
+and idle processes, not CPU load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from bench import fallback, fleet, idle, restart, stall, startup, storm
+from bench.common import BENCH_DIR, Params, Row, node_available, say
+from bench.report import write_results
+
+BENCHMARKS: dict[str, Callable[[Params, asyncio.Lock], Awaitable[list[Row]]]] = {
+    "fallback": fallback.run,
+    "startup": startup.run,
+    "stall": stall.run,
+    "restart": restart.run,
+    "storm": storm.run,
+    "fleet": fleet.run,
+    "idle": idle.run,
+}
+
+
+async def run_all(params: Params, names: list[str]) -> tuple[list[Row], list[str], float]:
+    fg = asyncio.Lock()
+    started = time.monotonic()
+    tasks = {name: asyncio.create_task(BENCHMARKS[name](params, fg)) for name in names}
+    await asyncio.wait(tasks.values())
+    rows: list[Row] = []
+    failures: list[str] = []
+    for name in names:  # the table in the order of the issue
+        task = tasks[name]
+        exc = task.exception()
+        if exc is not None:
+            failures.append(f"{name}: {type(exc).__name__}: {exc}")
+            say(f"{name} FAILED: {type(exc).__name__}: {exc}")
+        else:
+            rows.extend(task.result())
+    return rows, failures, time.monotonic() - started
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--smoke", action="store_true", help="tiny numbers, no 60 s caps")
+    parser.add_argument("--only", help="comma-separated: " + ",".join(BENCHMARKS))
+    parser.add_argument("--results", type=Path, help="where to write the results (Markdown)")
+    parser.add_argument("--raw", type=Path, help="where to write the raw samples (JSON)")
+    args = parser.parse_args(argv)
+    names = [n.strip() for n in args.only.split(",")] if args.only else list(BENCHMARKS)
+    unknown = [n for n in names if n not in BENCHMARKS]
+    if unknown:
+        parser.error(f"unknown benchmark(s): {', '.join(unknown)}")
+    missing = node_available()
+    if missing:
+        print(f"bench: {missing}", file=sys.stderr)
+        return 3
+    params = Params.smoke_run() if args.smoke else Params.full()
+    out = BENCH_DIR / "out"
+    results = args.results or (out / "RESULTS-smoke.md" if args.smoke else BENCH_DIR / "RESULTS.md")
+    raw = args.raw or out / ("raw-smoke.json" if args.smoke else "raw.json")
+    rows, failures, took = asyncio.run(run_all(params, names))
+    text = write_results(results, rows, failures=failures, params=params, took_s=took, names=names)
+    raw.parent.mkdir(parents=True, exist_ok=True)
+    raw.write_text(
+        json.dumps(
+            {"rows": [r.as_json() for r in rows], "failures": failures, "took_s": took},
+            indent=1,
+            default=str,
+        )
+    )
+    print(text)
+    say(f"wrote {results} and {raw} in {took:.0f} s")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
