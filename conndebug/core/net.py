@@ -73,6 +73,7 @@ class HttpRecord:
     error: BaseException | None = None
     body: str | None = None
     """The start of an error answer's body (websocket handshakes only: nothing else reads it)."""
+    content_type: str | None = None
 
     @property
     def body_message(self) -> str | None:
@@ -119,6 +120,7 @@ class HttpTrace:
             url=str(params.url),
             status=response.status,
             reason=response.reason,
+            content_type=response.headers.get("Content-Type"),
         )
         if response.status >= 400 and record.transport == "websocket":
             record = replace(record, body=await _short_body(response))

@@ -520,8 +520,10 @@ class Connection:
                 status=status,
                 elapsed_ms=elapsed_ms,
             )
-        expected = 101 if first == "websocket" else 200
-        if status is not None and status != expected and not (200 <= status < 300):
+        refused = status is not None and (
+            status != 101 if first == "websocket" else not 200 <= status < 300
+        )
+        if refused:
             reason = record.reason if record and record.reason else ""
             engine = _engine_message(self.transport_error) or (
                 record.body_message if record else None
@@ -550,6 +552,9 @@ class Connection:
             for marker in ("OPEN packet", "Unexpected response", "no OPEN", "Unexpected status")
         ):
             kind = FailureKind.PROTOCOL
+            if record is not None and record.status is not None:
+                ctype = (record.content_type or "no content type").split(";")[0]
+                text += f" (HTTP {record.status}, {ctype}: not an Engine.IO answer)"
         elif "refused" in text.lower():
             kind = FailureKind.REFUSED
         return Failure(kind, text, first, status=status, elapsed_ms=elapsed_ms)

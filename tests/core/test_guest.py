@@ -13,8 +13,10 @@ import pytest
 from aiohttp import web
 
 from conndebug.core.guest import create_guest_session, session_from_token
+from conndebug.core.model import State
+from conndebug.core.monitor import make_monitor
 from conndebug.core.net import FailureKind
-from tests.core.helpers import settings_for
+from tests.core.helpers import events_of, settings_for, wait_until
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -182,3 +184,24 @@ def test_a_token_that_is_not_a_jwt_gives_an_empty_session() -> None:
     assert session.username is None
     assert session.expires_at is None
     assert session.source == "token"
+
+
+async def test_a_plain_web_server_is_named_on_both_transports() -> None:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        return web.Response(text="<html>hello</html>", content_type="text/html")
+
+    async with http_server(handler) as (url, _seen):
+        monitor = make_monitor(settings_for(url, reconnect_attempts=1))
+        await monitor.start()
+        try:
+            await wait_until(lambda: monitor.state is State.FAILED, 15, "failed")
+        finally:
+            await monitor.stop()
+    guest = next(e for e in events_of(monitor.bus, "note") if e.topic == "guest")
+    assert "not the guest-session contract" in guest.text
+    fallback = events_of(monitor.bus, "fallback")[0]
+    assert fallback.why == "HTTP 200 OK to the websocket handshake"
+    error = events_of(monitor.bus, "connect_error")[0]
+    assert error.message.startswith(
+        "Unexpected response from server (HTTP 200, text/html: not an Engine.IO answer)"
+    )
