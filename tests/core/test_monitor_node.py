@@ -235,3 +235,52 @@ async def test_an_unanswered_ack_is_a_timeout_not_an_error(node_dir: Path) -> No
         assert result.error == "no ack within 0.3 s"
         assert events_of(monitor.bus, "event_out")[0].ack == "timeout"
         assert monitor.state is State.CONNECTED
+
+
+async def _post(url: str) -> dict[str, Any]:
+    import httpx
+
+    async with httpx.AsyncClient(timeout=5) as client:
+        answer = await client.post(url)
+    answer.raise_for_status()
+    result: dict[str, Any] = answer.json()
+    return result
+
+
+async def test_a_node_kick_is_not_retried(node_dir: Path) -> None:
+    async with node_server() as server, running(server.url) as monitor:
+        await connected(monitor)
+        mark = len(monitor.bus.history)
+        assert (await _post(f"{server.url}/_test/kick"))["kicked"] == 1
+        gone = await wait_for_event(monitor, "disconnected", 5, after=mark)
+        assert gone.reason == "io server disconnect"
+        assert not gone.will_reconnect
+        assert monitor.state is State.DISCONNECTED
+        task = monitor._cycle_task
+        assert task is not None
+        await wait_until(task.done, 5, "the cycle to end")
+        assert not events_of(monitor.bus, "reconnect_scheduled")
+
+
+async def test_a_node_session_expiry_is_regenerated_into_a_new_guest(node_dir: Path) -> None:
+    async with (
+        node_server("--guest") as server,
+        running(server.url, reconnect_delay=0.1, reconnect_delay_max=0.2) as monitor,
+    ):
+        await connected(monitor)
+        before = monitor.snapshot().session
+        assert before.source == "guest"
+        assert before.username is not None
+        assert before.username.startswith("NodeTiger")
+        mark = len(monitor.bus.history)
+        assert (await _post(f"{server.url}/_test/expire"))["expired"] == 1
+        await monitor.drop_transport()  # the next handshake meets the missing session record
+        await wait_for_event(monitor, "connected", 10, after=mark)
+        history = [e.kind for e in list(monitor.bus.history)[mark:]]
+        assert history.index("session_expired") < history.index("session_regenerated")
+        assert history.index("session_regenerated") < history.index("connected")
+        expired = events_of(monitor.bus, "session_expired")[0]
+        assert expired.message == "Guest session not found or expired"
+        after = monitor.snapshot().session
+        assert after.session_id != before.session_id
+        assert monitor.state is State.CONNECTED

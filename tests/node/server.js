@@ -2,7 +2,13 @@
 //
 //   node server.js [--port 0] [--host 127.0.0.1] [--path /socket.io] [--v2]
 //                  [--ping-interval MS] [--ping-timeout MS] [--cors-origin ORIGIN]
-//                  [--transports websocket,polling] [--require-token TOKEN]
+//                  [--transports websocket,polling] [--require-token TOKEN] [--guest]
+//
+// --guest: a miniature of the chat backend: POST /api/guest creates a session and answers the
+// contract's 201 body with an HS256 JWT; the middleware rejects with the backend's messages
+// ("Authentication token required", "Invalid token", "Guest session not found or expired").
+// Test hooks (no auth, loopback only): POST /_test/kick disconnects every socket (server side),
+// POST /_test/expire forgets every session record (tokens stay valid, as on the real backend).
 //
 // Prints one JSON line {"event":"listening","port":N,"version":"4.8.4"} when it listens, then
 // one JSON line per connection/disconnection. Handlers every test may use:
@@ -33,7 +39,51 @@ const port = Number(args.port || 0);
 const path = args.path || "/socket.io";
 const log = (obj) => process.stdout.write(JSON.stringify(obj) + "\n");
 
+const crypto = require("crypto");
+const secret = crypto.randomBytes(32);
+const sessions = new Map(); // sessionId -> user
+const b64url = (buf) => Buffer.from(buf).toString("base64url");
+
+function signToken(claims) {
+  const head = b64url(JSON.stringify({ alg: "HS256", typ: "JWT" }));
+  const body = b64url(JSON.stringify(claims));
+  const sig = b64url(crypto.createHmac("sha256", secret).update(`${head}.${body}`).digest());
+  return `${head}.${body}.${sig}`;
+}
+
+function verifyToken(token) {
+  const parts = String(token).split(".");
+  if (parts.length !== 3) return null;
+  const sig = b64url(crypto.createHmac("sha256", secret).update(`${parts[0]}.${parts[1]}`).digest());
+  if (sig.length !== parts[2].length || !crypto.timingSafeEqual(Buffer.from(sig), Buffer.from(parts[2]))) return null;
+  try { return JSON.parse(Buffer.from(parts[1], "base64url").toString()); } catch { return null; }
+}
+
+function json(res, status, body) {
+  res.writeHead(status, { "content-type": "application/json" });
+  res.end(JSON.stringify(body));
+}
+
 const httpServer = http.createServer((req, res) => {
+  const url = req.url.split("?")[0];
+  if (args.guest && req.method === "POST" && url === "/api/guest") {
+    const sessionId = crypto.randomUUID();
+    const user = { id: `guest_${crypto.randomUUID()}`, username: `NodeTiger${sessions.size + 1}`, isGuest: true, sessionId, location: null, gender: null, language: null };
+    sessions.set(sessionId, user);
+    const now = Math.floor(Date.now() / 1000);
+    const token = signToken({ userId: user.id, sessionId, username: user.username, isGuest: true, iat: now, exp: now + 7 * 86400, iss: "realtime-chat-app", aud: "realtime-chat-users" });
+    return json(res, 201, { success: true, message: "Guest session created successfully", data: { token, user } });
+  }
+  if (req.method === "POST" && url === "/_test/kick") {
+    const count = io.of("/").sockets.size;
+    io.disconnectSockets(true);
+    return json(res, 200, { success: true, kicked: count });
+  }
+  if (req.method === "POST" && url === "/_test/expire") {
+    const count = sessions.size;
+    sessions.clear();
+    return json(res, 200, { success: true, expired: count });
+  }
   res.writeHead(404, { "content-type": "text/html" });
   res.end("<html><body><h1>404 Not Found</h1></body></html>");
 });
@@ -59,6 +109,16 @@ if (v2) {
   };
   if (args["cors-origin"]) opts.cors = { origin: args["cors-origin"], credentials: true };
   io = new Server(httpServer, opts);
+  if (args.guest) {
+    io.use((socket, next) => {
+      const token = (socket.handshake.auth && socket.handshake.auth.token) || socket.handshake.query.token;
+      if (!token) return next(new Error("Authentication token required"));
+      const claims = verifyToken(token);
+      if (!claims) return next(new Error("Invalid token"));
+      if (!sessions.has(claims.sessionId)) return next(new Error("Guest session not found or expired"));
+      next();
+    });
+  }
   if (args["require-token"]) {
     io.use((socket, next) => {
       const token = (socket.handshake.auth && socket.handshake.auth.token) || socket.handshake.query.token;
