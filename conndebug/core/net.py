@@ -4,7 +4,9 @@
   attempt: TLS as configured (``--ca-bundle`` through the connector's ``SSLContext``, ``--insecure``
   disables verification), the effective proxy as the session's default (so the polling requests use
   it), and a :class:`HttpTrace` that records every request's outcome (status or exception), because
-  python-engineio reports a refused websocket only as "Connection error".
+  python-engineio reports a refused websocket only as "Connection error". Two guards against
+  hostile servers: no redirect is ever followed (:class:`RedirectRefused`), and no answer body is
+  read beyond :data:`MAX_ANSWER_BYTES` (:class:`AnswerTooLarge`).
 - :func:`classify`: an exception → a :class:`FailureKind` and plain words.
 - :func:`port_open`: a cheap TCP check, used to cut a reconnection wait short once a restarted
   server listens again.
@@ -23,19 +25,67 @@ from dataclasses import dataclass, replace
 from types import SimpleNamespace
 
 import aiohttp
+from aiohttp import http_exceptions
 
 from conndebug.config import Settings, effective_proxy
 
 __all__ = [
+    "MAX_ANSWER_BYTES",
+    "AnswerTooLarge",
     "FailureKind",
     "HttpRecord",
     "HttpTrace",
+    "RedirectRefused",
     "classify",
     "host_port",
     "make_session",
+    "one_line",
     "port_open",
     "ssl_setting",
 ]
+
+
+MAX_ANSWER_BYTES = 16 * 1024 * 1024
+"""The largest polling answer (and websocket message) a connection takes in: 16 MiB holds a 10 MB
+event or a long burst of small ones, and an endless or gigantic answer costs no more memory."""
+
+_ONE_LINE = 240
+
+
+class RedirectRefused(aiohttp.ClientConnectionError):
+    """The server answered an Engine.IO request with a redirect, which is never followed.
+
+    Socket.IO clients do not follow redirects (a browser's websocket cannot), and following one
+    would carry the session's cookies, the request body (a 307 keeps the POST that carries the
+    ``CONNECT`` packet and its token) and then the whole connection to wherever the redirect
+    points — possibly another origin.
+    """
+
+    def __init__(self, status: int, reason: str, location: str) -> None:
+        self.status = status
+        self.reason = reason
+        self.location = location
+        super().__init__(
+            f"HTTP {status} {reason}".rstrip() + f" redirect to {location or '(no Location)'}"
+        )
+
+
+class AnswerTooLarge(aiohttp.ClientPayloadError, ValueError):
+    """An answer body larger than :data:`MAX_ANSWER_BYTES`; reading stopped there.
+
+    Also a ``ValueError``: python-engineio takes that as an unreadable payload and ends the
+    connection cleanly instead of leaking the exception out of its read loop.
+    """
+
+    def __init__(self, limit: int, announced: int | None = None) -> None:
+        self.limit = limit
+        self.announced = announced
+        took = f"the {limit / 2**20:g} MiB a connection takes in"
+        if announced is not None:
+            text = f"the server announced an answer of {announced:,} bytes, more than {took}"
+        else:
+            text = f"the server's answer grew past {took} (cut off there)"
+        super().__init__(text)
 
 
 class FailureKind(enum.Enum):
@@ -166,14 +216,68 @@ def ssl_setting(settings: Settings) -> ssl.SSLContext | bool:
     return True
 
 
+class _BoundedResponse(aiohttp.ClientResponse):
+    """A response whose :meth:`read` stops at :data:`MAX_ANSWER_BYTES` (python-engineio reads
+    every polling answer whole with ``read()``: an endless body would grow without bound)."""
+
+    limit: int = MAX_ANSWER_BYTES
+    trace: HttpTrace | None = None
+
+    async def read(self) -> bytes:
+        if self._body is None:
+            try:
+                self._body = await self._read_bounded()
+            except BaseException:
+                self.close()
+                raise
+        return await super().read()
+
+    async def _read_bounded(self) -> bytes:
+        announced = self.content_length
+        if announced is not None and announced > self.limit:
+            self._refuse(AnswerTooLarge(self.limit, announced))
+        body = bytearray()
+        while chunk := await self.content.read(65536):
+            body += chunk
+            if len(body) > self.limit:
+                self._refuse(AnswerTooLarge(self.limit))
+        return bytes(body)
+
+    def _refuse(self, error: AnswerTooLarge) -> None:
+        if self.trace is not None:  # python-engineio only says "Unexpected response": keep why
+            self.trace.records.append(
+                HttpRecord(self.method, str(self.url), self.status, self.reason, error=error)
+            )
+        raise error
+
+
+async def _refuse_redirect(
+    session: aiohttp.ClientSession,
+    context: SimpleNamespace,
+    params: aiohttp.TraceRequestRedirectParams,
+) -> None:
+    response = params.response
+    raise RedirectRefused(
+        response.status, response.reason or "", response.headers.get("Location", "")
+    )
+
+
 def make_session(settings: Settings, trace: HttpTrace) -> aiohttp.ClientSession:
-    """A fresh session for one attempt; the caller closes it."""
+    """A fresh session for one attempt; the caller closes it.
+
+    It never follows a redirect (:class:`RedirectRefused`, recorded in ``trace``) and reads no
+    answer beyond :data:`MAX_ANSWER_BYTES` (:class:`AnswerTooLarge`).
+    """
     connector = aiohttp.TCPConnector(ssl=ssl_setting(settings), limit=16)
+    no_redirects = aiohttp.TraceConfig()
+    no_redirects.on_request_redirect.append(_refuse_redirect)
+    response_class = type("BoundedResponse", (_BoundedResponse,), {"trace": trace})
     return aiohttp.ClientSession(
         connector=connector,
-        trace_configs=[trace.config],
+        trace_configs=[trace.config, no_redirects],
         proxy=effective_proxy(settings),
         trust_env=False,
+        response_class=response_class,
     )
 
 
@@ -202,8 +306,22 @@ def _os_reason(exc: BaseException) -> str:
     return str(text)
 
 
+def one_line(text: str, limit: int = _ONE_LINE) -> str:
+    """``text`` as one printable line of at most ``limit`` characters (a hostile server's bytes
+    can end up in an exception's message)."""
+    flat = " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
 def classify(exc: BaseException) -> tuple[FailureKind, str]:
-    """An exception of a connection attempt → its kind and a short explanation."""
+    """An exception of a connection attempt → its kind and a short explanation (one line)."""
+    if isinstance(exc, RedirectRefused):
+        return FailureKind.HTTP, (
+            f"{exc}, not followed (Socket.IO clients do not follow redirects; the token and "
+            "cookies stay with the target)"
+        )
+    if isinstance(exc, AnswerTooLarge):
+        return FailureKind.PROTOCOL, str(exc)
     if isinstance(exc, aiohttp.ClientHttpProxyError):
         return FailureKind.PROXY, f"the proxy answered HTTP {exc.status} {exc.message}".rstrip()
     if isinstance(exc, aiohttp.ClientProxyConnectionError):
@@ -224,8 +342,16 @@ def classify(exc: BaseException) -> tuple[FailureKind, str]:
         return FailureKind.TIMEOUT, "no answer in time"
     if isinstance(exc, aiohttp.ServerDisconnectedError):
         return FailureKind.CLOSED, "the server closed the connection"
+    if isinstance(exc, aiohttp.TooManyRedirects):
+        return FailureKind.HTTP, "the server redirects in a loop"
+    if isinstance(exc, aiohttp.ClientResponseError) and isinstance(
+        exc.__cause__, http_exceptions.HttpProcessingError
+    ):
+        # aiohttp's HTTP parser failed: what came back is not HTTP at all.
+        first = one_line(str(exc.message).split("\n", 1)[0].rstrip(" :"), 80)
+        return FailureKind.PROTOCOL, f"the answer is not HTTP ({first})"
     if isinstance(exc, ConnectionRefusedError):
         return FailureKind.REFUSED, "connection refused (nothing listens there)"
     if isinstance(exc, OSError):
-        return FailureKind.OTHER, _os_reason(exc)
-    return FailureKind.OTHER, str(exc) or type(exc).__name__
+        return FailureKind.OTHER, one_line(_os_reason(exc))
+    return FailureKind.OTHER, one_line(str(exc) or type(exc).__name__)
