@@ -191,6 +191,15 @@ CATALOG: tuple[VerdictSpec, ...] = (
                 "polling first or use `tryAllTransports: true`.",
             ),
             _v(
+                "websocket_only",
+                "Websocket blocked, and the server offers no polling: nothing can connect",
+                "The server answers only over websocket (its polling handshake is refused), and "
+                "the websocket handshake to {ws_url} failed: {blocked_how}. No transport is left, "
+                "so this is critical, not a warning.",
+                "Allow websocket upgrades to {path} in the proxy or firewall in between (nginx: "
+                "{nginx}), or enable the polling transport on the server so clients can fall back.",
+            ),
+            _v(
                 "probe_failed",
                 "Websocket opened but the upgrade probe failed: connected over polling only",
                 "The websocket handshake to {ws_url} returned 101, but the Engine.IO probe "

@@ -9,6 +9,7 @@ import pytest
 from conndebug.core.probe import run_probe
 from tests.node_peers import node_server
 from tests.probe.conftest import probe_settings
+from tests.proxies import tcp_relay
 
 pytestmark = pytest.mark.node
 
@@ -60,6 +61,16 @@ async def test_node_server_without_polling_is_reached_over_websocket_only(node_d
     assert handshake is not None
     assert handshake.status == "warn"
     assert result.connection["transport"] == "websocket"
+
+
+async def test_a_blocked_websocket_on_a_websocket_only_server_is_critical(node_dir: Path) -> None:
+    async with node_server("--transports", "websocket") as server, tcp_relay(server.port) as relay:
+        relay.websocket = "reject"
+        result = await run_probe(probe_settings(relay.url))
+    assert result.verdict.code == "websocket_blocked", result.verdict
+    assert result.exit_code == 2
+    assert "nothing can connect" in result.verdict.title
+    assert "403" in result.verdict.explanation
 
 
 async def test_rtt_event_is_measured_with_acks(node_dir: Path) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import secrets
 import socket
@@ -216,7 +217,11 @@ class _Ladder:
         ev = self.evidence(**evidence)
         self.record(step, "fail", start, detail, **evidence)
         if self.verdict is None:
-            self.verdict = make_verdict(code, reason, **ev)
+            verdict = make_verdict(code, reason, **ev)
+            # A failing step means nothing connected: CRITICAL, even for a cause that is only a
+            # warning when another transport still works (a blocked websocket on a server that
+            # offers no polling).
+            self.verdict = dataclasses.replace(verdict, exit_code=max(verdict.exit_code, 2))
             self.failed_step = step
         return _Stop(detail)
 
@@ -1194,7 +1199,8 @@ class _Ladder:
         ev = {"ws_url": shown, "upgrades": upgrades, "ms": ms, **evidence}
         self.bus.emit(UpgradeFailed, why=self.redactor.text(detail))
         if self.websocket_only:
-            raise self.fail("websocket", start, detail, "websocket_blocked", reason, **ev)
+            ev["blocked_how"] = detail
+            raise self.fail("websocket", start, detail, "websocket_blocked", "websocket_only", **ev)
         self.record("websocket", "warn", start, detail + "; staying on polling", **ev)
         self.warn("websocket_blocked", reason, **ev)
         raise _Stop(detail)
