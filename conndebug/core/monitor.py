@@ -44,6 +44,7 @@ from typing import Any
 from conndebug.config import Settings, effective_proxy
 from conndebug.core.backoff import Backoff
 from conndebug.core.clock import Clock, SystemClock
+from conndebug.core.drops import watch_drops
 from conndebug.core.events import (
     Connected,
     ConnectError,
@@ -141,6 +142,8 @@ class Monitor(ConnectionListener):
             self._unsubscribe_log: Callable[[], None] | None = self.bus.subscribe(self._log)
         else:
             self._unsubscribe_log = None
+        # Drops at a regular interval shorter than the heartbeat: a note names the proxy rule.
+        self._unsubscribe_drops: Callable[[], None] = watch_drops(self.bus)
 
         self._state = State.IDLE
         self._state_since: float | None = self.clock.time()
@@ -250,6 +253,7 @@ class Monitor(ConnectionListener):
             if self._state is State.STOPPED:
                 return
             await self._halt("io client disconnect (monitor stopped)", State.STOPPED)
+            self._unsubscribe_drops()
             if self._unsubscribe_log is not None:
                 self._unsubscribe_log()
                 self._unsubscribe_log = None
