@@ -93,6 +93,12 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return _fail(405, "Method not allowed", Allow=",".join(sorted(exc.allowed_methods)))
     except web.HTTPRequestEntityTooLarge:
         return _fail(413, "Request entity too large")
+    except KeyError:
+        if not _is_engineio(request):
+            raise
+        # python-engineio raises KeyError for a request on a session that just ended; answer as
+        # the Node server does (Engine.IO error code 1) instead of a 500 and a traceback.
+        return web.json_response({"code": 1, "message": "Session ID unknown"}, status=400)
     except ServerError as exc:  # the session store failed (Redis down): say so, no traceback
         log.error("%s %s: %s", request.method, request.path, exc)
         return _fail(503, "Session store unavailable, please try again later.")

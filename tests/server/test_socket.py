@@ -204,3 +204,20 @@ async def test_node_client_connects_with_a_guest_token(
     connects = [line for line in lines if line["event"] == "connect"]
     assert connects, lines
     assert connects[0]["transport"] == "websocket", lines
+
+
+async def test_a_request_on_an_ended_session_is_engineio_code_1_not_a_500(
+    server: ReferenceServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    import httpx
+
+    base = f"{server.url}/socket.io/?EIO=4&transport=polling"
+    async with httpx.AsyncClient(timeout=5) as client:
+        opened = await client.get(base)
+        sid = opened.text.split('"sid":"')[1].split('"')[0]
+        closed = await client.post(f"{base}&sid={sid}", content="1")  # Engine.IO close packet
+        assert closed.status_code == 200
+        late = await client.post(f"{base}&sid={sid}", content="40")
+    assert late.status_code == 400
+    assert late.json() == {"code": 1, "message": "Session ID unknown"}
+    assert "Traceback" not in caplog.text
