@@ -67,6 +67,9 @@ class Liveness:
         self.stalled = False
         self.stalled_since_life: float | None = None
         """``last_life`` when the stall was declared (to say how long the silence lasted)."""
+        self.stalls = 0
+        """Stalls declared so far: a round trip sent before a stall and answered after it measured
+        the silence, not the path, and must not raise the bound (see :meth:`rtt`)."""
 
     def reset(self, now: float) -> None:
         """A new connection: forget pings and stall state, count ``now`` as life."""
@@ -110,6 +113,7 @@ class Liveness:
             return None
         if now - self.last_life > self.bound:
             self.stalled = True
+            self.stalls += 1
             self.stalled_since_life = self.last_life
             return LivenessChange.STALLED
         return None

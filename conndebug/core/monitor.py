@@ -900,13 +900,17 @@ class Monitor(ConnectionListener):
         method = self.settings.rtt_event or "namespace-probe"
         while conn is self._conn:
             timeout = max(2.0, 2.0 * self._liveness.bound)
+            stalls = self._liveness.stalls
             ms = await conn.round_trip(self.settings.rtt_event, timeout)
             if conn is not self._conn:
                 return
             if ms is not None:
                 self._rtt_misses = 0
                 self._rtt_ms = round(ms, 3)
-                self._liveness.rtt(ms)
+                if self._liveness.stalls == stalls and not self._liveness.stalled:
+                    # Not when a stall fell inside it: that sample timed the silence (a frozen
+                    # server), and k × p95 would stretch the next stall's bound to 4× the silence.
+                    self._liveness.rtt(ms)
                 self._emit(Rtt, ms=self._rtt_ms, method=method)
             else:
                 self._rtt_misses += 1
