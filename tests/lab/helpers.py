@@ -191,6 +191,7 @@ async def watch_until(
         assert process.stdout is not None
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
+        ended = False
         try:
             while not done(run.events):
                 remaining = deadline - loop.time()
@@ -201,9 +202,13 @@ async def watch_until(
                 except asyncio.TimeoutError:
                     break
                 if not line:
-                    break  # it ended by itself
+                    ended = True  # it is ending by itself: let it finish and set its exit code
+                    break
                 run.events.append(json.loads(line))
         finally:
+            if ended:
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(process.wait(), 15)
             await _stop(process, signal.SIGINT)
             rest = await process.stdout.read()
             for line in rest.splitlines():
