@@ -80,6 +80,7 @@ from conndebug.core.session import (
     expire_on_server,
     is_expiry_message,
 )
+from conndebug.core.text import one_line
 from conndebug.core.transport import Connection, ConnectionLike, ConnectionListener, Failure
 
 __all__ = [
@@ -92,6 +93,8 @@ __all__ = [
 ]
 
 PORT_POLL_S = 0.05
+NOTE_CHARS = 600
+"""The longest note or connect error in the history (a hostile server's bytes are cut there)."""
 REGENERATE_PAUSE_S = 0.1
 """The web client reconnects 100 ms after creating the new guest session."""
 
@@ -423,7 +426,11 @@ class Monitor(ConnectionListener):
                 self._reporting = False
 
     def _note(self, text: str, *, level: str = "info", topic: str = "") -> None:
-        self._emit(Note, text=self.redactor.text(text), level=level, topic=topic)
+        # Library log lines can quote a hostile server's bytes: one line, bounded, after redaction
+        # (cutting first could leave part of a secret that the redactor no longer recognises).
+        self._emit(
+            Note, text=one_line(self.redactor.text(text), NOTE_CHARS), level=level, topic=topic
+        )
 
     def _set_state(self, new: State, verdict: str | None = None) -> None:
         old = self._state
@@ -732,7 +739,7 @@ class Monitor(ConnectionListener):
     def _report(self, failure: Failure) -> Failure:
         self._emit(
             ConnectError,
-            message=self.redactor.text(failure.message),
+            message=one_line(self.redactor.text(failure.message), NOTE_CHARS),
             data=self.redactor.value(failure.data),
             source=failure.source,
         )

@@ -28,6 +28,7 @@ import aiohttp
 from aiohttp import http_exceptions
 
 from conndebug.config import Settings, effective_proxy
+from conndebug.core.text import one_line
 
 __all__ = [
     "MAX_ANSWER_BYTES",
@@ -39,7 +40,6 @@ __all__ = [
     "classify",
     "host_port",
     "make_session",
-    "one_line",
     "port_open",
     "ssl_setting",
 ]
@@ -48,8 +48,6 @@ __all__ = [
 MAX_ANSWER_BYTES = 16 * 1024 * 1024
 """The largest polling answer (and websocket message) a connection takes in: 16 MiB holds a 10 MB
 event or a long burst of small ones, and an endless or gigantic answer costs no more memory."""
-
-_ONE_LINE = 240
 
 
 class RedirectRefused(aiohttp.ClientConnectionError):
@@ -65,9 +63,8 @@ class RedirectRefused(aiohttp.ClientConnectionError):
         self.status = status
         self.reason = reason
         self.location = location
-        super().__init__(
-            f"HTTP {status} {reason}".rstrip() + f" redirect to {location or '(no Location)'}"
-        )
+        where = one_line(location, 160) if location else "nowhere (no Location header)"
+        super().__init__(f"HTTP {status} {reason}".rstrip() + f": a redirect to {where}")
 
 
 class AnswerTooLarge(aiohttp.ClientPayloadError, ValueError):
@@ -304,13 +301,6 @@ def _os_reason(exc: BaseException) -> str:
     err = getattr(exc, "os_error", None) or exc
     text = getattr(err, "strerror", None) or str(err) or type(err).__name__
     return str(text)
-
-
-def one_line(text: str, limit: int = _ONE_LINE) -> str:
-    """``text`` as one printable line of at most ``limit`` characters (a hostile server's bytes
-    can end up in an exception's message)."""
-    flat = " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 def classify(exc: BaseException) -> tuple[FailureKind, str]:

@@ -50,7 +50,15 @@ from socketio import packet as sio_packet
 
 from conndebug.config import Settings, effective_proxy
 from conndebug.core.clock import Clock
-from conndebug.core.net import FailureKind, HttpRecord, HttpTrace, classify, make_session
+from conndebug.core.net import (
+    MAX_ANSWER_BYTES,
+    FailureKind,
+    HttpRecord,
+    HttpTrace,
+    classify,
+    make_session,
+)
+from conndebug.core.text import one_line
 
 __all__ = ["Connection", "ConnectionLike", "ConnectionListener", "Failure"]
 
@@ -76,6 +84,10 @@ _LIFECYCLE_INFO = (
     "Server has stopped",
 )
 """Engine.IO INFO records worth keeping (per-packet records are dropped: they would flood)."""
+
+
+_WS_ERROR = f"Server sent {int(aiohttp.WSMsgType.ERROR)} packet data "
+"""How python-engineio logs a websocket read that failed (a broken frame, a message too large)."""
 
 
 @dataclass(frozen=True)
@@ -247,7 +259,9 @@ class Connection:
             engineio_logger=_logger(f"engineio.conn{number}", _RouteToListener(self, "engineio")),
             http_session=self._session_factory,
             ssl_verify=not settings.insecure,
-            websocket_extra_options={"proxy": proxy} if proxy else None,
+            # One message may be as large as a polling answer (aiohttp's default is 4 MiB).
+            websocket_extra_options={"max_msg_size": MAX_ANSWER_BYTES}
+            | ({"proxy": proxy} if proxy else {}),
             request_timeout=settings.connect_timeout,
         )
         ns = self.namespace
@@ -367,6 +381,9 @@ class Connection:
         if "packet queue is empty" in seen:
             # Nothing to send for that long means no server ping was answered: none arrived.
             return "ping timeout (no server ping for pingInterval + 5 s)"
+        if seen.startswith(_WS_ERROR):  # aiohttp read a frame no websocket peer may send
+            why = seen.removeprefix(_WS_ERROR).removesuffix(", aborting")
+            return f"transport error (the websocket broke: {one_line(why, 120)})"
         if seen.startswith("Server sent") or "WebSocket connection was closed" in seen:
             return "transport close (the websocket was closed underneath)"
         request = self.last_info if (self.last_info or "").startswith("HTTP ") else None
@@ -374,7 +391,8 @@ class Connection:
             request = seen
         if request is not None:  # "HTTP GET request to URL failed with error X."
             method = request.split(" ", 2)[1]
-            error = request.rsplit("failed with error ", 1)[-1].rstrip(".") or "no answer in time"
+            error = one_line(request.rsplit("failed with error ", 1)[-1].rstrip("."), 300)
+            error = error or "no answer in time"
             what = "a long-poll" if method == "GET" else f"a {method} of packets"
             return f"transport error ({what} failed: {error})"
         if "status code" in seen:
@@ -543,8 +561,19 @@ class Connection:
             if isinstance(self.transport_error, str)
             else _engine_message(self.transport_error)
         )
+        if not text and isinstance(error, (TypeError, KeyError, ValueError, AttributeError)):
+            # python-engineio indexes the open packet without checking it: a malformed one (or a
+            # broken websocket frame in its place) surfaces as a bare Python error.
+            why = one_line(f"{type(error).__name__}: {error}", 100)
+            return Failure(
+                FailureKind.PROTOCOL,
+                f"the server's Engine.IO open packet is malformed or missing ({why})",
+                first,
+                status=status,
+                elapsed_ms=elapsed_ms,
+            )
         if not text and error is not None:
-            text = str(error) or type(error).__name__
+            text = one_line(str(error) or type(error).__name__)
         text = text or "connection failed"
         kind = FailureKind.OTHER
         if any(

@@ -176,7 +176,9 @@ class Handshake:
     """One polling handshake answer, classified."""
 
     kind: str
-    """``open``, ``eio3``, ``engine_error``, ``html``, ``redirect``, ``server_error``, ``other``."""
+    """``open``, ``bad_open`` (starts like an open packet but cannot be read: broken JSON, no
+    sid, or cut off at the read limit), ``eio3``, ``engine_error``, ``html``, ``redirect``,
+    ``server_error``, ``other``."""
     answer: HttpAnswer
     open: OpenPacket | None = None
     error: EngineError | None = None
@@ -192,6 +194,8 @@ def classify_handshake(answer: HttpAnswer) -> Handshake:
         sample = eio3_sample(answer.body)
         if sample is not None:
             return Handshake("eio3", answer, sample=sample)
+        if answer.body.startswith(b"0{"):
+            return Handshake("bad_open", answer, sample=answer.sample(60))
     if 300 <= answer.status < 400 and "location" in answer.headers:
         return Handshake("redirect", answer)
     if answer.status >= 500:

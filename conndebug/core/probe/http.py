@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from conndebug.config import Settings, effective_proxy
 from conndebug.core.probe.net import make_ssl_context
+from conndebug.core.text import one_line
 
 if TYPE_CHECKING:
     import httpx
@@ -31,6 +32,10 @@ class HttpFailure(Exception):
     time after connecting), ``closed``, ``protocol``, ``proxy`` or ``tls``."""
 
     def __init__(self, kind: str, error: str, ms: float) -> None:
+        # h11 quotes the line it could not parse as ``bytearray(b'...')``: a hostile server's
+        # bytes; say what it means instead and keep the rest to one short line.
+        head, quoted, _ = error.partition(": bytearray(")
+        error = one_line(f"{head} (the answer is not HTTP)" if quoted else error)
         super().__init__(error)
         self.kind = kind
         self.error = error

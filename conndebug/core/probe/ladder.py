@@ -695,6 +695,24 @@ class _Ladder:
                 sample=hs.sample,
                 **ev,
             )
+        if hs.kind == "bad_open":
+            if answer.truncated:
+                error = (
+                    f"an open packet larger than the {len(answer.body) // 1024} KiB the probe "
+                    "reads (an open packet is about 150 bytes)"
+                )
+            else:
+                error = f"an open packet that is not a JSON object with a sid ({hs.sample})"
+            raise self.fail(
+                "handshake",
+                start,
+                f"{answer.status_line}, but {error}",
+                "server_error",
+                "protocol",
+                error=error,
+                stage="Engine.IO handshake",
+                **ev,
+            )
         if hs.kind == "engine_error":
             assert hs.error is not None
             err = hs.error
