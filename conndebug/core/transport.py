@@ -561,7 +561,9 @@ class Connection:
             if isinstance(self.transport_error, str)
             else _engine_message(self.transport_error)
         )
-        if not text and isinstance(error, (TypeError, KeyError, ValueError, AttributeError)):
+        if not text and isinstance(
+            error, (TypeError, KeyError, ValueError, AttributeError, ArithmeticError)
+        ):
             # python-engineio indexes the open packet without checking it: a malformed one (or a
             # broken websocket frame in its place) surfaces as a bare Python error.
             why = one_line(f"{type(error).__name__}: {error}", 100)

@@ -111,6 +111,12 @@ async def _broken_open(request: web.Request, peer: peers.Peer) -> web.StreamResp
     return peers.text_response('0{"sid":"BrokenOpen0001","upgrades":["websocket"],"pingInt')
 
 
+async def _absurd_open(request: web.Request, peer: peers.Peer) -> web.StreamResponse:
+    return peers.text_response(
+        '0{"sid":"AbsurdOpen0001","upgrades":[],"pingInterval":1e400,"pingTimeout":NaN}'
+    )
+
+
 async def _html(request: web.Request, peer: peers.Peer) -> web.StreamResponse:
     return peers.text_response(
         "<!doctype html><html><body><h1>Welcome</h1></body></html>", 200, "text/html"
@@ -252,6 +258,16 @@ CASES = [
         _sio(_handshakes(_broken_open)),
         ("server_error",),
         ("not a json object with a sid",),
+        (2,),
+        ("malformed",),
+        "connect_error",
+        "open packet is malformed",
+    ),
+    Case(
+        "open-packet-absurd-numbers",
+        _sio(_handshakes(_absurd_open)),
+        ("server_error",),
+        ("no client can use",),
         (2,),
         ("malformed",),
         "connect_error",

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 import re
 import time
 import urllib.parse
@@ -76,6 +77,8 @@ class OpenPacket:
     max_payload: int | None
     rest: tuple[str, ...] = ()
     """Packets that came in the same payload after the open packet."""
+    unusable: tuple[str, ...] = ()
+    """Timing fields present with a value no client can use (not a positive finite number)."""
 
 
 @dataclass(frozen=True)
@@ -137,10 +140,15 @@ def parse_open(text: str) -> OpenPacket | None:
 
     def num(key: str) -> int | None:
         value = data.get(key)
-        return (
-            int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-        )
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return None
+        return int(value) if math.isfinite(value) else None  # 1e400 and NaN parse as floats
 
+    unusable = tuple(
+        f"{key} {json.dumps(data[key])[:20]}"
+        for key in ("pingInterval", "pingTimeout")
+        if key in data and not (num(key) or 0) > 0
+    )
     upgrades = data.get("upgrades")
     return OpenPacket(
         sid=data["sid"],
@@ -149,6 +157,7 @@ def parse_open(text: str) -> OpenPacket | None:
         ping_timeout_ms=num("pingTimeout"),
         max_payload=num("maxPayload"),
         rest=tuple(packets[1:]),
+        unusable=unusable,
     )
 
 
@@ -176,8 +185,8 @@ class Handshake:
     """One polling handshake answer, classified."""
 
     kind: str
-    """``open``, ``bad_open`` (starts like an open packet but cannot be read: broken JSON, no
-    sid, or cut off at the read limit), ``eio3``, ``engine_error``, ``html``, ``redirect``,
+    """``open``, ``bad_open`` (starts like an open packet but cannot be used: broken JSON, no
+    sid, timings no client can use, or cut off at the read limit), ``eio3``, ``engine_error``, ``html``, ``redirect``,
     ``server_error``, ``other``."""
     answer: HttpAnswer
     open: OpenPacket | None = None
@@ -189,6 +198,8 @@ def classify_handshake(answer: HttpAnswer) -> Handshake:
     """What a server answered to ``GET <path>/?EIO=4&transport=polling``."""
     if answer.status == 200:
         opened = parse_open(answer.text)
+        if opened is not None and opened.unusable:
+            return Handshake("bad_open", answer, open=opened, sample=answer.sample(60))
         if opened is not None:
             return Handshake("open", answer, open=opened)
         sample = eio3_sample(answer.body)

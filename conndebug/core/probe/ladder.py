@@ -696,7 +696,11 @@ class _Ladder:
                 **ev,
             )
         if hs.kind == "bad_open":
-            if answer.truncated:
+            if hs.open is not None and hs.open.unusable:
+                error = (
+                    f"an open packet with timings no client can use ({', '.join(hs.open.unusable)})"
+                )
+            elif answer.truncated:
                 error = (
                     f"an open packet larger than the {len(answer.body) // 1024} KiB the probe "
                     "reads (an open packet is about 150 bytes)"
