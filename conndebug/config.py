@@ -14,7 +14,6 @@ import json
 import math
 import os
 import urllib.parse
-import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -209,6 +208,32 @@ def _valid_hostname(host: str) -> bool:
     )
 
 
+_PROXY_NAMES = (
+    *(f"{scheme}_proxy" for scheme in ("http", "https", "all", "no")),
+    *(f"{scheme}_PROXY" for scheme in ("HTTP", "HTTPS", "ALL", "NO")),
+    "REQUEST_METHOD",
+)
+_proxy_cache: tuple[tuple[str | None, ...], dict[str, str]] | None = None
+
+
+def _environment_proxies() -> dict[str, str]:
+    """``urllib.request.getproxies_environment()``, recomputed only when a proxy variable changed.
+
+    The live panel asks for the proxy on every refresh; scanning the whole environment each time
+    cost more than the rest of an idle refresh.
+    """
+    global _proxy_cache
+    key = tuple(os.environ.get(name) for name in _PROXY_NAMES)
+    if _proxy_cache is None or _proxy_cache[0] != key:
+        if any(value for value in key[:-1]):
+            import urllib.request  # http.client, email, ...: only when a proxy is configured
+
+            _proxy_cache = (key, urllib.request.getproxies_environment())
+        else:
+            _proxy_cache = (key, {})
+    return _proxy_cache[1]
+
+
 def effective_proxy(settings: Settings, url: str | None = None) -> str | None:
     """The proxy that applies to ``url`` (default: the target): the flag, or the environment.
 
@@ -221,9 +246,13 @@ def effective_proxy(settings: Settings, url: str | None = None) -> str | None:
         return None
     target = url or settings.url
     host = urllib.parse.urlsplit(target).hostname or ""
-    if urllib.request.proxy_bypass(host):
+    proxies = _environment_proxies()
+    if not proxies:
         return None
-    proxies = urllib.request.getproxies_environment()
+    from urllib.request import proxy_bypass
+
+    if proxy_bypass(host):
+        return None
     scheme = "https" if target.startswith(("https://", "wss://")) else "http"
     return proxies.get(scheme) or proxies.get("all") or None
 
