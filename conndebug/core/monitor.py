@@ -72,7 +72,7 @@ from conndebug.core.liveness import Liveness, LivenessChange
 from conndebug.core.model import AckResult, SessionInfo, Snapshot, State, transition
 from conndebug.core.net import FailureKind, host_port, port_open
 from conndebug.core.preview import preview as payload_preview
-from conndebug.core.redact import SECRET_HEADERS, Redactor
+from conndebug.core.redact import settings_redactor
 from conndebug.core.session import (
     REGENERATION_WINDOW_S,
     REGENERATIONS_PER_WINDOW,
@@ -122,12 +122,7 @@ class Monitor(ConnectionListener):
         self.settings = settings
         self.clock: Clock = clock or (bus.clock if bus is not None else SystemClock())
         self.bus = bus or EventBus(clock=self.clock, history_size=settings.history_size)
-        self.redactor = Redactor(show_secrets=settings.show_secrets)
-        self.redactor.add(settings.token)
-        self.redactor.add(admin_key)
-        for name, value in settings.headers:
-            if name.lower() in SECRET_HEADERS:
-                self.redactor.add(value)
+        self.redactor = settings_redactor(settings, admin_key)
         self.admin_key = admin_key
         self._open = open_connection or self._open_real
         self._create_guest = create_guest or create_guest_session

@@ -17,9 +17,12 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["SECRET_HEADERS", "SECRET_KEYS", "Redactor", "fingerprint"]
+if TYPE_CHECKING:
+    from conndebug.config import Settings
+
+__all__ = ["SECRET_HEADERS", "SECRET_KEYS", "Redactor", "fingerprint", "settings_redactor"]
 
 SECRET_HEADERS = frozenset(
     {"authorization", "proxy-authorization", "cookie", "set-cookie", "x-admin-key", "x-api-key"}
@@ -82,6 +85,23 @@ class Redactor:
         if secret and len(secret) >= _MIN_SECRET:
             self._secrets.add(secret)
 
+    def add_header(self, name: str, value: str) -> None:
+        """Remember the secrets of a header: a secret header's whole value, and also each cookie
+        of a ``Cookie`` header and the credentials after an ``Authorization`` scheme, which can
+        turn up on their own."""
+        lowered = name.lower()
+        if lowered not in SECRET_HEADERS:
+            return
+        self.add(value.strip())
+        if lowered in ("cookie", "set-cookie"):
+            for part in value.split(";"):
+                _name, sep, cookie = part.partition("=")
+                if sep:
+                    self.add(cookie.strip().strip('"'))
+        elif lowered in ("authorization", "proxy-authorization"):
+            _scheme, _, credentials = value.strip().partition(" ")
+            self.add(credentials.strip())
+
     @property
     def known(self) -> frozenset[str]:
         """The secrets this redactor was told about."""
@@ -138,3 +158,22 @@ class Redactor:
             else:
                 out[name] = self.text(val)
         return out
+
+
+def settings_redactor(settings: Settings, *extra: str | None) -> Redactor:
+    """The redactor of a session: it knows the secrets the user gave in ``settings`` (the token,
+    secret headers and their parts, secret-named ``--query`` and ``--auth-json`` values) and any
+    ``extra`` ones (an admin key)."""
+    redactor = Redactor(show_secrets=settings.show_secrets)
+    redactor.add(settings.token)
+    for name, value in settings.headers:
+        redactor.add_header(name, value)
+    for key, value in settings.query:
+        if key.lower() in SECRET_KEYS:
+            redactor.add(value)
+    for key, value in settings.auth.items():
+        if str(key).lower() in SECRET_KEYS and isinstance(value, str):
+            redactor.add(value)
+    for secret in extra:
+        redactor.add(secret)
+    return redactor

@@ -31,7 +31,7 @@ from conndebug.core.clock import Clock, SystemClock
 from conndebug.core.errors import ConndebugError
 from conndebug.core.events import Event, Note
 from conndebug.core.model import MonitorAPI, Snapshot
-from conndebug.core.redact import Redactor
+from conndebug.core.redact import settings_redactor
 from conndebug.ui.demo import (
     RESTART_DOWN_S,
     DemoServer,
@@ -175,7 +175,7 @@ class ConndebugApp(App[int]):
         self.tz = tz
         self.report_dir = report_dir or Path(os.environ.get("CONNDEBUG_REPORT_DIR") or ".")
         self.probe_runner = probe
-        self.redactor = Redactor(show_secrets=settings.show_secrets)
+        self.redactor = settings_redactor(settings)
         self.pending: list[Event] = []
         """Events received since the last refresh (the bus subscriber only appends here)."""
         self.snap: Snapshot = monitor.snapshot()

@@ -18,7 +18,7 @@ from typing import Any
 from conndebug.config import Settings
 from conndebug.core.events import Event
 from conndebug.core.model import Snapshot
-from conndebug.core.redact import Redactor
+from conndebug.core.redact import settings_redactor
 from conndebug.core.report import (
     ReportSection,
     build_report,
@@ -77,7 +77,7 @@ def save_report(
     report = build_report(
         [monitor_section(settings, snap, history)],
         kind=REPORT_KIND,
-        redactor=Redactor(show_secrets=settings.show_secrets),
+        redactor=settings_redactor(settings),
         generated=saved_at,
     )
     stamp = _dt.datetime.fromtimestamp(saved_at, tz=_dt.timezone.utc).strftime("%Y%m%d-%H%M%S")

@@ -20,7 +20,7 @@ from conndebug.config import Settings, settings_from_args
 from conndebug.core.events import EventBus, ProbeStep
 from conndebug.core.probe.ladder import run_probe
 from conndebug.core.probe.result import ProbeResult, Step
-from conndebug.core.redact import Redactor
+from conndebug.core.redact import Redactor, settings_redactor
 from conndebug.core.report import ReportSection, check_report_path, write_report
 
 __all__ = ["probe_many", "run_probe_command"]
@@ -70,6 +70,9 @@ async def _main(settings_list: list[Settings], *, json_out: bool, report: Path |
             log.close()
     if report is not None:
         redactor = Redactor(show_secrets=any(s.show_secrets for s in settings_list))
+        for settings in settings_list:
+            for secret in settings_redactor(settings).known:
+                redactor.add(secret)
         write_report(
             report,
             [

@@ -77,7 +77,7 @@ from conndebug.core.probe.net import (
 )
 from conndebug.core.probe.result import STEP_NAMES, STEP_TITLES, ProbeResult, Status, Step
 from conndebug.core.probe.wsclient import RawWebSocket, WsClosed, WsRefused
-from conndebug.core.redact import Redactor
+from conndebug.core.redact import settings_redactor
 from conndebug.core.report import environment_info
 from conndebug.core.verdicts import Verdict, make_verdict
 
@@ -112,9 +112,7 @@ class _Ladder:
         self.settings = settings
         self.bus = bus
         self.clock = clock
-        self.redactor = Redactor(show_secrets=settings.show_secrets)
-        if settings.token:
-            self.redactor.add(settings.token)
+        self.redactor = settings_redactor(settings)
         self.timeout = settings.connect_timeout
         self.target = target_endpoint(settings)
         self.proxy = effective_proxy(settings)
