@@ -22,6 +22,7 @@ import collections
 import dataclasses
 import datetime as _dt
 import json
+import math
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
@@ -58,12 +59,31 @@ E = TypeVar("E", bound="Event")
 
 # Field names that are Python keywords or clash with dataclass machinery are renamed in JSON.
 _JSON_NAMES = {"from_transport": "from", "to_transport": "to"}
+_FIELD_NAMES: dict[type, tuple[tuple[str, str], ...]] = {}
+"""Per event class: (attribute, JSON name) of its own fields, in order (computed once)."""
+
+
+_iso_second: tuple[int, str] = (0, "1970-01-01T00:00:00.")
 
 
 def iso_utc(ts: float) -> str:
-    """ISO-8601 UTC with milliseconds and a ``Z``: ``2026-11-28T08:19:28.123Z``."""
-    moment = _dt.datetime.fromtimestamp(ts, tz=_dt.timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    """ISO-8601 UTC with milliseconds and a ``Z``: ``2026-11-28T08:19:28.123Z``.
+
+    The date and time of the last whole second are kept: a burst of events formats one ``strftime``
+    per second, not one per event. Rounds to microseconds exactly as ``datetime.fromtimestamp``.
+    """
+    global _iso_second
+    frac, whole = math.modf(ts)
+    micro = round(frac * 1e6)
+    second = int(whole)
+    if micro >= 1_000_000:
+        second, micro = second + 1, micro - 1_000_000
+    elif micro < 0:
+        second, micro = second - 1, micro + 1_000_000
+    if _iso_second[0] != second:
+        moment = _dt.datetime.fromtimestamp(second, tz=_dt.timezone.utc)
+        _iso_second = (second, moment.strftime("%Y-%m-%dT%H:%M:%S."))
+    return f"{_iso_second[1]}{micro // 1000:03d}Z"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -83,12 +103,14 @@ class Event:
 
     def fields(self) -> dict[str, Any]:
         """The kind-specific fields, with their JSON names."""
-        out: dict[str, Any] = {}
-        for f in dataclasses.fields(self):
-            if f.name in ("ts", "t"):
-                continue
-            out[_JSON_NAMES.get(f.name, f.name)] = getattr(self, f.name)
-        return out
+        names = _FIELD_NAMES.get(type(self))
+        if names is None:
+            names = _FIELD_NAMES[type(self)] = tuple(
+                (f.name, _JSON_NAMES.get(f.name, f.name))
+                for f in dataclasses.fields(self)
+                if f.name not in ("ts", "t")
+            )
+        return {json_name: getattr(self, name) for name, json_name in names}
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape of design.md: ts, t, kind, detail, then the fields."""

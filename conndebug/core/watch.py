@@ -22,17 +22,22 @@ import datetime as _dt
 import os
 import signal
 import sys
-from typing import TextIO
-
-from rich.console import Console
-from rich.text import Text
+import time
+from typing import TYPE_CHECKING, TextIO
 
 from conndebug.config import Settings
 from conndebug.core.events import Event, Note
 from conndebug.core.model import EXIT_BY_STATE, State
 from conndebug.core.monitor import Monitor, make_monitor
 
-__all__ = ["exit_code", "run_watch"]
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.text import Text
+
+__all__ = ["BURST_FLUSH_S", "exit_code", "run_watch"]
+
+BURST_FLUSH_S = 0.01
+"""During a burst, lines wait at most this long to be written together."""
 
 _STYLES = {
     "connecting": "cyan",
@@ -65,25 +70,62 @@ def exit_code(monitor: Monitor) -> int:
 
 
 class _Printer:
-    """A bus subscriber that prints each event at once; stops quietly if stdout goes away."""
+    """A bus subscriber that prints each event; stops quietly if stdout goes away.
+
+    A line is written and flushed at the end of the event loop's current step; while events keep
+    coming (a storm), lines gather for at most :data:`BURST_FLUSH_S` and go out in one write: a
+    system call per event (a pipe write wakes the reader) cost more than everything else the
+    watch does per event. :meth:`flush` writes whatever is left.
+    """
 
     def __init__(self, out: TextIO, *, jsonl: bool, stop: asyncio.Event) -> None:
         self.out = out
         self.jsonl = jsonl
         self.stop = stop
         self.dead = False
-        self.console = Console(file=out, highlight=False, emoji=False, markup=False)
+        self._lines: list[str] = []
+        self._scheduled = False
+        self._last_flush = 0.0
+        self.console: Console | None = None
+        if not jsonl:
+            from rich.console import Console
+
+            self.console = Console(file=out, highlight=False, emoji=False, markup=False)
 
     def __call__(self, event: Event) -> None:
         if self.dead:
             return
-        try:
-            if self.jsonl:
-                self.out.write(event.to_json() + "\n")
-                self.out.flush()
-            elif not (isinstance(event, Note) and event.level == "debug"):
+        if self.console is None:
+            self._lines.append(event.to_json() + "\n")
+        elif not (isinstance(event, Note) and event.level == "debug"):
+            with self.console.capture() as capture:
                 self.console.print(self._line(event), soft_wrap=True)
-                self.out.flush()
+            self._lines.append(capture.get())
+        else:
+            return
+        if not self._scheduled:
+            self._scheduled = True
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:  # no loop (tests calling it directly): write now
+                self.flush()
+                return
+            wait = self._last_flush + BURST_FLUSH_S - time.monotonic()
+            if wait > 0:  # a burst: gather its lines for a moment
+                loop.call_later(wait, self.flush)
+            else:
+                loop.call_soon(self.flush)
+
+    def flush(self) -> None:
+        """Write and flush the pending lines (idempotent)."""
+        self._scheduled = False
+        self._last_flush = time.monotonic()
+        if self.dead or not self._lines:
+            return
+        text, self._lines = "".join(self._lines), []
+        try:
+            self.out.write(text)
+            self.out.flush()
         except (BrokenPipeError, ValueError, OSError):
             self.dead = True
             self.stop.set()  # nobody reads any more: stop watching
@@ -97,6 +139,8 @@ class _Printer:
             if isinstance(event, Note)
             else _STYLES.get(event.kind, "default")
         )
+        from rich.text import Text
+
         line = Text(moment + " ", style="dim")
         line.append(f"{event.kind:<19}", style=style)
         line.append(" ")
@@ -115,7 +159,8 @@ def _silence(out: TextIO) -> None:
 async def _watch(settings: Settings, *, jsonl: bool, duration: float | None, out: TextIO) -> int:
     stop = asyncio.Event()
     monitor = make_monitor(settings)
-    monitor.bus.subscribe(_Printer(out, jsonl=jsonl, stop=stop))
+    printer = _Printer(out, jsonl=jsonl, stop=stop)
+    monitor.bus.subscribe(printer)
     loop = asyncio.get_running_loop()
     handled: list[signal.Signals] = []
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -140,6 +185,7 @@ async def _watch(settings: Settings, *, jsonl: bool, duration: float | None, out
         snap = monitor.snapshot()
     finally:
         await monitor.stop()
+        printer.flush()
         for sig in handled:
             loop.remove_signal_handler(sig)
     summary = f"watch: {snap.state.value}"
