@@ -132,7 +132,11 @@ async def run(params: Params, fg: asyncio.Lock) -> list[Row]:
             watch_runs.append(await _watch_once(url, count))
             node_runs.append(await _node_once(url, count))
         say("5. storm: the TUI under the storm")
-        tui = await _tui_once(url, count, params.key_presses)
+        try:
+            tui: dict[str, Any] | None = await _tui_once(url, count, params.key_presses)
+            tui_error = None
+        except RuntimeError as exc:
+            tui, tui_error = None, str(exc)
     watch_pace = Stats.of([r["pace"] for r in watch_runs])
     node_pace = Stats.of([r["pace"] for r in node_runs])
     complete = all(r["complete"] for r in watch_runs)
@@ -155,6 +159,18 @@ async def run(params: Params, fg: asyncio.Lock) -> list[Row]:
             raw={"watch": watch_runs, "node": node_runs},
         )
     ]
+    if tui is None:
+        rows.append(
+            Row(
+                benchmark="5. TUI under the storm: key → screen (Pilot, `l`), peak RSS",
+                conndebug=f"failed: {tui_error}",
+                baseline="—",
+                ratio="—",
+                goal="≤ 100 ms; memory bounded",
+                met=False,
+            )
+        )
+        return rows
     lat = Stats.of(tui["latencies_s"])
     during = sum(1 for d in tui["during_storm"] if d)
     rows.append(
