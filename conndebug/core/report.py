@@ -32,6 +32,7 @@ from conndebug.core.events import Event, iso_utc
 from conndebug.core.redact import Redactor
 
 __all__ = [
+    "INSECURE_WARNING",
     "PROXY_VARIABLES",
     "ReportSection",
     "StepLike",
@@ -262,6 +263,13 @@ def _md_value(value: Any) -> str:
     return _md_escape(value)
 
 
+INSECURE_WARNING = (
+    "TLS CERTIFICATE VERIFICATION IS DISABLED (--insecure): this connection was not protected "
+    "against anyone in between"
+)
+"""The line at the top of a Markdown report's section made with ``--insecure``."""
+
+
 def render_markdown(report: Mapping[str, Any]) -> str:
     """The report as Markdown: verdict, ladder, connection, environment, history."""
     kind = report.get("kind", "probe")
@@ -278,6 +286,8 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     ]
     for section in report.get("sections", []):
         lines += [f"## {section['title']}", ""]
+        if (section.get("environment") or {}).get("insecure"):
+            lines += [f"> ⚠ **{INSECURE_WARNING}**", ""]
         verdict = section.get("verdict")
         if verdict:
             lines += [
