@@ -7,6 +7,8 @@ Middlewares, outermost first:
    ``OPTIONS`` is a preflight, answered 204 here.
 2. ``errors``: unknown routes and methods, oversized bodies: JSON bodies like the backend's; a
    failing session store (Redis down) is a 503 (the reason goes to the log), never a traceback.
+   A polling POST announcing more than :data:`ENGINEIO_MAX_BYTES` is a 413 at once, as Node's
+   engine.io answers (python-engineio would hold it until the session times out).
 3. ``websocket_faults``: on the Engine.IO path, a websocket handshake is answered 403 (``reject``)
    or held unanswered (``blackhole``) before python-engineio sees it.
 4. ``api_limits``: ``/api/`` is rate limited per client (429 with the backend's body).
@@ -28,11 +30,13 @@ from conndebug.server.tokens import MSG_REST_NO_TOKEN, MSG_SESSION_GONE, AuthRej
 if TYPE_CHECKING:
     from conndebug.server.core import ReferenceServer
 
-__all__ = ["ADMIN_PREFIX", "ENGINEIO_PATH", "build_app"]
+__all__ = ["ADMIN_PREFIX", "ENGINEIO_MAX_BYTES", "ENGINEIO_PATH", "build_app"]
 
 log = logging.getLogger("conndebug.server.http")
 
 ENGINEIO_PATH = "/socket.io/"
+ENGINEIO_MAX_BYTES = 1_000_000
+"""The largest Engine.IO message a client may send (``maxPayload``, Node's ``maxHttpBufferSize``)."""
 ADMIN_PREFIX = "/_conndebug/"
 _CORS_METHODS = "GET,HEAD,PUT,PATCH,POST,DELETE"
 _GUEST_FIELDS = ("username", "location", "gender", "language")
@@ -83,7 +87,10 @@ async def _cors(request: web.Request, handler: Handler) -> web.StreamResponse:
 async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     server = _server(request)
     length = request.content_length
-    if length is not None and length > server.config.max_body_bytes and not _is_engineio(request):
+    if _is_engineio(request):
+        if length is not None and length > ENGINEIO_MAX_BYTES:
+            return web.Response(status=413)
+    elif length is not None and length > server.config.max_body_bytes:
         return _fail(413, "Request entity too large")
     try:
         return await handler(request)

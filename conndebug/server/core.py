@@ -36,7 +36,7 @@ from socketio import packet as sio_packet
 from conndebug import __version__
 from conndebug.core.clock import Clock, SystemClock
 from conndebug.core.errors import ConfigError, ServerError
-from conndebug.server.app import build_app
+from conndebug.server.app import ENGINEIO_MAX_BYTES, build_app
 from conndebug.server.config import (
     Faults,
     ServerConfig,
@@ -179,7 +179,7 @@ class ReferenceServer:
             cors_allowed_origins=[],  # CORS is done by the app's middleware, like Node's cors
             logger=_sio_logger,
             engineio_logger=_eio_logger,
-            max_http_buffer_size=1_000_000,
+            max_http_buffer_size=ENGINEIO_MAX_BYTES,
         )
         self._sio = sio
         if self._cluster is not None:
