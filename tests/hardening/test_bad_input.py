@@ -1,8 +1,11 @@
 """Bad input of every kind ends in exit 3 with one line (title + hint) and no traceback.
 
-Each case runs the real CLI in a subprocess, for the headless `watch` command and for the TUI
-entry point (`--url`), which validates its settings before Textual is ever imported. ``{tmp}`` in a
-case is replaced by a fresh temporary directory; ``URL=`` replaces the target URL.
+Each case runs the real CLI in a subprocess, for the headless commands `watch` and `probe`, for
+the TUI entry point (`--url`), which validates its settings before Textual is ever imported, and
+for `demo` (its connection options are checked before the server starts or a screen opens; it
+takes no URL, so the URL cases do not apply to it). ``{tmp}`` in a case is replaced by a fresh
+temporary directory; ``URL=`` replaces the target URL. The TUI's own inputs (the emit dialog) are
+in test_tui_input.py.
 """
 
 from __future__ import annotations
@@ -83,6 +86,21 @@ CASES: list[tuple[str, list[str], str]] = [
 ]
 
 
+COMMANDS = ("watch", "probe", "tui", "demo")
+
+
+def _applies(command: str, case: list[str]) -> bool:
+    return command != "demo" or not any(item.startswith("URL=") for item in case)
+
+
+PARAMS = [
+    pytest.param(command, case_id, case, needle, id=f"{command}-{case_id}")
+    for command in COMMANDS
+    for case_id, case, needle in CASES
+    if _applies(command, case)
+]
+
+
 def _argv(command: str, case: list[str], tmp: Path) -> list[str]:
     url = GOOD_URL
     rest: list[str] = []
@@ -93,11 +111,12 @@ def _argv(command: str, case: list[str], tmp: Path) -> list[str]:
             rest.append(item.replace("{tmp}", str(tmp)))
     if command == "tui":
         return ["--url", url, *rest]
+    if command == "demo":
+        return [command, *rest]
     return [command, url, *rest]
 
 
-@pytest.mark.parametrize("command", ["watch", "tui"])
-@pytest.mark.parametrize(("case_id", "case", "needle"), CASES, ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(("command", "case_id", "case", "needle"), PARAMS)
 def test_bad_input_is_one_line_exit_3(
     command: str, case_id: str, case: list[str], needle: str, tmp_path: Path
 ) -> None:
@@ -114,6 +133,8 @@ def test_bad_input_is_one_line_exit_3(
 def test_there_are_at_least_forty_cases() -> None:
     assert len(CASES) >= 40
     assert len({c[0] for c in CASES}) == len(CASES)
+    for command in COMMANDS:
+        assert sum(1 for p in PARAMS if p.values[0] == command) >= 40, command
 
 
 def test_secrets_in_bad_input_are_not_echoed() -> None:
