@@ -24,16 +24,28 @@ class EmitRequest:
     ack: bool
 
 
+RESERVED = frozenset(
+    {"connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"}
+)
+"""Event names socket.io clients refuse to emit (they mean something to the library)."""
+
+
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"payload is not valid JSON: {constant} is not a JSON value")
+
+
 def parse_request(name: str, payload: str, ack: bool) -> EmitRequest:
     """Validate the dialog's fields; raises ``ValueError`` with a message for the user."""
     name = name.strip()
     if not name:
         raise ValueError("give an event name, e.g. get:stats")
+    if name in RESERVED:
+        raise ValueError(f"“{name}” is reserved by Socket.IO: a client cannot emit it")
     text = payload.strip()
     value: Any = None
     if text:
         try:
-            value = json.loads(text)
+            value = json.loads(text, parse_constant=_not_json)  # NaN, Infinity: not JSON
         except json.JSONDecodeError as exc:
             raise ValueError(
                 f"payload is not valid JSON: {exc.msg} at column {exc.colno}"
