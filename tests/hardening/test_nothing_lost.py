@@ -24,22 +24,14 @@ from typing import Any
 import pytest
 
 from tests.conftest import ROOT
-from tests.hardening.peers import Peer, sio_peer
+from tests.hardening.peers import sio_peer
+from tests.hardening.storm_peer import storm
 
 pytestmark = pytest.mark.timeout(90)
 
 KILL_AFTER = 3000
 """Storm events printed before the kill."""
 _NUMBER = re.compile(r'"i":(\d+)')
-
-
-async def storm(sio: Any, sid: str, peer: Peer) -> None:
-    i = 0
-    while True:
-        await sio.emit("storm", {"i": i}, to=sid)
-        peer.sent = i = i + 1
-        if i % 100 == 0:
-            await asyncio.sleep(0)
 
 
 def numbers(events: list[dict[str, Any]]) -> list[int]:
