@@ -36,6 +36,7 @@ __all__ = [
     "create_guest_session",
     "session_from_token",
     "tls_verify_setting",
+    "token_problem",
 ]
 
 _ABSENT_STATUSES = frozenset({404, 405, 410, 501})
@@ -54,6 +55,8 @@ class GuestSession:
     claims: Mapping[str, Any] = field(default_factory=dict)
     source: str = "guest"
     """``guest`` (created here) or ``token`` (given with ``--token``)."""
+    problem: str | None = None
+    """What is wrong with the token's form (see :func:`token_problem`), if anything."""
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,26 @@ def _claims(token: str) -> dict[str, Any]:
     return claims
 
 
+def token_problem(token: str) -> str | None:
+    """What is wrong with a token's form: not a readable JWT, or an unsigned one (``alg: none``).
+
+    Nothing is verified (the tool has no key); this only says what anyone can read from it.
+    """
+    unreadable = "the token is not a readable JWT: its user and expiry cannot be shown"
+    parts = token.split(".")
+    if len(parts) != 3:
+        return unreadable
+    try:
+        header = _segment(parts[0])
+    except (ValueError, UnicodeDecodeError, binascii.Error):
+        return unreadable
+    if not isinstance(header, dict) or not _claims(token):
+        return unreadable
+    if str(header.get("alg", "")).lower() == "none":
+        return "the token is unsigned (alg: none): a server that accepts it accepts forged tokens"
+    return None
+
+
 def _str(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
@@ -112,6 +135,7 @@ def session_from_token(
         else None,
         claims=claims,
         source=source,
+        problem=token_problem(token),
     )
 
 

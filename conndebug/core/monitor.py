@@ -665,6 +665,13 @@ class Monitor(ConnectionListener):
             token=self.redactor.secret(session.token, "token"),
             source=session.source,
         )
+        if session.problem is not None:
+            unsigned = "alg: none" in session.problem
+            self._note(
+                f"{'guest session' if session.source == 'guest' else '--token'}: {session.problem}",
+                level="warning" if unsigned or session.source == "guest" else "info",
+                topic="session",
+            )
 
     async def _attempt(self, attempt: int) -> Failure | None:
         """One connection attempt over the transports in order; ``None`` once connected."""

@@ -220,6 +220,8 @@ class Case:
     """...and some event's detail contains this (lower case)."""
     duration: float = 0.0
     """``watch --duration``: 0 stops when the first attempt settles."""
+    probe_note: str = ""
+    """A note the probe's history must hold (lower case)."""
     scheme: str = "http"
 
 
@@ -424,8 +426,9 @@ CASES = [
         ("invalid token",),
         (2,),
         ("invalid token",),
-        "connect_error",
-        "invalid token",
+        "note",
+        "guest session: the token is not a readable jwt",
+        probe_note="guest session: the token is not a readable jwt",
     ),
     Case(
         "guest-endpoint-jwt-alg-none",
@@ -434,8 +437,9 @@ CASES = [
         ("invalid token",),
         (2,),
         ("invalid token",),
-        "connect_error",
-        "invalid token",
+        "note",
+        "the token is unsigned (alg: none)",
+        probe_note="the token is unsigned (alg: none)",
     ),
 ]
 
@@ -460,6 +464,9 @@ async def test_probe_ends_in_a_verdict_in_time_and_bounded_memory(case: Case) ->
     assert verdict.code in case.verdicts, (verdict.code, verdict.title, verdict.explanation)
     words = (verdict.title + " " + verdict.explanation).lower()
     assert any(w in words for w in case.probe_words), (verdict.title, verdict.explanation)
+    if case.probe_note:
+        notes = " | ".join(e.detail.lower() for e in result.history if e.kind == "note")
+        assert case.probe_note in notes, notes
     assert len(verdict.title) <= 300, verdict.title
     assert verdict.title.isprintable(), verdict.title
     # Each rung is bounded by --connect-timeout; at most a few rungs can each use it up.

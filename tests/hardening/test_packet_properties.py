@@ -8,6 +8,7 @@ import json
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from conndebug.core.guest import token_problem
 from conndebug.core.probe.engineio import (
     classify_handshake,
     eio3_sample,
@@ -129,3 +130,35 @@ def test_a_parser_error_quoting_any_bytes_is_one_short_line(garbage: bytes) -> N
     assert "bytearray" not in failure.error
     assert failure.error.isprintable()
     assert len(failure.error) <= 240
+
+
+@given(
+    st.one_of(
+        st.text(max_size=200),
+        st.builds(
+            lambda a, b, c: f"{a}.{b}.{c}",
+            *[
+                st.text(
+                    alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_=",
+                    max_size=40,
+                )
+            ]
+            * 3,
+        ),
+    )
+)
+@example("eyJhbGciOiJub25lIn0.eyJ1c2VySWQiOiJ4In0.")
+@example("e30.e30.")
+@example("W10.W10.")
+def test_any_token_is_read_or_named_unreadable_never_an_exception(token: str) -> None:
+    problem = token_problem(token)
+    assert problem is None or problem.startswith("the token is")
+
+
+def test_token_problems_name_what_anyone_can_read() -> None:
+    signed = "eyJhbGciOiJIUzI1NiJ9.eyJ1c2VySWQiOiJndWVzdF8xIn0.c2lnbmF0dXJl"
+    unsigned = "eyJhbGciOiJub25lIn0.eyJ1c2VySWQiOiJndWVzdF8xIn0."
+    assert token_problem(signed) is None
+    assert "alg: none" in (token_problem(unsigned) or "")
+    assert "not a readable JWT" in (token_problem("opaque-token-123") or "")
+    assert "not a readable JWT" in (token_problem("eyJ.!!.x") or "")

@@ -1264,6 +1264,17 @@ class _Ladder:
             token=self.redactor.secret(session.token, "token"),
             source=source,
         )
+        problem = getattr(session, "problem", None)
+        if problem is not None:  # unsigned, or (from a guest endpoint) not a JWT at all
+            worrying = source == "guest" or "alg: none" in problem
+            self.bus.emit(
+                Note,
+                text=self.redactor.text(
+                    f"{'guest session' if source == 'guest' else '--token'}: {problem}"
+                ),
+                level="warning" if worrying else "info",
+                topic="session",
+            )
 
     def _auth(self) -> dict[str, Any] | None:
         auth = dict(self.settings.auth)
