@@ -213,7 +213,7 @@ class Monitor(ConnectionListener):
             url=s.url,
             path=s.path,
             namespace=s.namespace,
-            proxy=effective_proxy(s),
+            proxy=self.redactor.text(effective_proxy(s) or "") or None,
             tls_verify=s.tls_verify,
             insecure=s.insecure,
             sid=self._sid,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import urllib.parse
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -58,6 +59,8 @@ _QUERY_OR_FORM = re.compile(
 _HEADER_LINE = re.compile(
     r"(?im)^(\s*(?:authorization|proxy-authorization|cookie|set-cookie|x-admin-key)\s*:\s*)(.+)$"
 )
+_URL_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^\s/@:]*):([^\s/@]+)@")
+"""The password in a URL's user-info (``http://user:password@proxy:3128``)."""
 _MIN_SECRET = 6
 """Known secrets shorter than this are not searched for in free text (too many false hits)."""
 
@@ -127,6 +130,7 @@ class Redactor:
         text = _HEADER_LINE.sub(lambda m: m.group(1) + _mask(m.group(2).strip(), "header"), text)
         text = _BEARER.sub(lambda m: f"{m.group(1)} {_mask(m.group(2), 'credential')}", text)
         text = _JWT.sub(lambda m: _mask(m.group(0), "jwt"), text)
+        text = _URL_PASSWORD.sub(lambda m: f"{m.group(1)}:{_mask(m.group(2), 'password')}@", text)
         return _QUERY_OR_FORM.sub(
             lambda m: f"{m.group(1)}{m.group(2)}={_mask(m.group(3), m.group(2).lower())}", text
         )
@@ -162,8 +166,10 @@ class Redactor:
 
 def settings_redactor(settings: Settings, *extra: str | None) -> Redactor:
     """The redactor of a session: it knows the secrets the user gave in ``settings`` (the token,
-    secret headers and their parts, secret-named ``--query`` and ``--auth-json`` values) and any
-    ``extra`` ones (an admin key)."""
+    secret headers and their parts, secret-named ``--query`` and ``--auth-json`` values, the
+    proxy's password) and any ``extra`` ones (an admin key)."""
+    from conndebug.config import effective_proxy
+
     redactor = Redactor(show_secrets=settings.show_secrets)
     redactor.add(settings.token)
     for name, value in settings.headers:
@@ -174,6 +180,10 @@ def settings_redactor(settings: Settings, *extra: str | None) -> Redactor:
     for key, value in settings.auth.items():
         if str(key).lower() in SECRET_KEYS and isinstance(value, str):
             redactor.add(value)
+    for proxy in {settings.proxy, effective_proxy(settings)}:
+        if proxy and "@" in proxy:
+            parts = urllib.parse.urlsplit(proxy if "://" in proxy else "http://" + proxy)
+            redactor.add(parts.password)
     for secret in extra:
         redactor.add(secret)
     return redactor
