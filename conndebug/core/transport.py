@@ -45,11 +45,10 @@ import engineio
 import engineio.async_client
 import engineio.base_client
 import engineio.payload
-import socketio
-from socketio import packet as sio_packet
 
 from conndebug.config import Settings, effective_proxy
 from conndebug.core.clock import Clock
+from conndebug.core.lean_socketio import import_socketio
 from conndebug.core.net import (
     MAX_ANSWER_BYTES,
     FailureKind,
@@ -59,6 +58,9 @@ from conndebug.core.net import (
     make_session,
 )
 from conndebug.core.text import one_line
+
+socketio = import_socketio()  # first, so the Redis/Valkey libraries stay unloaded in a client
+sio_packet = socketio.packet
 
 __all__ = ["Connection", "ConnectionLike", "ConnectionListener", "Failure"]
 
