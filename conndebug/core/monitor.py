@@ -588,16 +588,18 @@ class Monitor(ConnectionListener):
             self._next_attempt_at = None
 
     async def _wait_delay(self, delay: float, failure: Failure | None) -> None:
-        """Sleep ``delay``; after "connection refused", stop early once the port listens again."""
+        """Sleep ``delay``; stop early once the port listens again when it was closed: after
+        "connection refused", or after a drop (``failure`` None) with the port closed right
+        then (a server restarting). A server that dropped us but still listens gets the backoff."""
         sleeper = asyncio.ensure_future(self.clock.sleep(delay))
-        if (
-            failure is None
-            or failure.kind is not FailureKind.REFUSED
-            or effective_proxy(self.settings)
-        ):
+        host, port = host_port(self.settings.url)
+        if failure is None:
+            watch = not effective_proxy(self.settings) and not await self._port_check(host, port)
+        else:
+            watch = failure.kind is FailureKind.REFUSED and not effective_proxy(self.settings)
+        if not watch:
             await sleeper
             return
-        host, port = host_port(self.settings.url)
         started = self.clock.monotonic()
         poller = asyncio.ensure_future(self._poll_port(host, port))
         try:
