@@ -15,6 +15,7 @@ else a ConfigError).
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import json
 import os
@@ -133,7 +134,9 @@ def redact_url(url: str | None, redactor: Redactor | None = None) -> str | None:
     )
 
 
+@functools.cache
 def _version(dist: str) -> str | None:
+    """A distribution's version (looked up once: each lookup scans the import path)."""
     try:
         return importlib.metadata.version(dist)
     except importlib.metadata.PackageNotFoundError:

@@ -87,10 +87,14 @@ def make_client(settings: Settings, timeout: float) -> httpx.AsyncClient:
 
     headers = {"Accept-Encoding": "identity", "User-Agent": "conndebug-probe"}
     headers.update(dict(settings.headers))
-    verify: Any = make_ssl_context(settings) if settings.is_tls else True
+    proxy = effective_proxy(settings)
+    # Plain http and no https proxy: no TLS on the way, so no certificates to load (httpx's default
+    # verifying context parses the CA bundle for every client).
+    plain = not settings.is_tls and not (proxy or "").startswith("https://")
+    verify: Any = False if plain else make_ssl_context(settings)
     return httpx.AsyncClient(
         verify=verify,
-        proxy=effective_proxy(settings),
+        proxy=proxy,
         trust_env=False,
         follow_redirects=False,
         headers=headers,
