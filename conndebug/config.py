@@ -247,8 +247,8 @@ def effective_proxy(settings: Settings, url: str | None = None) -> str | None:
     target = url or settings.url
     host = urllib.parse.urlsplit(target).hostname or ""
     proxies = _environment_proxies()
-    if not proxies:
-        return None
+    if not any(name != "no" for name in proxies):
+        return None  # NO_PROXY alone (or nothing): no proxy to bypass
     from urllib.request import proxy_bypass
 
     if proxy_bypass(host):
