@@ -1,4 +1,4 @@
-"""Guest sessions: the target's ``POST /api/guest`` contract (see target-contract.md), over httpx.
+"""Guest sessions: the target's ``POST /api/guest`` contract (see target-contract.md), over aiohttp.
 
 :func:`create_guest_session` asks the guest endpoint for a session and sorts the answer into one of
 three outcomes (:class:`GuestResult`):
@@ -16,19 +16,20 @@ settings as the socket, and a time limit.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
-import socket
 import ssl
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
+import aiohttp
 
 from conndebug.config import Settings, effective_proxy
-from conndebug.core.net import FailureKind
+from conndebug.core.net import FailureKind, classify
 
 __all__ = [
     "GuestResult",
@@ -139,51 +140,19 @@ def session_from_token(
     )
 
 
-def _message(response: httpx.Response) -> str:
+def _message(body: bytes, content_type: str) -> str:
     """The server's ``message`` field, or a short description of the body."""
+    text = body.decode("utf-8", "replace")
     try:
-        body = response.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        body = None
-    if isinstance(body, dict) and isinstance(body.get("message"), str):
-        return str(body["message"])
-    ctype = response.headers.get("content-type", "")
-    if "html" in ctype or response.text.lstrip()[:1] == "<":
+        data = json.loads(text)
+    except ValueError:
+        data = None
+    if isinstance(data, dict) and isinstance(data.get("message"), str):
+        return str(data["message"])
+    if "html" in content_type or text.lstrip()[:1] == "<":
         return "an HTML page"
-    text = response.text.strip().replace("\n", " ")
+    text = text.strip().replace("\n", " ")
     return (text[:80] + "…") if len(text) > 80 else (text or "an empty body")
-
-
-def _cause_chain(exc: BaseException) -> list[BaseException]:
-    chain: list[BaseException] = []
-    current: BaseException | None = exc
-    while current is not None and current not in chain and len(chain) < 10:
-        chain.append(current)
-        current = current.__cause__ or current.__context__
-    return chain
-
-
-def _classify(exc: httpx.HTTPError) -> tuple[FailureKind, str]:
-    chain = _cause_chain(exc)
-    if isinstance(exc, httpx.ProxyError):
-        return FailureKind.PROXY, f"the proxy failed ({exc})"
-    if isinstance(exc, httpx.TimeoutException):
-        return FailureKind.TIMEOUT, "no answer in time"
-    for item in chain:
-        if isinstance(item, ssl.SSLCertVerificationError):
-            return FailureKind.TLS, f"certificate not trusted ({item.verify_message})"
-        if isinstance(item, ssl.SSLError):
-            return FailureKind.TLS, f"TLS handshake failed ({item.reason or item})"
-        if isinstance(item, ConnectionRefusedError):
-            return FailureKind.REFUSED, "connection refused (nothing listens there)"
-        if isinstance(item, socket.gaierror):
-            return FailureKind.DNS, "the host name does not resolve"
-    text = str(exc) or type(exc).__name__
-    if "refused" in text.lower():
-        return FailureKind.REFUSED, "connection refused (nothing listens there)"
-    if "certificate" in text.lower() or "ssl" in text.lower():
-        return FailureKind.TLS, f"TLS failed ({text})"
-    return FailureKind.OTHER, text
 
 
 def tls_verify_setting(settings: Settings) -> ssl.SSLContext | bool:
@@ -195,54 +164,72 @@ def tls_verify_setting(settings: Settings) -> ssl.SSLContext | bool:
     return ssl.create_default_context()
 
 
+def _ssl_for(settings: Settings) -> ssl.SSLContext | bool:
+    """aiohttp's ``ssl``: off, a CA bundle's context, or its own verified context (made once)."""
+    if settings.insecure:
+        return False
+    if settings.ca_bundle:
+        return ssl.create_default_context(cafile=settings.ca_bundle)
+    return True
+
+
 async def create_guest_session(settings: Settings, *, timeout: float = 10.0) -> GuestResult:
-    """``POST`` the guest endpoint once (bounded by ``timeout``) and sort out the answer."""
+    """``POST`` the guest endpoint once (bounded by ``timeout``) and sort out the answer.
+
+    Over aiohttp, which the connection loads anyway: httpx cost a tenth of a second to import
+    and tens of milliseconds per session (a client, a TLS context) on every start.
+    """
     url = settings.guest_url
     headers = dict(settings.headers)
     if settings.origin:
         headers["Origin"] = settings.origin
     headers.setdefault("Accept", "application/json")
-    proxy = effective_proxy(settings, url)
-    # No TLS anywhere on the way (plain http, no https proxy): no certificates to load (a
-    # verifying context parses the whole CA bundle, tens of milliseconds per session).
-    plain = url.startswith("http://") and not (proxy or "").startswith("https://")
+    started = time.monotonic()
     try:
-        async with httpx.AsyncClient(
-            proxy=proxy,
-            verify=False if plain else tls_verify_setting(settings),
-            trust_env=False,
-            timeout=httpx.Timeout(timeout),
-            headers=headers,
-        ) as client:
-            response = await client.post(url, json={})
-    except httpx.HTTPError as exc:
-        kind, why = _classify(exc)
+        async with (
+            aiohttp.ClientSession(
+                trust_env=False,
+                headers=headers,
+                timeout=aiohttp.ClientTimeout(total=timeout),
+            ) as http,
+            http.post(
+                url,
+                json={},
+                proxy=effective_proxy(settings, url),
+                ssl=_ssl_for(settings),
+                allow_redirects=False,
+            ) as response,
+        ):
+            elapsed_ms = (time.monotonic() - started) * 1000.0
+            status = response.status
+            content_type = response.headers.get("Content-Type", "")
+            body = await response.read()
+    except (aiohttp.ClientError, asyncio.TimeoutError, OSError, ValueError) as exc:
+        kind, why = classify(exc)
         return GuestResult(error=f"guest session at {url}: {why}", kind=kind)
-    elapsed_ms = response.elapsed.total_seconds() * 1000.0
-    status = response.status_code
     if status in _RETRY_STATUSES or status >= 500:
         return GuestResult(
-            error=f"guest session at {url}: HTTP {status} ({_message(response)})",
+            error=f"guest session at {url}: HTTP {status} ({_message(body, content_type)})",
             kind=FailureKind.HTTP,
             status=status,
             elapsed_ms=elapsed_ms,
         )
     if status in _ABSENT_STATUSES or not (200 <= status < 300):
         return GuestResult(
-            absent=f"no guest endpoint at {url} (HTTP {status}: {_message(response)})",
+            absent=f"no guest endpoint at {url} (HTTP {status}: {_message(body, content_type)})",
             status=status,
             elapsed_ms=elapsed_ms,
         )
     try:
-        body = response.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        body = None
-    data = body.get("data") if isinstance(body, dict) else None
+        data_all = json.loads(body.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        data_all = None
+    data = data_all.get("data") if isinstance(data_all, dict) else None
     token = data.get("token") if isinstance(data, dict) else None
     if not isinstance(token, str) or not token:
         return GuestResult(
             absent=f"{url} answered HTTP {status} but not the guest-session contract "
-            f"(no data.token; got {_message(response)})",
+            f"(no data.token; got {_message(body, content_type)})",
             status=status,
             elapsed_ms=elapsed_ms,
         )

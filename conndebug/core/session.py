@@ -12,8 +12,6 @@
 
 from __future__ import annotations
 
-import httpx
-
 from conndebug.config import Settings, effective_proxy
 from conndebug.core.guest import tls_verify_setting
 
@@ -70,6 +68,8 @@ async def expire_on_server(
 ) -> tuple[int | None, str | None]:
     """``POST /_conndebug/expire`` → (records deleted, ``None``) or (``None``, why it failed)."""
     url = settings.rest_base + "/_conndebug/expire"
+    import httpx  # only for this admin call: a client start never pays for it
+
     try:
         async with httpx.AsyncClient(
             proxy=effective_proxy(settings, url),
