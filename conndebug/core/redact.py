@@ -51,15 +51,20 @@ SECRET_KEYS = frozenset(
 )
 """JSON keys / query parameter names whose values are always secret (lower case)."""
 
-_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*")
-_BEARER = re.compile(r"(?i)\b(bearer|basic)\s+([A-Za-z0-9._~+/=-]{8,})")
+# Every pattern below runs over text a hostile server controls: each is anchored so that a match
+# can only start where the text could not continue a longer one (no start inside a run of the same
+# characters), and no quantifier spans lines. Otherwise "\n" * 20_000 took 16 s and "eyJ" * 20_000
+# took 3 s (each start scanned to the end again). tests/hardening/test_redos.py holds them linear.
+_JWT = re.compile(r"(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*")
+_BEARER = re.compile(r"(?i)\b(bearer|basic)[ \t]+([A-Za-z0-9._~+/=-]{8,})")
 _QUERY_OR_FORM = re.compile(
     r"(?i)([?&;\s\"']|^)(token|access_token|accesstoken|jwt|password|api_key|apikey|key)=([^&\s\"';]+)"
 )
 _HEADER_LINE = re.compile(
-    r"(?im)^(\s*(?:authorization|proxy-authorization|cookie|set-cookie|x-admin-key)\s*:\s*)(.+)$"
+    r"(?im)^([ \t]*(?:authorization|proxy-authorization|cookie|set-cookie|x-admin-key)[ \t]*:[ \t]*)"
+    r"([^\r\n]+)$"
 )
-_URL_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^\s/@:]*):([^\s/@]+)@")
+_URL_PASSWORD = re.compile(r"(?i)(?<![a-z0-9+.-])([a-z][a-z0-9+.-]{0,15}://[^\s/@:]*):([^\s/@]+)@")
 """The password in a URL's user-info (``http://user:password@proxy:3128``)."""
 _MIN_SECRET = 6
 """Known secrets shorter than this are not searched for in free text (too many false hits)."""

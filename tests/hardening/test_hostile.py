@@ -144,6 +144,12 @@ async def _ten_megabytes(sio: Any, sid: str, peer: peers.Peer) -> None:
     peer.sent += 1
 
 
+async def _redaction_bomb(sio: Any, sid: str, peer: peers.Peer) -> None:
+    """Text that made the redactor's patterns rescan from every position (minutes per event)."""
+    await sio.emit("bomb", {"text": "\n" * 400_000 + "eyJ" * 100_000 + " \n" * 100_000}, to=sid)
+    peer.sent += 1
+
+
 async def _flood(sio: Any, sid: str, peer: peers.Peer) -> None:
     i = 0
     while True:
@@ -354,6 +360,17 @@ CASES = [
         ("connected over websocket",),
         "event_in",
         "← big (10000010 b)",
+        duration=2.5,
+    ),
+    Case(
+        "redaction-bomb-event",
+        _sio(on_connect=_redaction_bomb),
+        ("ok",),
+        ("connected",),
+        (0,),
+        ("connected over websocket",),
+        "event_in",
+        "← bomb (",
         duration=2.5,
     ),
     Case(

@@ -3,7 +3,8 @@
 A representative subset of test_hostile.py's peers, each with the real app on the real monitor:
 a server that accepts and never answers, a slowloris, an endless chunked body, invalid websocket
 frames once connected, a flood of events (from another process, as a real server would: in this
-one it would take the event loop from the app under test) and a 10 MB event. While the peer misbehaves, ``?`` must
+one it would take the event loop from the app under test), an event built to make redaction
+slow, and a 10 MB event. While the peer misbehaves, ``?`` must
 open the help screen and ``escape`` close it within a generous bound, the panel must show what is
 going on, and memory must stay bounded.
 """
@@ -28,6 +29,7 @@ from tests.hardening import peers
 from tests.hardening.storm_peer import storm_peer
 from tests.hardening.test_hostile import (
     _frames_when_connected,
+    _redaction_bomb,
     _handshakes,
     _slowloris,
     _ten_megabytes,
@@ -96,6 +98,12 @@ CASES = [
         "event-flood",
         storm_peer,
         lambda m: m.snapshot().events_in > 2000,
+        "Connected",
+    ),
+    TuiCase(
+        "redaction-bomb-event",
+        _sio(on_connect=_redaction_bomb),
+        lambda m: any(e.kind == "event_in" for e in m.bus.history),
         "Connected",
     ),
     TuiCase(
