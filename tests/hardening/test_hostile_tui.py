@@ -29,8 +29,8 @@ from tests.hardening import peers
 from tests.hardening.storm_peer import storm_peer
 from tests.hardening.test_hostile import (
     _frames_when_connected,
-    _redaction_bomb,
     _handshakes,
+    _redaction_bomb,
     _slowloris,
     _ten_megabytes,
     _websockets,
