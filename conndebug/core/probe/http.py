@@ -33,9 +33,8 @@ class HttpFailure(Exception):
 
     def __init__(self, kind: str, error: str, ms: float) -> None:
         # h11 quotes the line it could not parse as ``bytearray(b'...')``: a hostile server's
-        # bytes; say what it means instead and keep the rest to one short line.
-        head, quoted, _ = error.partition(": bytearray(")
-        error = one_line(f"{head} (the answer is not HTTP)" if quoted else error)
+        # bytes, dropped; the rest is kept to one short line.
+        error = one_line(error.partition(": bytearray(")[0])
         super().__init__(error)
         self.kind = kind
         self.error = error
@@ -170,6 +169,8 @@ async def fetch(
         kind = (
             "closed" if "disconnected" in text.lower() or "closed" in text.lower() else "protocol"
         )
+        if kind == "protocol":  # h11 could not parse what came back
+            text = f"the answer is not HTTP ({text.partition(': bytearray(')[0]})"
         raise HttpFailure(kind, text, _ms(start)) from None
     except (httpx.ReadError, httpx.WriteError) as exc:
         raise HttpFailure("closed", str(exc) or "the connection was reset", _ms(start)) from None
