@@ -39,8 +39,9 @@ from tests.ui.helpers import SIZE, text, until
 
 pytestmark = pytest.mark.timeout(90)
 
-KEY_BOUND_S = 1.0
-"""A key's effect is on screen within this (generous: a frame is 1/15 s)."""
+KEY_BOUND_S = 2.0
+"""A key's effect is on screen within this (generous: a frame is 1/15 s; but the preview of a
+10 MB event is redacted on the event loop, about 0.9 s here, longer on a loaded machine)."""
 RSS_MB = 200.0
 
 
