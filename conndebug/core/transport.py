@@ -77,6 +77,8 @@ if getattr(engineio.async_client.payload, "Payload", None) is not _ClientPayload
 T = TypeVar("T")
 
 _PROBE_PREFIX = "/conndebug-probe-"
+_RESERVED_EVENTS = frozenset({"connect", "connect_error", "disconnect"})
+"""Event names the library routes to its own handlers: they keep the library's path."""
 _LIFECYCLE_INFO = (
     "HTTP ",
     "Read loop",
@@ -412,7 +414,40 @@ class Connection:
     async def _on_packet(self, pkt: Any) -> None:
         """Every Engine.IO packet from the server passes here first: a sign of life."""
         self.listener.conn_life(self, ping=pkt.packet_type == engineio.packet.PING)
+        if pkt.packet_type == engineio.packet.MESSAGE and self._plain_event(pkt.data):
+            return
         await self._receive_packet(pkt)
+
+    def _plain_event(self, data: Any) -> bool:
+        """Hand a plain server event on our connected namespace straight to the listener.
+
+        The library would start a task for each message and pass it through three more awaits:
+        during a storm of events that was most of the time per event. Only the simplest packet
+        takes this path — ``2[/ns,]["name", ...]``: an EVENT without ack id or binary attachments,
+        for a connected namespace, not named like a reserved event; everything else (and anything
+        that does not parse) goes the library's way.
+        """
+        if not isinstance(data, str) or data[:1] != "2":
+            return False
+        namespace, body = "/", data[1:]
+        if body[:1] == "/":
+            namespace, comma, body = body.partition(",")
+            if not comma:
+                return False
+        if body[:1] != "[" or namespace != self.namespace:
+            return False
+        if namespace not in self.client.namespaces:
+            return False
+        try:
+            value = json.loads(body)
+        except ValueError:
+            return False
+        if not value or not isinstance(value, list) or not isinstance(value[0], str):
+            return False
+        if value[0] in _RESERVED_EVENTS:
+            return False
+        self._on_any(value[0], *value[1:])
+        return True
 
     async def _on_eio_message(self, data: Any) -> None:
         """Socket.IO packets: take our probes' answers off the wire, spot kicks, pass the rest."""
