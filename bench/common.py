@@ -408,7 +408,7 @@ class Serve:
 async def serve(*args: str) -> AsyncIterator[Serve]:
     """``conndebug serve --port 0 ARGS`` until the block ends (SIGCONT, SIGTERM, SIGKILL)."""
     key = secrets.token_urlsafe(12)
-    argv = [*conndebug_exe(), "serve", "--port", "0", "--admin-key", key, *args]
+    argv = [*conndebug_exe(), "serve", "--port", "0", f"--admin-key={key}", *args]
     async with running(argv) as proc:
         first = await proc.wait_line(lambda line: "listening on" in line.text, 30)
         if first is None:

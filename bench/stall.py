@@ -92,6 +92,7 @@ async def _conndebug_reps(srv: Serve, how: str, reps: int, rng: random.Random) -
                 await srv.admin("PUT", "faults", {"blackhole": True})
             await until(lambda f=frozen: marks.first_after("stall", f) is not None, 20)
             stalled = marks.first_after("stall", frozen)
+            thawed = time.monotonic()  # before: life may return while the admin call answers
             if how == "sigstop":
                 srv.thaw()
             else:
@@ -99,9 +100,9 @@ async def _conndebug_reps(srv: Serve, how: str, reps: int, rng: random.Random) -
             if stalled is None:
                 raise RuntimeError(f"stall ({how}): no stall event within 20 s")
             results.append(stalled - frozen)
-            thawed = time.monotonic()
             if not await until(lambda t=thawed: marks.first_after("recovered", t) is not None, 20):
-                raise RuntimeError(f"stall ({how}): the monitor did not recover")
+                seen = "; ".join(f"{e.kind}: {e.detail[:90]}" for e in marks.events[-6:])
+                raise RuntimeError(f"stall ({how}): the monitor did not recover ({seen})")
     finally:
         await monitor.stop()
     return results
