@@ -79,6 +79,13 @@ def _mask(secret: str, label: str = "secret") -> str:
     return f"‹redacted {label} #{fingerprint(secret)}›"
 
 
+def _mask_url_password(match: re.Match[str]) -> str:
+    password = match.group(2)
+    if not password.strip("*"):  # already masked by whoever wrote it ("redis://:***@host")
+        return match.group(0)
+    return f"{match.group(1)}:{_mask(password, 'password')}@"
+
+
 class Redactor:
     """Masks secrets in text and structures; a no-op when ``show_secrets`` is set."""
 
@@ -135,7 +142,7 @@ class Redactor:
         text = _HEADER_LINE.sub(lambda m: m.group(1) + _mask(m.group(2).strip(), "header"), text)
         text = _BEARER.sub(lambda m: f"{m.group(1)} {_mask(m.group(2), 'credential')}", text)
         text = _JWT.sub(lambda m: _mask(m.group(0), "jwt"), text)
-        text = _URL_PASSWORD.sub(lambda m: f"{m.group(1)}:{_mask(m.group(2), 'password')}@", text)
+        text = _URL_PASSWORD.sub(_mask_url_password, text)
         return _QUERY_OR_FORM.sub(
             lambda m: f"{m.group(1)}{m.group(2)}={_mask(m.group(3), m.group(2).lower())}", text
         )

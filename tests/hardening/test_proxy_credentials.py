@@ -49,6 +49,10 @@ def test_any_password_in_a_url_is_masked(
     assert "proxy.example:3128" in shown
 
 
+def test_a_password_someone_already_masked_is_left_as_it_is() -> None:
+    assert Redactor().text("redis://:***@127.0.0.1:6379/0") == "redis://:***@127.0.0.1:6379/0"
+
+
 @pytest.mark.parametrize("how", ["flag", "environment"])
 async def test_the_proxy_password_is_in_no_output_of_watch(how: str, tmp_path: Path) -> None:
     dead_proxy = f"http://probe:{PASSWORD}@127.0.0.1:{free_loopback_port()}"
