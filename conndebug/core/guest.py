@@ -29,7 +29,7 @@ from typing import Any
 import aiohttp
 
 from conndebug.config import Settings, effective_proxy
-from conndebug.core.net import FailureKind, classify
+from conndebug.core.net import FailureKind, classify, ssl_setting
 
 __all__ = [
     "GuestResult",
@@ -164,15 +164,6 @@ def tls_verify_setting(settings: Settings) -> ssl.SSLContext | bool:
     return ssl.create_default_context()
 
 
-def _ssl_for(settings: Settings) -> ssl.SSLContext | bool:
-    """aiohttp's ``ssl``: off, a CA bundle's context, or its own verified context (made once)."""
-    if settings.insecure:
-        return False
-    if settings.ca_bundle:
-        return ssl.create_default_context(cafile=settings.ca_bundle)
-    return True
-
-
 async def create_guest_session(settings: Settings, *, timeout: float = 10.0) -> GuestResult:
     """``POST`` the guest endpoint once (bounded by ``timeout``) and sort out the answer.
 
@@ -196,7 +187,7 @@ async def create_guest_session(settings: Settings, *, timeout: float = 10.0) -> 
                 url,
                 json={},
                 proxy=effective_proxy(settings, url),
-                ssl=_ssl_for(settings),
+                ssl=ssl_setting(settings, url),
                 allow_redirects=False,
             ) as response,
         ):

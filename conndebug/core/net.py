@@ -18,7 +18,9 @@ import asyncio
 import collections
 import contextlib
 import enum
+import functools
 import json
+import os
 import ssl
 import urllib.parse
 from dataclasses import dataclass, replace
@@ -37,6 +39,7 @@ __all__ = [
     "HttpRecord",
     "HttpTrace",
     "RedirectRefused",
+    "ca_context",
     "classify",
     "host_port",
     "make_session",
@@ -204,13 +207,37 @@ async def _short_body(response: aiohttp.ClientResponse, limit: int = 4096) -> st
     return raw.decode("utf-8", "replace").strip() or None
 
 
-def ssl_setting(settings: Settings) -> ssl.SSLContext | bool:
-    """What the connector verifies TLS with: a CA bundle's context, ``False`` (insecure) or default."""
+def ssl_setting(settings: Settings, url: str | None = None) -> ssl.SSLContext | bool:
+    """What the connector verifies TLS with: a CA bundle's context, ``False`` (insecure) or default.
+
+    ``True`` (aiohttp's own verified context) also when no TLS is on the way to ``url`` (default:
+    the target): plain http without an https proxy needs no certificates, and loading a bundle
+    (``--ca-bundle`` or ``SSL_CERT_FILE``) costs tens of milliseconds per connection.
+    """
     if settings.insecure:
         return False
+    target = url or settings.url
+    if target.startswith(("http://", "ws://")) and not (
+        effective_proxy(settings, target) or ""
+    ).startswith("https://"):
+        return True
     if settings.ca_bundle:
-        return ssl.create_default_context(cafile=settings.ca_bundle)
+        return ca_context(settings.ca_bundle)
     return True
+
+
+def ca_context(ca_bundle: str) -> ssl.SSLContext:
+    """A verifying context that trusts ``ca_bundle``, made once per file version and shared."""
+    try:
+        stamp = os.stat(ca_bundle).st_mtime_ns
+    except OSError:
+        stamp = -1  # ssl says what is wrong with it
+    return _ca_context(ca_bundle, stamp)
+
+
+@functools.lru_cache(maxsize=8)
+def _ca_context(ca_bundle: str, _stamp: int) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=ca_bundle)
 
 
 class _BoundedResponse(aiohttp.ClientResponse):
