@@ -61,16 +61,22 @@ def _no_trust_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
+def _verifies(setting: ssl.SSLContext | bool) -> bool:
+    """``True`` is aiohttp's own verifying context; a context must require a valid certificate."""
+    if isinstance(setting, ssl.SSLContext):
+        return setting.verify_mode is ssl.CERT_REQUIRED and setting.check_hostname
+    return setting is True
+
+
 def test_every_client_verifies_by_default() -> None:
     settings = Settings(url="https://example.org")
-    assert ssl_setting(settings) is True  # aiohttp: the default, verifying context
-    guest = tls_verify_setting(settings)
-    assert isinstance(guest, ssl.SSLContext)
-    probe = make_ssl_context(settings)
-    for context in (guest, probe):
-        assert context.verify_mode is ssl.CERT_REQUIRED
-        assert context.check_hostname is True
+    assert _verifies(ssl_setting(settings))  # both Socket.IO transports and the guest client
+    assert _verifies(tls_verify_setting(settings))  # the admin client (session expiry)
+    assert _verifies(make_ssl_context(settings))  # the probe
     assert settings.tls_verify == "verified (system trust store)"
+    insecure = Settings(url="https://example.org", insecure=True)
+    assert not _verifies(ssl_setting(insecure))
+    assert not _verifies(make_ssl_context(insecure))
 
 
 @pytest.mark.parametrize("transport", ["websocket", "polling"])
