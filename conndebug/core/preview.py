@@ -10,6 +10,25 @@ from conndebug.core.redact import Redactor
 __all__ = ["PREVIEW_CHARS", "preview"]
 
 PREVIEW_CHARS = 120
+_CLIP_CHARS = 64 * 1024
+"""Strings are cut here before redaction: only the first 120 characters are ever shown, and a
+cut this far out cannot reach them even after masks shorten the text before it."""
+_CLIP_ITEMS = 1000
+"""Containers are cut here before redaction: their first 1,000 items fill the preview already."""
+
+
+def _clip(value: Any, depth: int = 0) -> Any:
+    """``value`` with huge strings and containers cut, so redacting a 10 MB event stays cheap."""
+    if isinstance(value, str):
+        return value[:_CLIP_CHARS] if len(value) > _CLIP_CHARS else value
+    if depth > 32:
+        return "…"
+    if isinstance(value, dict):
+        items = list(value.items())[:_CLIP_ITEMS] if len(value) > _CLIP_ITEMS else value.items()
+        return {k: _clip(v, depth + 1) for k, v in items}
+    if isinstance(value, (list, tuple)):
+        return [_clip(v, depth + 1) for v in value[:_CLIP_ITEMS]]
+    return value
 
 
 def preview(redactor: Redactor, value: Any) -> tuple[int, str]:
@@ -24,10 +43,13 @@ def preview(redactor: Redactor, value: Any) -> tuple[int, str]:
     except (TypeError, ValueError):
         raw = None
         size = len(repr(value).encode("utf-8", "surrogatepass"))
-    shown = redactor.value(value)
+    clipped = _clip(value) if raw is None or len(raw) > _CLIP_CHARS else value
+    shown = redactor.value(clipped)
     try:
         # Nothing masked (the usual case): the JSON above is the preview; no second encoding.
-        same = shown is value or (type(shown) is type(value) and shown == value)
+        same = clipped is value and (
+            shown is value or (type(shown) is type(value) and shown == value)
+        )
     except (TypeError, ValueError, RecursionError):
         same = False
     if same and raw is not None:
