@@ -40,15 +40,19 @@ def test_a_payload_that_is_not_json_still_previews() -> None:
 
 
 def test_a_huge_payload_is_clipped_before_redaction_and_stays_truthful() -> None:
-    import time
-
     token = "eyJhbGciOiJIUzI1NiJ9.eyJ1c2VySWQiOiJndWVzdF8xIn0.c2lnbmF0dXJlLXZhbHVl"
-    redactor = Redactor([token])
+
+    class Counting(Redactor):
+        scanned = 0
+
+        def text(self, text: str) -> str:
+            Counting.scanned += len(text)
+            return super().text(text)
+
     payload = {"token": token, "data": "x" * 10_000_000, "items": list(range(50_000))}
-    started = time.perf_counter()
-    size, text = preview(redactor, payload)
-    took = time.perf_counter() - started
+    size, text = preview(Counting([token]), payload)
     assert size > 10_000_000  # the size is the whole payload's, not the clipped one's
     assert token not in text
     assert len(text) <= PREVIEW_CHARS
-    assert took < 0.5, f"a 10 MB preview took {took:.2f} s on the event loop"
+    # the 10 MB string was cut before the redactor scanned it (it held the loop ~0.9 s before)
+    assert 0 < Counting.scanned < 200_000
