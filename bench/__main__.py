@@ -3,6 +3,7 @@
     uv run python -m bench                 # the full run (a few minutes), writes bench/RESULTS.md
     uv run python -m bench --smoke         # tiny numbers, no 60 s caps (CI runs this)
     uv run python -m bench --only storm,idle
+    uv run python -m bench --render        # RESULTS.md again from bench/out/raw.json (after editing notes)
 
 Raw samples go to ``bench/out/`` (git-ignored). Needs the Node peers (``npm ci`` in tests/node).
 
@@ -24,7 +25,7 @@ from pathlib import Path
 
 from bench import fallback, fleet, idle, restart, stall, startup, storm
 from bench.common import BENCH_DIR, Params, Row, node_available, say
-from bench.report import write_results
+from bench.report import machine, produced_now, write_results
 
 BENCHMARKS: dict[str, Callable[[Params, asyncio.Lock], Awaitable[list[Row]]]] = {
     "fallback": fallback.run,
@@ -61,7 +62,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", help="comma-separated: " + ",".join(BENCHMARKS))
     parser.add_argument("--results", type=Path, help="where to write the results (Markdown)")
     parser.add_argument("--raw", type=Path, help="where to write the raw samples (JSON)")
+    parser.add_argument(
+        "--render",
+        action="store_true",
+        help="measure nothing: write the results again from the raw file (e.g. after editing "
+        "bench/notes.md)",
+    )
     args = parser.parse_args(argv)
+    if args.render:
+        return render(args.raw or BENCH_DIR / "out" / "raw.json", args.results)
     names = [n.strip() for n in args.only.split(",")] if args.only else list(BENCHMARKS)
     unknown = [n for n in names if n not in BENCHMARKS]
     if unknown:
@@ -75,11 +84,29 @@ def main(argv: list[str] | None = None) -> int:
     results = args.results or (out / "RESULTS-smoke.md" if args.smoke else BENCH_DIR / "RESULTS.md")
     raw = args.raw or out / ("raw-smoke.json" if args.smoke else "raw.json")
     rows, failures, took = asyncio.run(run_all(params, names))
-    text = write_results(results, rows, failures=failures, params=params, took_s=took, names=names)
+    machine_text, produced_at = machine(), produced_now()
+    text = write_results(
+        results,
+        rows,
+        failures=failures,
+        params=params,
+        took_s=took,
+        names=names,
+        machine_text=machine_text,
+        produced_at=produced_at,
+    )
     raw.parent.mkdir(parents=True, exist_ok=True)
     raw.write_text(
         json.dumps(
-            {"rows": [r.as_json() for r in rows], "failures": failures, "took_s": took},
+            {
+                "rows": [r.as_json() for r in rows],
+                "failures": failures,
+                "took_s": took,
+                "smoke": params.smoke,
+                "names": names,
+                "machine": machine_text,
+                "produced_at": produced_at,
+            },
             indent=1,
             default=str,
         )
@@ -87,6 +114,30 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     say(f"wrote {results} and {raw} in {took:.0f} s")
     return 1 if failures else 0
+
+
+def render(raw: Path, results: Path | None) -> int:
+    """Write the results file again from a run's raw data and the current notes."""
+    data = json.loads(raw.read_text())
+    smoke = bool(data.get("smoke"))
+    params = Params.smoke_run() if smoke else Params.full()
+    target = results or (
+        BENCH_DIR / "out" / "RESULTS-smoke.md" if smoke else BENCH_DIR / "RESULTS.md"
+    )
+    rows = [Row(**row) for row in data["rows"]]
+    print(
+        write_results(
+            target,
+            rows,
+            failures=list(data.get("failures", [])),
+            params=params,
+            took_s=float(data["took_s"]),
+            names=list(data.get("names") or BENCHMARKS),
+            machine_text=data.get("machine"),
+            produced_at=data.get("produced_at"),
+        )
+    )
+    return 0
 
 
 if __name__ == "__main__":

@@ -65,6 +65,10 @@ def machine() -> str:
     )
 
 
+def produced_now() -> str:
+    return time.strftime("%Y-%m-%d %H:%M %Z")
+
+
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
@@ -95,7 +99,11 @@ def write_results(
     params: Params,
     took_s: float,
     names: list[str],
+    machine_text: str | None = None,
+    produced_at: str | None = None,
 ) -> str:
+    """Write the results file and return its text (``machine_text``/``produced_at``: as recorded
+    by the run, when re-rendering from its raw data)."""
     command = "uv run python -m bench" + (" --smoke" if params.smoke else "")
     if len(names) < 7:
         command += " --only " + ",".join(names)
@@ -104,12 +112,12 @@ def write_results(
     parts = [
         "# Benchmarks: conndebug side by side with the real JavaScript client",
         "",
-        f"Produced by `{command}` on {time.strftime('%Y-%m-%d %H:%M %Z')} in {took_s:.0f} s "
+        f"Produced by `{command}` on {produced_at or produced_now()} in {took_s:.0f} s "
         "(this file is rewritten by every full run; the notes come from `bench/notes.md`).",
         "",
         "## Machine",
         "",
-        machine(),
+        machine_text or machine(),
         "",
         "## Results",
         "",
