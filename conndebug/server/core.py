@@ -74,6 +74,27 @@ _STORM_MAX = 1_000_000
 _STORM_PAD_MAX = 1_000_000
 
 
+def _close_on_parse_error(sio: socketio.AsyncServer) -> None:
+    """Close a connection that sends a malformed Socket.IO packet, as Node's server does.
+
+    python-socketio lets the decoding error escape into python-engineio, which logs a traceback
+    per bad packet (a hostile client could fill the console) and keeps the connection.
+    """
+    handle = sio.eio.handlers["message"]
+
+    async def guarded(eio_sid: str, data: Any) -> Any:
+        try:
+            return await handle(eio_sid, data)
+        except (ValueError, TypeError, KeyError, IndexError) as exc:
+            log.warning("closing a connection that sent a malformed packet (parse error: %s)", exc)
+            # Not awaited here: this runs inside the request that carried the packet, and a
+            # polling disconnect waits for that very request to finish.
+            sio.start_background_task(sio.eio.disconnect, eio_sid)
+            return None
+
+    sio.eio.handlers["message"] = guarded
+
+
 @dataclass(frozen=True)
 class ServerStats:
     """Counts at one moment."""
@@ -182,6 +203,7 @@ class ReferenceServer:
             max_http_buffer_size=ENGINEIO_MAX_BYTES,
         )
         self._sio = sio
+        _close_on_parse_error(sio)
         if self._cluster is not None:
             # Subscribe now, not at the first client: broadcasts of other nodes must not be missed.
             sio.manager_initialized = True

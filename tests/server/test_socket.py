@@ -221,3 +221,28 @@ async def test_a_request_on_an_ended_session_is_engineio_code_1_not_a_500(
     assert late.status_code == 400
     assert late.json() == {"code": 1, "message": "Session ID unknown"}
     assert "Traceback" not in caplog.text
+
+
+@pytest.mark.parametrize("body", ["4{broken", "49", '42["x"', "4", '42/nope,["a"'])
+async def test_a_malformed_packet_closes_that_connection_without_a_traceback(
+    server: ReferenceServer, caplog: pytest.LogCaptureFixture, body: str
+) -> None:
+    import httpx
+
+    base = f"{server.url}/socket.io/?EIO=4&transport=polling"
+    async with httpx.AsyncClient(timeout=5) as client:
+        opened = await client.get(base)
+        sid = opened.text.split('"sid":"')[1].split('"')[0]
+        sent = await client.post(f"{base}&sid={sid}", content=body)
+        assert sent.status_code == 200
+
+        async def closed() -> bool:
+            answer = await client.get(f"{base}&sid={sid}")
+            # the pending poll delivers the close packet, or the session is already gone
+            return answer.status_code == 400 or answer.text.endswith("1")
+
+        deadline = asyncio.get_running_loop().time() + 5
+        while not await closed():
+            assert asyncio.get_running_loop().time() < deadline, "the connection stayed open"
+    assert "Traceback" not in caplog.text
+    assert "malformed packet" in caplog.text
