@@ -1,4 +1,4 @@
-"""Guest sessions: the target's ``POST /api/guest`` contract (see target-contract.md), over aiohttp.
+"""Guest sessions: the target's ``POST /api/guest`` contract (see target-contract.md).
 
 :func:`create_guest_session` asks the guest endpoint for a session and sorts the answer into one of
 three outcomes (:class:`GuestResult`):
@@ -8,6 +8,11 @@ three outcomes (:class:`GuestResult`):
   contract (HTML, JSON without a token): the caller continues *without auth* and says so;
 - ``error``: a failure worth retrying (timeout, connection refused, TLS, proxy, 429, 5xx): the caller
   counts it as a failed connection attempt.
+
+The request itself is a small injected callable (:data:`Post`): the monitor's goes over aiohttp
+(:func:`aiohttp_post`, the default: loaded anyway for the socket), the probe's over its own HTTP
+client, so that a probe never imports aiohttp. Whatever carries it, the answer is read here, in
+one place.
 
 The token's claims (``exp``, ``userId``, ``sessionId``, ``username``) are read **without verifying**
 the signature: the tool has no key, it only displays them. Requests use the same proxy and TLS
@@ -22,18 +27,20 @@ import binascii
 import json
 import ssl
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import aiohttp
-
 from conndebug.config import Settings, effective_proxy
-from conndebug.core.net import FailureKind, classify, ssl_setting
+from conndebug.core.failure import FailureKind
 
 __all__ = [
     "GuestResult",
     "GuestSession",
+    "Post",
+    "PostAnswer",
+    "PostFailed",
+    "aiohttp_post",
     "create_guest_session",
     "session_from_token",
     "tls_verify_setting",
@@ -42,6 +49,32 @@ __all__ = [
 
 _ABSENT_STATUSES = frozenset({404, 405, 410, 501})
 _RETRY_STATUSES = frozenset({408, 425, 429})
+ANSWER_LIMIT = 256 * 1024
+"""The most bytes of a guest endpoint's answer read (the contract's answer is well under 2 KiB)."""
+
+
+@dataclass(frozen=True)
+class PostAnswer:
+    """What a guest endpoint answered to the POST: status, content type and (bounded) body."""
+
+    status: int
+    content_type: str
+    body: bytes
+
+
+class PostFailed(Exception):
+    """No answer to the POST: ``kind`` says how, ``why`` in a few plain words."""
+
+    def __init__(self, kind: FailureKind, why: str) -> None:
+        super().__init__(why)
+        self.kind = kind
+        self.why = why
+
+
+Post = Callable[[str, Mapping[str, str], bytes, float], Awaitable[PostAnswer]]
+"""``post(url, headers, body, timeout)``: one POST, no redirect followed, the answer's body read
+up to :data:`ANSWER_LIMIT` bytes, the whole within ``timeout``; raises :class:`PostFailed`. It
+carries the settings' proxy and TLS verification."""
 
 
 @dataclass(frozen=True)
@@ -164,40 +197,66 @@ def tls_verify_setting(settings: Settings) -> ssl.SSLContext | bool:
     return ssl.create_default_context()
 
 
-async def create_guest_session(settings: Settings, *, timeout: float = 10.0) -> GuestResult:
+def aiohttp_post(settings: Settings) -> Post:
+    """The guest POST over aiohttp, with the settings' proxy and TLS verification (the monitor's,
+    and the default: aiohttp is loaded anyway for its socket)."""
+
+    async def post(url: str, headers: Mapping[str, str], body: bytes, timeout: float) -> PostAnswer:
+        import aiohttp
+
+        from conndebug.core.net import classify, ssl_setting
+
+        try:
+            async with (
+                aiohttp.ClientSession(
+                    trust_env=False,
+                    headers=dict(headers),
+                    timeout=aiohttp.ClientTimeout(total=timeout),
+                ) as http,
+                http.post(
+                    url,
+                    data=body,
+                    proxy=effective_proxy(settings, url),
+                    ssl=ssl_setting(settings, url),
+                    allow_redirects=False,
+                ) as response,
+            ):
+                data = bytearray()
+                while len(data) < ANSWER_LIMIT:
+                    chunk = await response.content.read(ANSWER_LIMIT - len(data))
+                    if not chunk:
+                        break
+                    data += chunk
+                content_type = response.headers.get("Content-Type", "")
+                return PostAnswer(response.status, content_type, bytes(data))
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError, ValueError) as exc:
+            kind, why = classify(exc)
+            raise PostFailed(kind, why) from None
+
+    return post
+
+
+async def create_guest_session(
+    settings: Settings, *, timeout: float = 10.0, post: Post | None = None
+) -> GuestResult:
     """``POST`` the guest endpoint once (bounded by ``timeout``) and sort out the answer.
 
-    Over aiohttp, which the connection loads anyway: httpx cost a tenth of a second to import
-    and tens of milliseconds per session (a client, a TLS context) on every start.
+    ``post`` carries the request (default: :func:`aiohttp_post` of the settings).
     """
     url = settings.guest_url
     headers = dict(settings.headers)
     if settings.origin:
         headers["Origin"] = settings.origin
     headers.setdefault("Accept", "application/json")
+    headers["Content-Type"] = "application/json"
+    send = post or aiohttp_post(settings)
     started = time.monotonic()
     try:
-        async with (
-            aiohttp.ClientSession(
-                trust_env=False,
-                headers=headers,
-                timeout=aiohttp.ClientTimeout(total=timeout),
-            ) as http,
-            http.post(
-                url,
-                json={},
-                proxy=effective_proxy(settings, url),
-                ssl=ssl_setting(settings, url),
-                allow_redirects=False,
-            ) as response,
-        ):
-            elapsed_ms = (time.monotonic() - started) * 1000.0
-            status = response.status
-            content_type = response.headers.get("Content-Type", "")
-            body = await response.read()
-    except (aiohttp.ClientError, asyncio.TimeoutError, OSError, ValueError) as exc:
-        kind, why = classify(exc)
-        return GuestResult(error=f"guest session at {url}: {why}", kind=kind)
+        answer = await send(url, headers, b"{}", timeout)
+    except PostFailed as exc:
+        return GuestResult(error=f"guest session at {url}: {exc.why}", kind=exc.kind)
+    elapsed_ms = (time.monotonic() - started) * 1000.0
+    status, content_type, body = answer.status, answer.content_type, answer.body
     if status in _RETRY_STATUSES or status >= 500:
         return GuestResult(
             error=f"guest session at {url}: HTTP {status} ({_message(body, content_type)})",

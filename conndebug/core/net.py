@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import enum
 import functools
 import json
 import os
@@ -30,6 +29,7 @@ import aiohttp
 from aiohttp import http_exceptions
 
 from conndebug.config import Settings, effective_proxy
+from conndebug.core.failure import FailureKind
 from conndebug.core.text import one_line
 
 __all__ = [
@@ -86,30 +86,6 @@ class AnswerTooLarge(aiohttp.ClientPayloadError, ValueError):
         else:
             text = f"the server's answer grew past {took} (cut off there)"
         super().__init__(text)
-
-
-class FailureKind(enum.Enum):
-    """Why a connection attempt failed (the codes echo the verdicts of design.md)."""
-
-    REFUSED = "connection_refused"
-    DNS = "dns_failure"
-    TIMEOUT = "connect_timeout"
-    TLS = "tls_error"
-    PROXY = "proxy_error"
-    HTTP = "http_status"
-    """The server answered with an unexpected HTTP status (e.g. 403 to the websocket handshake)."""
-    PROTOCOL = "protocol"
-    """Something answered, but not Engine.IO / Socket.IO as expected."""
-    REJECTED = "rejected"
-    """The namespace connection was refused by the server (its own message)."""
-    CLOSED = "closed"
-    """The connection closed while being set up."""
-    OTHER = "other"
-
-    @property
-    def network_level(self) -> bool:
-        """Failures that are not specific to one transport (polling would fail the same way)."""
-        return self in (FailureKind.REFUSED, FailureKind.DNS, FailureKind.TLS, FailureKind.PROXY)
 
 
 @dataclass(frozen=True)
