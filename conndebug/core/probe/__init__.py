@@ -7,7 +7,7 @@
     result.to_json_dict()                       # the ``--json`` schema of design.md
 
 Modules: :mod:`.ladder` (the rungs and :func:`run_probe`), :mod:`.result` (:class:`Step`,
-:class:`ProbeResult`), :mod:`.net` (DNS, TCP, proxy tunnel, TLS), :mod:`.http` (bounded httpx
+:class:`ProbeResult`), :mod:`.net` (DNS, TCP, proxy tunnel, TLS), :mod:`.http` (bounded HTTP/1.1
 requests), :mod:`.engineio` (the wire protocol), :mod:`.wsclient` (a raw websocket client),
 :mod:`.render` (human output), :mod:`.command` (the CLI). Verdict texts live in
 :mod:`conndebug.core.verdicts`; reports in :mod:`conndebug.core.report`.

@@ -19,14 +19,11 @@ import time
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from conndebug.config import Settings
-from conndebug.core.probe.http import HttpAnswer, HttpFailure, fetch
+from conndebug.core.probe.http import HttpAnswer, HttpClient, HttpFailure, fetch
 from conndebug.core.probe.wsclient import RawWebSocket, WsClosed
-
-if TYPE_CHECKING:
-    import httpx
 
 __all__ = [
     "EngineError",
@@ -306,7 +303,7 @@ class Transport(Protocol):
 class PollingTransport:
     """The polling side of an Engine.IO session: POST to send, GET to receive."""
 
-    client: httpx.AsyncClient
+    client: HttpClient
     settings: Settings
     sid: str
     timeout: float

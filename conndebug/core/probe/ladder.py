@@ -24,7 +24,7 @@ import ssl
 import statistics
 import time
 import urllib.parse
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from conndebug.config import Settings, effective_proxy
@@ -44,6 +44,7 @@ from conndebug.core.events import (
     TransportChanged,
     UpgradeFailed,
 )
+from conndebug.core.failure import FailureKind
 from conndebug.core.probe.engineio import (
     EngineRequestFailed,
     Handshake,
@@ -58,7 +59,7 @@ from conndebug.core.probe.engineio import (
     parse_sio,
     sio_packet,
 )
-from conndebug.core.probe.http import HttpAnswer, HttpFailure, fetch, make_client
+from conndebug.core.probe.http import HttpAnswer, HttpClient, HttpFailure, fetch, make_client
 from conndebug.core.probe.net import (
     NetFailure,
     ProxyAnswer,
@@ -82,7 +83,7 @@ from conndebug.core.report import environment_info
 from conndebug.core.verdicts import Verdict, make_verdict
 
 if TYPE_CHECKING:
-    import httpx
+    from conndebug.core.guest import PostAnswer
 
 __all__ = ["PROBE_NAMESPACE", "is_expiry_message", "run_probe"]
 
@@ -131,7 +132,7 @@ class _Ladder:
             "rtt_ms": None,
             "user": None,
         }
-        self.client: httpx.AsyncClient | None = None
+        self.client: HttpClient | None = None
         self.addresses: list[tuple[int, tuple[Any, ...]]] = []
         self.tcp_ms: float = 0.0
         self.sock: socket.socket | None = None
@@ -150,8 +151,8 @@ class _Ladder:
 
     # -- bookkeeping --------------------------------------------------------------------------
     @property
-    def http(self) -> httpx.AsyncClient:
-        """The httpx client of this probe, made on first use (DNS and TCP failures never need it)."""
+    def http(self) -> HttpClient:
+        """The HTTP client of this probe, made on first use (DNS and TCP failures never need it)."""
         if self.client is None:
             self.client = make_client(self.settings, self.timeout)
         return self.client
@@ -1238,7 +1239,9 @@ class _Ladder:
         if s.no_guest:
             self.guest_note = "no token (--no-guest)"
             return
-        result = await create_guest_session(s, timeout=min(self.timeout, 10.0))
+        result = await create_guest_session(
+            s, timeout=min(self.timeout, 10.0), post=self._guest_post
+        )
         if result.session is not None:
             self.token, self.token_source = result.session.token, "guest"
             self._session_event(result.session, "guest")
@@ -1251,6 +1254,27 @@ class _Ladder:
             level="warning" if result.error else "info",
             topic="guest",
         )
+
+    async def _guest_post(
+        self, url: str, headers: Mapping[str, str], body: bytes, timeout: float
+    ) -> PostAnswer:
+        """The guest session's POST over this probe's HTTP client (what guest.py reads)."""
+        from conndebug.core.guest import ANSWER_LIMIT, PostAnswer, PostFailed
+
+        try:
+            answer = await fetch(
+                self.http,
+                "POST",
+                url,
+                timeout=timeout,
+                headers=headers,
+                content=body,
+                limit=ANSWER_LIMIT,
+            )
+        except HttpFailure as exc:
+            kind = _FAILURE_KINDS.get(exc.cause, FailureKind.OTHER)
+            raise PostFailed(kind, exc.error) from None
+        return PostAnswer(answer.status, answer.headers.get("content-type", ""), answer.body)
 
     def _session_event(self, session: Any, source: str) -> None:
         self.redactor.add(session.token)
@@ -1432,7 +1456,9 @@ class _Ladder:
 
         self.bus.emit(SessionExpired, message=self.redactor.text(message))
         old_user = self.connection.get("user")
-        result = await create_guest_session(self.settings, timeout=min(self.timeout, 10.0))
+        result = await create_guest_session(
+            self.settings, timeout=min(self.timeout, 10.0), post=self._guest_post
+        )
         if result.session is None:
             why = result.absent or result.error or "no session"
             raise self.fail(
@@ -1679,6 +1705,19 @@ class _Ladder:
         if opened is not None:
             await self._close_polling(self.settings.path, opened.sid)
         return got
+
+
+_FAILURE_KINDS = {
+    "dns": FailureKind.DNS,
+    "refused": FailureKind.REFUSED,
+    "timeout": FailureKind.TIMEOUT,
+    "connect_timeout": FailureKind.TIMEOUT,
+    "tls": FailureKind.TLS,
+    "proxy": FailureKind.PROXY,
+    "closed": FailureKind.CLOSED,
+    "protocol": FailureKind.PROTOCOL,
+}
+"""An HTTP failure's cause → the guest contract's failure kind."""
 
 
 def _from_proxy(headers: Any) -> bool:

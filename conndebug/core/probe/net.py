@@ -41,6 +41,7 @@ __all__ = [
     "sniff_plain_http",
     "target_endpoint",
     "tls_handshake",
+    "url_endpoint",
 ]
 
 HEAD_LIMIT = 16 * 1024
@@ -74,8 +75,13 @@ class Endpoint:
 
 def target_endpoint(settings: Settings) -> Endpoint:
     """The target's host, port and scheme."""
-    parts = urllib.parse.urlsplit(settings.url)
-    tls = parts.scheme == "https"
+    return url_endpoint(settings.url)
+
+
+def url_endpoint(url: str) -> Endpoint:
+    """The host, port and scheme of an ``http(s)://`` or ``ws(s)://`` URL."""
+    parts = urllib.parse.urlsplit(url)
+    tls = parts.scheme in ("https", "wss")
     return Endpoint(parts.hostname or "", parts.port or (443 if tls else 80), tls)
 
 
@@ -100,8 +106,32 @@ def _ms(start: float) -> float:
     return (time.monotonic() - start) * 1000
 
 
+def _literal(host: str, port: int) -> list[tuple[int, tuple[Any, ...]]] | None:
+    """The address of an IP literal, as the resolver would give it (no resolver thread)."""
+    try:
+        socket.inet_pton(socket.AF_INET, host)
+    except OSError:
+        pass
+    else:
+        return [(int(socket.AF_INET), (host, port))]
+    if "%" in host:  # a scoped IPv6 address: the resolver knows the scope id
+        return None
+    try:
+        packed = socket.inet_pton(socket.AF_INET6, host)
+    except OSError:
+        return None
+    return [(int(socket.AF_INET6), (socket.inet_ntop(socket.AF_INET6, packed), port, 0, 0))]
+
+
 async def resolve(host: str, port: int, timeout: float) -> list[tuple[int, tuple[Any, ...]]]:
-    """The addresses of ``host`` (family, sockaddr), in the resolver's order."""
+    """The addresses of ``host`` (family, sockaddr), in the resolver's order.
+
+    An IP literal is its own answer: asking the resolver for it costs a thread hand-off, which
+    adds up over a fleet of targets.
+    """
+    literal = _literal(host, port)
+    if literal is not None:
+        return literal
     loop = asyncio.get_running_loop()
     try:
         infos = await asyncio.wait_for(
@@ -419,9 +449,17 @@ def tls_error_text(exc: BaseException) -> str:
 
 
 async def tls_handshake(
-    sock: socket.socket, server_hostname: str, ctx: ssl.SSLContext, timeout: float
+    sock: socket.socket,
+    server_hostname: str,
+    ctx: ssl.SSLContext,
+    timeout: float,
+    *,
+    describe: bool = True,
 ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, TlsInfo]:
-    """Run TLS over the connected ``sock``; raises ssl.SSLError / NetFailure."""
+    """Run TLS over the connected ``sock``; raises ssl.SSLError / NetFailure.
+
+    ``describe=False`` skips decoding the certificate (a connection that only carries requests).
+    """
     try:
         reader, writer = await asyncio.wait_for(
             asyncio.open_connection(
@@ -446,9 +484,14 @@ async def tls_handshake(
         raise NetFailure(
             "closed", f"the connection was closed during the TLS handshake ({exc.strerror or exc})"
         ) from None
+    except BaseException:  # cancelled (a caller's time limit): the socket goes too
+        sock.close()
+        raise
     obj = writer.get_extra_info("ssl_object")
     cert: dict[str, Any] = {}
     verified = ctx.verify_mode != ssl.CERT_NONE
+    if not describe:
+        return reader, writer, TlsInfo(None, None, cert, verified)
     if isinstance(obj, ssl.SSLObject):
         decoded = obj.getpeercert()
         cert = describe_cert(decoded) if decoded else decode_der(obj.getpeercert(binary_form=True))
@@ -479,17 +522,28 @@ async def sniff_plain_http(host: str, port: int, timeout: float) -> str | None:
 
 
 async def open_stream(
-    settings: Settings, timeout: float, *, verify: bool = True
+    settings: Settings,
+    timeout: float,
+    *,
+    verify: bool = True,
+    url: str | None = None,
+    forward: bool = False,
+    describe: bool = True,
 ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    """A byte stream to the target (through the proxy's tunnel when one is in effect, with TLS
-    for https), bounded by ``timeout`` for each stage. Raises NetFailure / ssl.SSLError."""
-    target = target_endpoint(settings)
-    proxy = effective_proxy(settings)
+    """A byte stream to ``url`` (default: the target), bounded by ``timeout`` for each stage.
+
+    With a proxy in effect for ``url``: through the proxy's ``CONNECT`` tunnel, then TLS for
+    https; or, with ``forward=True`` and a plain-http ``url``, to the proxy itself (TLS to it for
+    an ``https://`` proxy), for requests in absolute form. Raises NetFailure / ssl.SSLError.
+    """
+    target = url_endpoint(url or settings.url)
+    proxy = effective_proxy(settings, url)
+    forward = forward and proxy is not None and not target.tls
     hop = proxy_endpoint(proxy) if proxy else target
     addresses = await resolve(hop.host, hop.port, timeout)
     sock, _addr, _errors = await connect_tcp(addresses, timeout)
     try:
-        if proxy:
+        if proxy and not forward:
             answer = await proxy_connect(sock, target, proxy, timeout, {})
             if not 200 <= answer.status < 300:
                 raise NetFailure(
@@ -500,9 +554,14 @@ async def open_stream(
     except BaseException:
         sock.close()
         raise
-    if target.tls:
+    tls_to = target if not forward else hop
+    if tls_to.tls:
         reader, writer, _info = await tls_handshake(
-            sock, target.host, make_ssl_context(settings, verify=verify), timeout
+            sock,
+            tls_to.host,
+            make_ssl_context(settings, verify=verify),
+            timeout,
+            describe=describe,
         )
         return reader, writer
     try:
