@@ -95,6 +95,11 @@ async def _main(settings_list: list[Settings], *, json_out: bool, report: Path |
 
 
 async def _human(settings_list: list[Settings], buses: list[EventBus]) -> list[ProbeResult]:
+    from conndebug.core.probe.render import stdout_is_terminal
+
+    if not stdout_is_terminal():
+        return await _plain(settings_list, buses)
+
     from rich.console import Console
 
     from conndebug.core.probe.render import print_header, print_result, print_step
@@ -138,4 +143,16 @@ async def _human(settings_list: list[Settings], buses: list[EventBus]) -> list[P
             console.print()
         print_header(console, result.url)
         print_result(console, result)
+    return results
+
+
+async def _plain(settings_list: list[Settings], buses: list[EventBus]) -> list[ProbeResult]:
+    """Piped or redirected: the same blocks as plain text, without loading Rich."""
+    from conndebug.core.probe.render import output_width, plain_header, plain_result
+
+    results = await probe_many(settings_list, buses=buses)
+    width = output_width()
+    blocks = [f"{plain_header(r.url)}\n{plain_result(r, width=width)}\n" for r in results]
+    sys.stdout.write("\n".join(blocks))
+    sys.stdout.flush()
     return results

@@ -16,7 +16,6 @@ import functools
 import os
 import socket
 import ssl
-import tempfile
 import time
 import urllib.parse
 from collections.abc import Mapping
@@ -406,6 +405,8 @@ def decode_der(der: bytes | None) -> dict[str, Any]:
     decoder = getattr(ssl._ssl, "_test_decode_cert", None)  # type: ignore[attr-defined]
     if decoder is None:
         return {}
+    import tempfile  # only to show an untrusted certificate
+
     fd, path = tempfile.mkstemp(suffix=".pem")
     try:
         with os.fdopen(fd, "w") as fh:
