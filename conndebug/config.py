@@ -225,13 +225,26 @@ def _environment_proxies() -> dict[str, str]:
     global _proxy_cache
     key = tuple(os.environ.get(name) for name in _PROXY_NAMES)
     if _proxy_cache is None or _proxy_cache[0] != key:
-        if any(value for value in key[:-1]):
-            import urllib.request  # http.client, email, ...: only when a proxy is configured
-
-            _proxy_cache = (key, urllib.request.getproxies_environment())
-        else:
-            _proxy_cache = (key, {})
+        _proxy_cache = (key, _scan_proxies() if any(value for value in key[:-1]) else {})
     return _proxy_cache[1]
+
+
+def _scan_proxies() -> dict[str, str]:
+    """What ``urllib.request.getproxies_environment()`` returns, without importing urllib.request
+    (http.client, email...: ~25 ms of a probe's start whenever ``NO_PROXY`` alone is set)."""
+    proxies: dict[str, str] = {}
+    for name, value in os.environ.items():  # any case first...
+        if value and name[-6:].lower() == "_proxy":
+            proxies[name[:-6].lower()] = value
+    if "REQUEST_METHOD" in os.environ:  # a CGI script: HTTP_PROXY may come from a client header
+        proxies.pop("http", None)
+    for name, value in os.environ.items():  # ...then lower case wins
+        if name[-6:] == "_proxy":
+            if value:
+                proxies[name[:-6].lower()] = value
+            else:
+                proxies.pop(name[:-6].lower(), None)
+    return proxies
 
 
 def effective_proxy(settings: Settings, url: str | None = None) -> str | None:
