@@ -252,3 +252,18 @@ async def test_nothing_listening_is_refused() -> None:
         with pytest.raises(HttpFailure) as caught:
             await fetch(client, "GET", url + "/", timeout=2)
     assert (caught.value.kind, caught.value.cause) == ("refused", "refused")
+
+
+@pytest.mark.parametrize("tls", [False, True], ids=["http", "https"])
+async def test_the_tcp_rungs_connection_carries_the_first_request(tls: bool) -> None:
+    from conndebug.core.probe import run_probe
+    from tests.hostile import plain_http_server, tls_server
+
+    server_cm = tls_server("good") if tls else plain_http_server()
+    async with server_cm as server:
+        flags = ("--ca-bundle", server.ca_file) if tls and server.ca_file else ()
+        result = await run_probe(probe_settings(server.url, *flags))
+    assert result.verdict.code == "not_socketio"
+    # One connection: the TCP (and TLS) rung's, which the handshake request then used.
+    assert len(server.requests) == 1
+    assert server.connections == 1

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import math
 import re
@@ -51,16 +52,22 @@ def eio_url(
     websocket: bool = False,
 ) -> str:
     """The Engine.IO URL of the settings (``ws(s)://`` when ``websocket``)."""
-    params: list[tuple[str, str]] = [("EIO", str(eio)), ("transport", transport)]
+    query = f"EIO={eio}&transport={urllib.parse.quote_plus(transport)}"
     if sid:
-        params.append(("sid", sid))
+        query += f"&sid={urllib.parse.quote_plus(sid)}"
     if transport == "polling":
-        params.append(("t", f"{time.time_ns() // 1000:x}"))
-    params += list(settings.query)
+        query += f"&t={time.time_ns() // 1000:x}"
+    query += _extra_query(settings.query)
     base = settings.url
     if websocket:
         base = "ws" + base[len("http") :]
-    return f"{base}{settings.path.rstrip('/')}/?{urllib.parse.urlencode(params)}"
+    return f"{base}{settings.path.rstrip('/')}/?{query}"
+
+
+@functools.lru_cache(maxsize=64)
+def _extra_query(query: tuple[tuple[str, str], ...]) -> str:
+    """``&k=v...`` of the settings' extra query parameters (encoded once, not per request)."""
+    return "&" + urllib.parse.urlencode(query) if query else ""
 
 
 @dataclass(frozen=True)

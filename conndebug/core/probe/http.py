@@ -37,6 +37,7 @@ from conndebug.core.probe.net import (
     open_stream,
     proxy_authorization,
     tls_error_text,
+    within,
 )
 from conndebug.core.text import one_line
 
@@ -161,10 +162,23 @@ class _Conn:
 class _Route:
     key: tuple[str, str, int, str | None]
     """Connections are shared by requests with the same key (origin and proxy)."""
+    host: str
     host_header: str
     forward: bool
     """Through a forward proxy in absolute form (plain http): the target URL is the request's."""
     proxy_auth: str | None
+
+
+def _split_origin(url: str) -> tuple[str, str]:
+    """``scheme://authority`` and the rest (path, query, fragment) of ``url``."""
+    start = url.find("://")
+    end = len(url)
+    if start >= 0:
+        for mark in "/?#":
+            found = url.find(mark, start + 3)
+            if 0 <= found < end:
+                end = found
+    return url[:end], url[end:]
 
 
 class HttpClient:
@@ -186,7 +200,8 @@ class HttpClient:
         self.cookies: dict[str, dict[str, str]] = {}
         """Host → cookie name → value, from the answers' ``Set-Cookie``."""
         self._idle: dict[tuple[str, str, int, str | None], list[_Conn]] = {}
-        self._routes: dict[tuple[str, str, int], _Route] = {}
+        self._routes: dict[str, _Route] = {}
+        """``scheme://authority`` → how to reach it (split and looked up once, not per request)."""
         self.connections = 0
         """Connections opened (for tests and figures)."""
 
@@ -200,24 +215,40 @@ class HttpClient:
             with contextlib.suppress(OSError, ssl.SSLError, asyncio.TimeoutError):
                 await asyncio.wait_for(conn.writer.wait_closed(), 0.5)
 
+    def adopt(self, url: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Keep a connection opened elsewhere (through the proxy and TLS as a request to ``url``
+        would be) for the next request to ``url``'s origin."""
+        self._give(self._route(_split_origin(url)[0]).key, _Conn(reader, writer))
+
     # -- connections ------------------------------------------------------------------------
-    def _route(self, scheme: str, host: str, port: int, url: str) -> _Route:
-        cached = self._routes.get((scheme, host, port))
+    def _route(self, origin: str) -> _Route:
+        cached = self._routes.get(origin)
         if cached is not None:
             return cached
-        proxy = effective_proxy(self.settings, url)
+        parts = urllib.parse.urlsplit(origin)
+        scheme = parts.scheme.lower()
+        try:
+            port = parts.port
+        except ValueError:
+            port = -1
+        if scheme not in ("http", "https") or not parts.hostname or port == -1:
+            raise _NotHttp(f"cannot request {origin!r}")
+        host = parts.hostname
         tls = scheme == "https"
+        port = port or (443 if tls else 80)
+        proxy = effective_proxy(self.settings, origin)
         shown = f"[{host}]" if ":" in host else host
         if port != (443 if tls else 80):
             shown = f"{shown}:{port}"
         forward = proxy is not None and not tls
         route = _Route(
             key=(scheme, host, port, proxy),
+            host=host,
             host_header=shown,
             forward=forward,
             proxy_auth=proxy_authorization(proxy) if forward and proxy else None,
         )
-        self._routes[(scheme, host, port)] = route
+        self._routes[origin] = route
         return route
 
     def _take(self, key: tuple[str, str, int, str | None]) -> _Conn | None:
@@ -248,15 +279,14 @@ class HttpClient:
         self,
         method: str,
         url: str,
-        parts: urllib.parse.SplitResult,
+        rest: str,
         route: _Route,
         headers: Mapping[str, str] | None,
         content: bytes | None,
     ) -> bytes:
-        if route.forward:
-            target = urllib.parse.urlunsplit(parts._replace(fragment=""))
-        else:
-            target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        target = (url if route.forward else rest).partition("#")[0]
+        if not route.forward and not target.startswith("/"):
+            target = "/" + target
         merged = dict(self.headers)
         for name, value in (headers or {}).items():
             merged[name.lower()] = (name, value)
@@ -264,7 +294,7 @@ class HttpClient:
         lines += [f"{name}: {value}" for name, value in merged.values()]
         if content is not None or method in ("POST", "PUT", "PATCH"):
             lines.append(f"Content-Length: {len(content or b'')}")
-        jar = self.cookies.get(parts.hostname or "")
+        jar = self.cookies.get(route.host)
         if jar and "cookie" not in merged:
             lines.append("Cookie: " + "; ".join(f"{k}={v}" for k, v in jar.items()))
         if route.proxy_auth:
@@ -283,13 +313,9 @@ class HttpClient:
         started: float,
     ) -> HttpAnswer:
         """One request and its answer (unbounded in time: :func:`fetch` bounds it)."""
-        parts = urllib.parse.urlsplit(url)
-        scheme = parts.scheme.lower()
-        if scheme not in ("http", "https") or not parts.hostname:
-            raise _NotHttp(f"cannot request {url!r}")
-        port = parts.port or (443 if scheme == "https" else 80)
-        route = self._route(scheme, parts.hostname, port, url)
-        data = self._head(method, url, parts, route, headers, content) + (content or b"")
+        origin, rest = _split_origin(url)
+        route = self._route(origin)
+        data = self._head(method, url, rest, route, headers, content) + (content or b"")
         for attempt in (1, 2):
             conn = self._take(route.key)
             reused = conn is not None
@@ -314,7 +340,8 @@ class HttpClient:
             except BaseException:
                 conn.drop()
                 raise
-            self._remember_cookies(parts.hostname, answer)
+            if "set_cookie" in answer.extra:
+                self._remember_cookies(route.host, answer)
             if keep:
                 self._give(route.key, conn)
             else:
@@ -545,7 +572,7 @@ async def fetch(
     start = time.monotonic()
     stage = ["connect"]
     try:
-        return await asyncio.wait_for(
+        return await within(
             client.request(
                 method,
                 url,

@@ -74,6 +74,7 @@ from conndebug.core.probe.net import (
     target_endpoint,
     tls_error_text,
     tls_handshake,
+    within,
 )
 from conndebug.core.probe.result import STEP_NAMES, STEP_TITLES, ProbeResult, Status, Step
 from conndebug.core.probe.wsclient import RawWebSocket, WsClosed, WsRefused
@@ -421,7 +422,7 @@ class _Ladder:
         sock, self.sock = self.sock, None
         if not self.target.tls:
             if sock is not None:
-                sock.close()
+                await self._keep_for_http(sock)
             self.record("tls", "skip", None, "plain http: no TLS")
             return
         assert sock is not None
@@ -452,7 +453,7 @@ class _Ladder:
                 return
         ctx = make_ssl_context(self.settings)
         try:
-            _reader, writer, info = await tls_handshake(sock, self.target.host, ctx, self.timeout)
+            reader, writer, info = await tls_handshake(sock, self.target.host, ctx, self.timeout)
         except ssl.SSLError as exc:
             await self._tls_failed(start, exc)
             return
@@ -466,9 +467,7 @@ class _Ladder:
                 error=exc.error,
                 ms=f"{self.ms_since(start):.1f}",
             ) from None
-        writer.close()
-        with contextlib.suppress(OSError, ssl.SSLError, asyncio.TimeoutError):
-            await asyncio.wait_for(writer.wait_closed(), 1)
+        self.http.adopt(self.settings.url, reader, writer)  # it carries the first request
         cert = info.cert
         verified = "NOT verified (--insecure)" if not info.verified else "verified"
         status: Status = "warn" if not info.verified else "ok"
@@ -480,6 +479,16 @@ class _Ladder:
             f"{cert.get('issuer', '?')}, valid until {cert.get('not_after', '?')}, {verified}",
             **info.evidence(),
         )
+
+    async def _keep_for_http(self, sock: socket.socket) -> None:
+        """The TCP rung's connection carries the first HTTP request: one connection (and, for
+        https, one TLS handshake) less per probe, for the target as much as for the probe."""
+        try:
+            reader, writer = await within(asyncio.open_connection(sock=sock), self.timeout)
+        except (OSError, asyncio.TimeoutError):
+            sock.close()
+            return
+        self.http.adopt(self.settings.url, reader, writer)
 
     async def _tls_failed(self, start: float, exc: ssl.SSLError) -> None:
         ms = self.ms_since(start)
@@ -1079,7 +1088,7 @@ class _Ladder:
         start = self.now()
         state: dict[str, Any] = {"stage": "connect"}
         try:
-            ws = await asyncio.wait_for(self._websocket(ws_url, state), s.ws_timeout)
+            ws = await within(self._websocket(ws_url, state), s.ws_timeout)
         except asyncio.TimeoutError:
             stage = state["stage"]
             if stage == "probe":
@@ -1508,7 +1517,7 @@ class _Ladder:
             if self.ws_worked or self.websocket_only:
                 sid = None if self.websocket_only else self.open.sid if self.open else None
                 url = eio_url(self.settings, transport="websocket", sid=sid, websocket=True)
-                ws = await asyncio.wait_for(self._websocket(url, {}), self.settings.ws_timeout)
+                ws = await within(self._websocket(url, {}), self.settings.ws_timeout)
                 self.transport = WebSocketTransport(ws, sid or "")
                 self.polling = None
                 self.connection["transport"] = "websocket"

@@ -16,11 +16,12 @@ import functools
 import os
 import socket
 import ssl
+import sys
 import time
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from conndebug.config import Settings, effective_proxy
 
@@ -41,10 +42,28 @@ __all__ = [
     "target_endpoint",
     "tls_handshake",
     "url_endpoint",
+    "within",
 ]
 
 HEAD_LIMIT = 16 * 1024
 """The largest HTTP response head read from a raw socket."""
+
+T = TypeVar("T")
+
+if sys.version_info >= (3, 11):
+
+    async def within(awaitable: Awaitable[T], timeout: float) -> T:
+        """``await awaitable``, bounded by ``timeout`` (``asyncio.TimeoutError``) in the caller's
+        own task: ``asyncio.wait_for`` makes a task per call before Python 3.12, and a probe
+        waits on dozens of reads (a fleet of targets, thousands)."""
+        async with asyncio.timeout(timeout):
+            return await awaitable
+
+else:  # pragma: no cover - Python 3.10
+
+    async def within(awaitable: Awaitable[T], timeout: float) -> T:
+        """``await awaitable``, bounded by ``timeout`` (``asyncio.TimeoutError``)."""
+        return await asyncio.wait_for(awaitable, timeout)
 
 
 class NetFailure(Exception):
@@ -174,7 +193,7 @@ async def connect_tcp(
         sock = socket.socket(family, socket.SOCK_STREAM)
         sock.setblocking(False)
         try:
-            await asyncio.wait_for(loop.sock_connect(sock, sockaddr), remaining)
+            await within(loop.sock_connect(sock, sockaddr), remaining)
         except asyncio.TimeoutError:
             sock.close()
             errors.append(f"{address_text(sockaddr)}: no answer within {timeout:g} s")
@@ -223,7 +242,7 @@ async def read_head(
                 "timeout", f"no complete answer within {timeout:g} s", received=len(buf)
             )
         try:
-            chunk = await asyncio.wait_for(reader.read(4096), remaining)
+            chunk = await within(reader.read(4096), remaining)
         except asyncio.TimeoutError:
             raise NetFailure(
                 "timeout", f"no complete answer within {timeout:g} s", received=len(buf)
@@ -289,13 +308,13 @@ async def proxy_connect(
     request = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
     deadline = time.monotonic() + timeout
     try:
-        await asyncio.wait_for(loop.sock_sendall(sock, request), timeout)
+        await within(loop.sock_sendall(sock, request), timeout)
         buf = b""
         while b"\r\n\r\n" not in buf:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise asyncio.TimeoutError
-            chunk = await asyncio.wait_for(loop.sock_recv(sock, 4096), remaining)
+            chunk = await within(loop.sock_recv(sock, 4096), remaining)
             if not chunk:
                 raise NetFailure(
                     "proxy", "the proxy closed the connection without answering CONNECT"
@@ -566,9 +585,7 @@ async def open_stream(
         )
         return reader, writer
     try:
-        return await asyncio.wait_for(
-            asyncio.open_connection(sock=sock, limit=HEAD_LIMIT * 8), timeout
-        )
+        return await within(asyncio.open_connection(sock=sock, limit=HEAD_LIMIT * 8), timeout)
     except BaseException:
         sock.close()
         raise

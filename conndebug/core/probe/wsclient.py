@@ -18,7 +18,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from conndebug.core.probe.net import NetFailure, parse_head, read_head
+from conndebug.core.probe.net import NetFailure, parse_head, read_head, within
 
 __all__ = ["FRAME_LIMIT", "RawWebSocket", "WsClosed", "WsRefused", "read_body"]
 
@@ -65,7 +65,7 @@ async def read_body(
         if remaining <= 0 or len(buf) >= limit * 2:
             return False
         try:
-            chunk = await asyncio.wait_for(reader.read(4096), remaining)
+            chunk = await within(reader.read(4096), remaining)
         except (asyncio.TimeoutError, OSError):
             return False
         buf.extend(chunk)
@@ -101,6 +101,16 @@ async def read_body(
     while len(buf) < limit and await more():
         pass
     return bytes(buf[:limit])
+
+
+def _masked(payload: bytes, mask: bytes) -> bytes:
+    """``payload`` XOR the 4-byte ``mask`` repeated (RFC 6455 masking), as one big-integer XOR
+    rather than a Python loop over every byte."""
+    n = len(payload)
+    if not n:
+        return b""
+    key = (mask * (n // 4 + 1))[:n]
+    return (int.from_bytes(payload, "big") ^ int.from_bytes(key, "big")).to_bytes(n, "big")
 
 
 class RawWebSocket:
@@ -143,7 +153,7 @@ class RawWebSocket:
         lines += [f"{k}: {v}" for k, v in headers.items()]
         writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
         try:
-            await asyncio.wait_for(writer.drain(), timeout)
+            await within(writer.drain(), timeout)
         except asyncio.TimeoutError:
             raise NetFailure(
                 "timeout", f"could not send the upgrade within {timeout:g} s"
@@ -191,7 +201,7 @@ class RawWebSocket:
             header += struct.pack("!Q", n)
         mask = os.urandom(4)
         header += mask
-        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        masked = _masked(payload, mask)
         try:
             self._writer.write(bytes(header) + masked)
             await self._writer.drain()
@@ -204,7 +214,7 @@ class RawWebSocket:
 
         Raises :class:`WsClosed` or :class:`asyncio.TimeoutError`.
         """
-        return await asyncio.wait_for(self._recv(), timeout)
+        return await within(self._recv(), timeout)
 
     async def _recv(self) -> str:
         parts: list[bytes] = []
@@ -230,7 +240,7 @@ class RawWebSocket:
                     else f"connection reset ({exc})"
                 ) from None
             if mask:
-                payload = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+                payload = _masked(payload, mask)
             opcode = b1 & 0x0F
             if opcode == 0x8:
                 self.closed = True
