@@ -79,6 +79,8 @@ T = TypeVar("T")
 _PROBE_PREFIX = "/conndebug-probe-"
 _RESERVED_EVENTS = frozenset({"connect", "connect_error", "disconnect"})
 """Event names the library routes to its own handlers: they keep the library's path."""
+_YIELD_EVERY = 32
+"""Plain events handled between two turns given to the rest of the event loop during a storm."""
 _LIFECYCLE_INFO = (
     "HTTP ",
     "Read loop",
@@ -245,6 +247,7 @@ class Connection:
         self.dropping = False
         self.closing = False
         self.announced = False
+        self._burst = 0
         self.last_warning: str | None = None
         self.last_info: str | None = None
         self.closed: asyncio.Future[str] = asyncio.get_running_loop().create_future()
@@ -415,6 +418,11 @@ class Connection:
         """Every Engine.IO packet from the server passes here first: a sign of life."""
         self.listener.conn_life(self, ping=pkt.packet_type == engineio.packet.PING)
         if pkt.packet_type == engineio.packet.MESSAGE and self._plain_event(pkt.data):
+            # A burst arrives already buffered, and awaiting buffered frames never yields: give
+            # the rest of the loop (the TUI's keys) a turn every so often during a storm.
+            self._burst += 1
+            if self._burst % _YIELD_EVERY == 0:
+                await asyncio.sleep(0)
             return
         await self._receive_packet(pkt)
 
