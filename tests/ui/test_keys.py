@@ -298,6 +298,34 @@ async def test_a_flood_of_events_stays_bounded_and_responsive() -> None:
         await until(pilot, lambda: "toggle" in monitor.calls)
 
 
+async def test_a_growing_log_shows_its_newest_line_and_a_true_scrollbar() -> None:
+    """The logs grow without a layout pass: the bottom row and the scrollbar must still follow."""
+    app, monitor, _ = build()
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: has_line(app, "connected"))
+        log = app.query_one(HistoryLog)
+        layouts: list[object] = []
+        relayout = app.screen._refresh_layout
+
+        def counted(*args: object, **kwargs: object) -> None:
+            layouts.append(args)
+            relayout(*args, **kwargs)  # type: ignore[arg-type]
+
+        app.screen._refresh_layout = counted  # type: ignore[method-assign]
+        for i in range(60):
+            monitor.bus.emit(Note, text=f"line number {i:03d}", topic="ui")
+            app.refresh_panels()  # a tick per line: the worst case for layout passes
+            await pilot.pause()
+        await until(pilot, lambda: any("line number 059" in line for line in log.shown))
+        await pilot.pause(0.2)
+        bottom = log.render_line(log.scrollable_content_region.height - 1).text
+        assert "line number 059" in bottom
+        assert log.max_scroll_y > 0
+        assert log.scroll_y == log.max_scroll_y
+        assert log.vertical_scrollbar.window_virtual_size == len(log.lines)
+        assert len(layouts) <= 10, f"{len(layouts)} layout passes for 60 lines (one per tick?)"
+
+
 async def test_demo_keys_are_absent_without_the_demo() -> None:
     app, _, _ = build()
     async with app.run_test(size=SIZE) as pilot:

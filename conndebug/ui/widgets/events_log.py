@@ -7,14 +7,14 @@ from collections.abc import Sequence
 
 from rich.style import Style
 from rich.text import Text
-from textual.widgets import RichLog
 
 from conndebug.core.events import Event, EventIn, EventOut
 from conndebug.ui.text import local_time
+from conndebug.ui.widgets._bounded_log import BoundedLog
 from conndebug.ui.widgets._colours import theme_styles
 
 
-class EventsLog(RichLog):
+class EventsLog(BoundedLog):
     """The application-level traffic; the newest at the bottom, the last few hundred kept."""
 
     DEFAULT_CSS = """
@@ -58,8 +58,9 @@ class EventsLog(RichLog):
                 self.count_in += 1
             else:
                 self.count_out += 1
-        for event in traffic[-self.MAX_PER_TICK :]:
-            self.write(self._line(event))
+        with self.batch_writes():
+            for event in traffic[-self.MAX_PER_TICK :]:
+                self.write(self._line(event))
         self._update_subtitle()
 
     def _line(self, event: EventIn | EventOut) -> Text:

@@ -10,18 +10,18 @@ from collections.abc import Sequence
 from rich.style import Style
 from rich.text import Text
 from textual.reactive import reactive
-from textual.widgets import RichLog
 
 from conndebug.core.events import Event, Note
 from conndebug.ui.history import FILTERS, HistoryFilter, colour_of
 from conndebug.ui.text import local_time
+from conndebug.ui.widgets._bounded_log import BoundedLog
 from conndebug.ui.widgets._colours import theme_styles
 
 KIND_WIDTH = 19
 """Width of the kind column (``session_regenerated`` is the longest kind)."""
 
 
-class HistoryLog(RichLog):
+class HistoryLog(BoundedLog):
     """The history as it happens; bounded on screen (the ``--log`` file keeps everything)."""
 
     DEFAULT_CSS = """
@@ -70,9 +70,10 @@ class HistoryLog(RichLog):
         self._update_subtitle()
 
     def watch_history_filter(self) -> None:
-        self.clear()
-        self.shown.clear()
-        self._write(list(self._events))
+        with self.batch_writes():
+            self.clear()
+            self.shown.clear()
+            self._write(list(self._events))
         self._update_subtitle()
 
     def add_events(self, events: Sequence[Event]) -> None:
@@ -81,7 +82,8 @@ class HistoryLog(RichLog):
             return
         self.seen += len(events)
         self._events.extend(events)
-        self._write(events[-self.KEEP :])
+        with self.batch_writes():
+            self._write(events[-self.KEEP :])
         self._update_subtitle()
 
     def _write(self, events: Sequence[Event]) -> None:
