@@ -207,6 +207,28 @@ def _ends_the_connection(level: int, text: str) -> bool:
     return level == logging.WARNING
 
 
+def _plain_library_text(text: str) -> str:
+    """python-engineio's record in plain words where it is cryptic (the raw record follows).
+
+    ``Server sent 257 packet data None, aborting`` means aiohttp's websocket reader returned a
+    non-data message (257 is ``CLOSED``): the websocket ended; the server sent nothing.
+    """
+    if not text.startswith("Server sent "):
+        return text
+    code = text.removeprefix("Server sent ").split(" ", 1)[0]
+    try:
+        kind = aiohttp.WSMsgType(int(code))
+    except ValueError:
+        return text
+    meaning = {
+        aiohttp.WSMsgType.CLOSED: "the websocket is closed",
+        aiohttp.WSMsgType.CLOSING: "the websocket is closing",
+        aiohttp.WSMsgType.CLOSE: "the server closed the websocket",
+        aiohttp.WSMsgType.ERROR: "the websocket broke",
+    }.get(kind, f"the websocket returned a {kind.name} message")
+    return f"{meaning}; Engine.IO stops reading (library: {text})"
+
+
 def _engine_message(data: Any) -> str | None:
     """The ``message`` of an Engine.IO error body (``{"code", "message"}``)."""
     if isinstance(data, dict) and isinstance(data.get("message"), str):
@@ -325,7 +347,8 @@ class Connection:
             self.last_warning = text
             if text.startswith("WebSocket upgrade failed") and self.upgrade_failure is None:
                 self.upgrade_failure = text.removeprefix("WebSocket upgrade failed: ")
-            self.listener.conn_log(self, topic, logging.getLevelName(level).lower(), text)
+            level_name = logging.getLevelName(level).lower()
+            self.listener.conn_log(self, topic, level_name, _plain_library_text(text))
         elif text.startswith(_LIFECYCLE_INFO):
             self.last_info = text
             self.listener.conn_log(self, topic, "debug", text)

@@ -19,7 +19,7 @@ from conndebug.core.guest import GuestResult, GuestSession
 from conndebug.core.model import State
 from conndebug.core.monitor import REGENERATIONS_PER_WINDOW, Monitor, is_expiry_message
 from conndebug.core.net import FailureKind
-from conndebug.core.transport import Failure
+from conndebug.core.transport import Failure, _plain_library_text
 from tests.core.helpers import events_of, kinds, settings_for, wait_until
 
 pytestmark = pytest.mark.timeout(10)
@@ -485,3 +485,22 @@ async def test_emit_records_event_out_and_the_ack() -> None:
 )
 def test_the_web_clients_regeneration_rule(message: str, expected: bool) -> None:
     assert is_expiry_message(message) is expected
+
+
+@pytest.mark.parametrize(
+    ("record", "words"),
+    [
+        ("Server sent 257 packet data None, aborting", "the websocket is closed"),
+        ("Server sent 8 packet data 1000, aborting", "the server closed the websocket"),
+        ("Server sent 258 packet data boom, aborting", "the websocket broke"),
+    ],
+)
+def test_cryptic_engineio_records_are_said_in_plain_words(record: str, words: str) -> None:
+    plain = _plain_library_text(record)
+    assert plain.startswith(words)
+    assert record in plain, "the library's own words stay, for whoever searches for them"
+
+
+def test_other_records_are_left_alone() -> None:
+    for record in ("Server sent 999 packet data x", "WebSocket upgrade failed: 403", ""):
+        assert _plain_library_text(record) == record
