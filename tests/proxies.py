@@ -4,7 +4,9 @@
 ``HTTP_PROXY``): ``CONNECT host:port`` is tunnelled; an absolute-URI request
 (``GET http://host:port/path``) is forwarded in origin form with ``Connection: close`` (one request
 per client connection keeps the proxy simple and honest); a websocket upgrade is forwarded as is
-and then piped both ways. ``proxy.seen`` lists ``(method, target, upgrade)`` per request.
+and then piped both ways. ``proxy.seen`` lists ``(method, target, upgrade)`` per request, and the
+first request sent through a ``CONNECT`` tunnel in plain HTTP (its ``tunnel`` is the tunnel's
+``host:port``).
 
 ``tcp_relay(backend_port)``: a reverse TCP relay in front of a server (e.g. the Node peer) with
 fault switches like the reference server's: websocket ``allow`` / ``reject`` (answered 403) /
@@ -39,6 +41,8 @@ class Seen:
     upgrade: bool
     headers: tuple[str, ...] = ()
     """The request's header lines as received (``Name: value``)."""
+    tunnel: str | None = None
+    """For the first request sent through a ``CONNECT`` tunnel: the tunnel's ``host:port``."""
 
     def header(self, name: str) -> str | None:
         """The value of header ``name`` (case-insensitive), if present."""
@@ -130,6 +134,20 @@ class ForwardProxy:
                 return
             client_w.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
             await client_w.drain()
+            inner = await self._first_bytes(client_r)
+            if inner is None:
+                await _close(up_w)
+                return
+            if not inner.startswith(b"\x16"):  # plain HTTP in the tunnel (not TLS): note it
+                inner_lines = inner.decode("latin-1").split("\r\n")
+                inner_method, inner_target, _ = [*inner_lines[0].split(" ", 2), "", ""][:3]
+                inner_headers = tuple(line for line in inner_lines[1:] if line)
+                inner_upgrade = any(h.lower().startswith("upgrade:") for h in inner_headers)
+                self.seen.append(
+                    Seen(inner_method, inner_target, inner_upgrade, inner_headers, tunnel=target)
+                )
+            up_w.write(inner)
+            await up_w.drain()
             await self._splice(client_r, client_w, up_r, up_w)
             return
         parts = urllib.parse.urlsplit(target)
@@ -154,6 +172,20 @@ class ForwardProxy:
         up_w.write(out.encode("latin-1"))
         await up_w.drain()
         await self._splice(client_r, client_w, up_r, up_w)
+
+    @staticmethod
+    async def _first_bytes(reader: asyncio.StreamReader) -> bytes | None:
+        """What a client sends first through a tunnel: a TLS record, or a whole request head."""
+        try:
+            data = await asyncio.wait_for(reader.read(_CHUNK), 10)
+            while data and not data.startswith(b"\x16") and b"\r\n\r\n" not in data:
+                more = await asyncio.wait_for(reader.read(_CHUNK), 10)
+                if not more:
+                    break
+                data += more
+        except (ConnectionError, OSError, asyncio.TimeoutError):
+            return None
+        return data or None
 
     async def _splice(
         self,

@@ -24,9 +24,14 @@ import ssl
 import urllib.parse
 from dataclasses import dataclass, replace
 from types import SimpleNamespace
+from typing import Any
 
 import aiohttp
+import yarl
 from aiohttp import http_exceptions
+from aiohttp.client_proto import ResponseHandler
+from aiohttp.client_reqrep import ClientRequest
+from aiohttp.tracing import Trace
 
 from conndebug.config import Settings, effective_proxy
 from conndebug.core.failure import FailureKind
@@ -39,6 +44,7 @@ __all__ = [
     "HttpRecord",
     "HttpTrace",
     "RedirectRefused",
+    "TunnellingConnector",
     "ca_context",
     "classify",
     "host_port",
@@ -262,13 +268,82 @@ async def _refuse_redirect(
     )
 
 
+class TunnellingConnector(aiohttp.TCPConnector):
+    """aiohttp's connector, except that a ``ws://`` websocket crosses an HTTP proxy in a tunnel.
+
+    aiohttp sends a plain-http request through a proxy as an absolute-form ``GET ws://host/...``
+    with the ``Upgrade`` headers; most forward proxies do not pass that on, so the websocket
+    failed behind proxies that browsers cross. Browsers (RFC 6455 §4.1) open a ``CONNECT
+    host:port`` tunnel first and speak to the server through it; so does this connector, for
+    websocket upgrades only. Polling stays an ordinary proxied request, as in a browser.
+    """
+
+    def __init__(self, *, tunnel_timeout: float, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._tunnel_timeout = tunnel_timeout
+
+    async def _create_proxy_connection(
+        self, req: ClientRequest, traces: list[Trace], timeout: aiohttp.ClientTimeout
+    ) -> tuple[asyncio.BaseTransport, ResponseHandler]:
+        upgrade = req.headers.get(aiohttp.hdrs.UPGRADE, "").lower() == "websocket"
+        if req.is_ssl() or req.proxy is None or not upgrade or req.proxy.scheme != "http":
+            return await super()._create_proxy_connection(req, traces, timeout)
+        return await self._tunnel(req, req.proxy)
+
+    async def _tunnel(
+        self, req: ClientRequest, proxy: yarl.URL
+    ) -> tuple[asyncio.BaseTransport, ResponseHandler]:
+        from conndebug.core.probe import net as probe_net
+
+        limit = self._tunnel_timeout
+        target = probe_net.url_endpoint(str(req.url))
+        hop = probe_net.proxy_endpoint(str(proxy))
+        headers = dict(req.proxy_headers or {})
+        if req.proxy_auth is not None and proxy.user is None:
+            headers[aiohttp.hdrs.PROXY_AUTHORIZATION] = req.proxy_auth.encode()
+        try:
+            addresses = await probe_net.resolve(hop.host, hop.port, limit)
+            sock, _, _ = await probe_net.connect_tcp(addresses, limit)
+        except probe_net.NetFailure as exc:
+            raise aiohttp.ClientProxyConnectionError(
+                req.connection_key, OSError(exc.error)
+            ) from None
+        try:
+            # Credentials in the proxy URL become its Proxy-Authorization header there.
+            answer = await probe_net.proxy_connect(sock, target, str(proxy), limit, headers)
+            if answer.status != 200:
+                raise aiohttp.ClientHttpProxyError(
+                    req.request_info,
+                    (),
+                    status=answer.status,
+                    message=f"{answer.reason} to CONNECT {target.hostport}".lstrip(),
+                    headers=None,
+                )
+            transport, protocol = await self._loop.create_connection(self._factory, sock=sock)
+        except probe_net.NetFailure as exc:
+            sock.close()
+            raise aiohttp.ClientProxyConnectionError(
+                req.connection_key, OSError(exc.error)
+            ) from None
+        except BaseException:
+            sock.close()
+            raise
+        # Through the tunnel the request goes as to the server itself: origin-form, no proxy
+        # headers. The tunnel serves this one websocket and is never pooled for another request.
+        req.proxy = None
+        protocol.force_close()
+        return transport, protocol
+
+
 def make_session(settings: Settings, trace: HttpTrace) -> aiohttp.ClientSession:
     """A fresh session for one attempt; the caller closes it.
 
     It never follows a redirect (:class:`RedirectRefused`, recorded in ``trace``) and reads no
     answer beyond :data:`MAX_ANSWER_BYTES` (:class:`AnswerTooLarge`).
     """
-    connector = aiohttp.TCPConnector(ssl=ssl_setting(settings), limit=16)
+    connector = TunnellingConnector(
+        ssl=ssl_setting(settings), limit=16, tunnel_timeout=settings.ws_timeout
+    )
     no_redirects = aiohttp.TraceConfig()
     no_redirects.on_request_redirect.append(_refuse_redirect)
     response_class = type("BoundedResponse", (_BoundedResponse,), {"trace": trace})

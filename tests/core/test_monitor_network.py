@@ -72,9 +72,14 @@ async def test_the_proxy_carries_both_transports(
             assert monitor.snapshot().proxy == proxy.url
             await wait_until(lambda: bool(events_of(monitor.bus, "rtt")), 5, "a round trip")
         assert proxy.transports() == {"polling", "websocket"}
+        # the websocket crossed in a CONNECT tunnel, as a browser's does, in origin form
         upgrades = [s for s in proxy.seen if s.upgrade]
         assert upgrades
-        assert all(s.target.startswith(("http://127.0.0.1", "ws://127.0.0.1")) for s in proxy.seen)
+        assert all(s.tunnel == f"127.0.0.1:{port}" for s in upgrades), upgrades
+        assert all(s.target.startswith("/socket.io/") for s in upgrades), upgrades
+        assert all(s.header("Proxy-Authorization") is None for s in upgrades)
+        forwarded = [s for s in proxy.seen if s.method != "CONNECT" and s.tunnel is None]
+        assert all(s.target.startswith("http://127.0.0.1") for s in forwarded), forwarded
         assert any(s.method == "POST" and s.target.endswith("/api/guest") for s in proxy.seen)
 
 
@@ -210,3 +215,17 @@ async def test_headers_query_and_origin_reach_both_transports() -> None:
             assert "room=lobby" in seen.target
             assert seen.header("X-Conndebug-Test") == "yes"
             assert seen.header("Origin") == "http://localhost:3000"
+
+
+async def test_proxy_credentials_go_to_the_proxy_and_never_through_the_tunnel() -> None:
+    async with reference_server() as server, forward_proxy() as proxy:
+        with_credentials = proxy.url.replace("http://", "http://lab:s3cret@")
+        async with running(server.url, proxy=with_credentials) as monitor:
+            await wait_until(lambda: monitor.state is State.CONNECTED, 10, "connected")
+            assert monitor.snapshot().transport == "websocket"
+        [connect] = [s for s in proxy.seen if s.method == "CONNECT"]
+        assert connect.header("Proxy-Authorization") == "Basic bGFiOnMzY3JldA=="  # lab:s3cret
+        [inside] = [s for s in proxy.seen if s.tunnel]
+        assert inside.upgrade
+        assert inside.header("Proxy-Authorization") is None
+        assert inside.header("Host") == f"127.0.0.1:{server.port}"

@@ -6,10 +6,10 @@ through a ``CONNECT host:port`` tunnel, as browsers do for ``ws://`` behind a pr
 §4.1). tinyproxy forwards both by default, refuses CONNECT to ports outside its ``ConnectPort``
 list with ``403 Access violation``, and answers ``407`` to everything under ``BasicAuth``.
 
-The monitor's websocket (python-socketio over aiohttp) does not tunnel: aiohttp sends ``ws://`` as an
-absolute-form ``GET ws://...`` with ``Upgrade`` headers, which tinyproxy (like most forward
-proxies) does not pass on, so the monitor falls back to polling where a browser gets a websocket.
-:func:`test_the_monitor_websocket_does_not_tunnel_through_a_forward_proxy` pins that down.
+The monitor (``watch``, the live panel: python-socketio over aiohttp) does the same: aiohttp alone
+would send ``ws://`` as an absolute-form ``GET ws://...`` with ``Upgrade`` headers, which tinyproxy
+(like most forward proxies) does not pass on; conndebug's connector opens a ``CONNECT`` tunnel for
+the websocket instead (``TunnellingConnector`` in ``conndebug/core/net.py``).
 """
 
 from __future__ import annotations
@@ -63,10 +63,11 @@ async def test_a_proxy_that_refuses_connect_blocks_the_websocket() -> None:
     assert verdict.code == "websocket_blocked", verdict
     assert verdict.exit_code == 1
     assert result.connection["transport"] == "polling"
-    assert verdict.title == "Websocket blocked: connected over polling only"
-    assert "Polling works, but the websocket handshake to ws://127.0.0.1:" in verdict.explanation
+    assert verdict.title == "The proxy refuses the websocket's tunnel: connected over polling only"
+    assert f"Polling works through the proxy {proxy.url} (--proxy)" in verdict.explanation
     assert "the proxy answered HTTP 403 Access violation to CONNECT" in verdict.explanation
-    assert "Check every proxy" in verdict.fix
+    assert f"allow CONNECT to 127.0.0.1:{server.port}" in verdict.fix
+    assert "tinyproxy `ConnectPort`" in verdict.fix
     steps = {step.name: step.status for step in result.steps}
     assert (steps["proxy"], steps["websocket"], steps["namespace"]) == ("ok", "warn", "ok")
 
@@ -92,21 +93,42 @@ async def test_a_proxy_that_wants_credentials_is_proxy_error() -> None:
     assert "s3cret-pass" not in json.dumps(allowed.to_json_dict())
 
 
-async def test_the_monitor_websocket_does_not_tunnel_through_a_forward_proxy() -> None:
+async def test_the_monitor_tunnels_its_websocket_through_a_forward_proxy() -> None:
     async with reference_server() as server, tinyproxy() as proxy:
         watched = await watch_until(
             server.url, lambda events: False, "--duration", "0", "--proxy", proxy.url
         )
         seen = _requests(proxy)
-    ws_requests = [line for line in seen if line.startswith("GET ws://")]
-    assert ws_requests, f"the monitor's websocket did not go through the proxy: {seen}"
-    assert not any(line.startswith("CONNECT") for line in seen), seen
-    [fallback] = watched.of("fallback")
-    assert "HTTP 400" in fallback["why"], fallback
+    assert f"CONNECT 127.0.0.1:{server.port}" in seen, seen
+    assert not any(line.startswith("GET ws://") for line in seen), seen
+    assert watched.of("fallback") == [], watched.events
     [connected] = watched.of("connected")
-    assert connected["transport"] == "polling", (
-        "the monitor now gets a websocket through a forward proxy: update this test and the "
-        "module docstring",
-        watched.events,
-    )
-    assert watched.exit_code == 1
+    assert connected["transport"] == "websocket", watched.events
+    assert watched.exit_code == 0
+
+
+async def test_the_monitor_falls_back_when_the_proxy_refuses_connect() -> None:
+    async with reference_server() as server, tinyproxy("ConnectPort 443") as proxy:
+        watched = await watch_until(
+            server.url, lambda events: False, "--duration", "0", "--proxy", proxy.url
+        )
+        seen = _requests(proxy)
+    assert f"CONNECT 127.0.0.1:{server.port}" in seen, seen
+    [fallback] = watched.of("fallback")
+    assert "the proxy answered HTTP 403 Access violation to CONNECT" in fallback["why"], fallback
+    [connected] = watched.of("connected")
+    assert connected["transport"] == "polling"
+    assert f"GET {server.url}/socket.io/" in "\n".join(seen), "polling went through the proxy"
+
+
+async def test_the_monitor_tunnels_with_proxy_credentials_and_hides_them() -> None:
+    async with reference_server() as server, tinyproxy("BasicAuth lab s3cret-pass") as proxy:
+        with_credentials = f"http://lab:s3cret-pass@127.0.0.1:{proxy.port}"
+        watched = await watch_until(
+            server.url, lambda events: False, "--duration", "0", "--proxy", with_credentials
+        )
+        seen = _requests(proxy)
+    assert f"CONNECT 127.0.0.1:{server.port}" in seen, seen
+    [connected] = watched.of("connected")
+    assert connected["transport"] == "websocket", watched.events
+    assert "s3cret-pass" not in json.dumps(watched.events)
