@@ -148,6 +148,18 @@ CATALOG: tuple[VerdictSpec, ...] = (
                 "websocket support on {path}. In nginx: {nginx}",
             ),
             _v(
+                "proxy_tunnel",
+                "The proxy refuses the websocket's tunnel: connected over polling only",
+                "Polling works through the proxy {proxy} ({proxy_source}), but the websocket to "
+                "{ws_url} must cross it in a CONNECT tunnel, as a browser's does, and the proxy "
+                "did not open one: {error}. The server offers websocket ({upgrades}).",
+                "Ask whoever runs the proxy to allow CONNECT to {host}:{port} (many proxies allow "
+                "it to port 443 only: tinyproxy `ConnectPort`, Squid `http_access deny CONNECT "
+                "!SSL_ports`), or serve the app over https on port 443. Until then the web client "
+                "needs `transports: ['polling', 'websocket']` or `tryAllTransports: true` to "
+                "connect at all.",
+            ),
+            _v(
                 "refused",
                 "Websocket refused with HTTP {status}: connected over polling only",
                 "Polling works, but the websocket handshake to {ws_url} was answered "

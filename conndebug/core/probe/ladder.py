@@ -1114,7 +1114,7 @@ class _Ladder:
         except NetFailure as exc:
             reason = "reset" if exc.kind in ("closed", "timeout") else "default"
             if exc.kind == "proxy":
-                reason = "default"
+                reason = "proxy_tunnel"
             self._ws_failed(start, reason, ws_url, exc.error, error=exc.error)
             return
         except WsClosed as exc:
