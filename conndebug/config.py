@@ -83,7 +83,8 @@ class Settings:
     rtt_event: str | None = None
     """An event the server acknowledges, used for round trips; otherwise a namespace probe."""
     rtt_interval: float = 1.0
-    """Seconds between round-trip samples while connected."""
+    """Seconds between round-trip samples while connected; 0 sends none (passive: the connection
+    carries only the server's heartbeat and the app's traffic, as an idle browser's does)."""
     stall_after: float = 3.0
     """No sign of life for this long (at least) means ``stalled``."""
     log: str | None = None
@@ -364,6 +365,15 @@ def add_connection_options(parser: argparse.ArgumentParser) -> None:
         metavar="NAME",
         help="an ack event for round trips (default: a namespace probe any v4 server answers)",
     )
+    g.add_argument(
+        "--rtt-interval",
+        type=_number,
+        default=1.0,
+        metavar="S",
+        help="seconds between round trips (default: 1); 0 sends none, so the connection stays as "
+        "quiet as an idle browser's (a proxy's idle timeout then cuts it as it would your users'; "
+        "a silent drop is noticed after pingInterval + 5 s instead of ~3 s)",
+    )
     g.add_argument("--log", metavar="FILE", help="append every history event to FILE as JSON lines")
     g.add_argument(
         "--show-secrets",
@@ -396,6 +406,15 @@ def _seconds(name: str, value: float, *, low: float = 0.001, high: float = _MAX_
             f"{name} {value:g} is out of range", f"use a number of seconds from {low:g} to {high:g}"
         )
     return value
+
+
+def _rtt_interval(value: float) -> float:
+    if value == 0 or 0.05 <= value <= 3600:
+        return float(value)
+    raise ConfigError(
+        f"--rtt-interval {value:g} is out of range",
+        "use 0 (no round trips) or a number of seconds from 0.05 to 3600",
+    )
 
 
 def _parse_headers(raw: list[str]) -> tuple[tuple[str, str], ...]:
@@ -584,6 +603,7 @@ def settings_from_args(args: argparse.Namespace, url: str) -> Settings:
         reconnect_delay_max=delay_max,
         randomization=args.randomization,
         rtt_event=args.rtt_event or None,
+        rtt_interval=_rtt_interval(args.rtt_interval),
         log=_check_log(args.log) if args.log else None,
         show_secrets=bool(args.show_secrets),
     )

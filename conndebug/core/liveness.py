@@ -24,7 +24,9 @@ only after ``pingInterval + pingTimeout`` (85 s on the real backend). Because ro
 every second or so, a healthy connection shows life at least that often; so the connection counts
 as *stalled* when nothing at all arrived for ``max(stall_after, k × p95)`` seconds, where ``p95`` is
 the 95th percentile of the recent round trips (``k`` = 4), so a slow but working path is not
-called stalled. The first packet after a stall is a recovery. Times come from the injected clock;
+called stalled. With ``--rtt-interval 0`` no round trips are sent, and the monitor sets
+``stall_after`` to pingInterval + 5 s: the server's heartbeat is then the only regular traffic.
+The first packet after a stall is a recovery. Times come from the injected clock;
 :class:`Liveness` itself is pure logic, checked by a small ticker task in the monitor.
 """
 

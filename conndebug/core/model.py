@@ -155,6 +155,8 @@ class Snapshot:
     rtt_recent: tuple[float, ...] = ()
     """Recent round trips, oldest first (for the sparkline and percentiles)."""
     rtt_method: str | None = None
+    rtt_off: bool = False
+    """Round trips are turned off (``--rtt-interval 0``): RTT is not measured, on purpose."""
     pings_seen: int = 0
     """Server heartbeats seen on this connection."""
     last_ping_at: float | None = None

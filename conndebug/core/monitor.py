@@ -97,6 +97,8 @@ NOTE_CHARS = 600
 """The longest note or connect error in the history (a hostile server's bytes are cut there)."""
 REGENERATE_PAUSE_S = 0.1
 """The web client reconnects 100 ms after creating the new guest session."""
+PASSIVE_STALL_GRACE_S = 5.0
+"""Without round trips (``--rtt-interval 0``): how late the server's heartbeat may be."""
 
 OpenConnection = Callable[[list[str], "dict[str, Any] | None", float], ConnectionLike]
 """``(transports, auth, upgrade_timeout) → connection`` (the monitor is the listener)."""
@@ -226,6 +228,7 @@ class Monitor(ConnectionListener):
             rtt_ms=self._rtt_ms,
             rtt_recent=tuple(self._liveness.rtts),
             rtt_method=(s.rtt_event or "namespace-probe") if self._rtt_ms is not None else None,
+            rtt_off=s.rtt_interval == 0,
             pings_seen=self._liveness.pings,
             last_ping_at=self._liveness.last_ping,
             last_life_at=self._liveness.last_life if self._conn is not None else None,
@@ -453,6 +456,13 @@ class Monitor(ConnectionListener):
             )
         else:
             self._note(f"target {where}, {via}; TLS: {s.tls_verify}", topic="target")
+        if s.rtt_interval == 0:
+            self._note(
+                "round trips off (--rtt-interval 0): the connection carries only the heartbeat and "
+                "the app's events, as an idle browser's does; a silent drop shows as a stall "
+                f"pingInterval + {PASSIVE_STALL_GRACE_S:g} s after the last sign of life",
+                topic="rtt",
+            )
 
     def _open_real(
         self, transports: list[str], auth: dict[str, Any] | None, upgrade_timeout: float
@@ -783,6 +793,7 @@ class Monitor(ConnectionListener):
         self._connected_since = self.clock.time()
         now = self.clock.monotonic()
         self._liveness.reset(now)
+        self._liveness.stall_after = self._stall_after()
         self._emit(TransportChanged, transport=transport, previous=previous, how=event_how)
         self._emit(
             Connected,
@@ -804,10 +815,9 @@ class Monitor(ConnectionListener):
                 topic="session",
             )
         conn.announce()
-        self._live_tasks = [
-            asyncio.create_task(self._rtt_loop(conn), name="conndebug-rtt"),
-            asyncio.create_task(self._stall_loop(conn), name="conndebug-stall"),
-        ]
+        self._live_tasks = [asyncio.create_task(self._stall_loop(conn), name="conndebug-stall")]
+        if self.settings.rtt_interval > 0:
+            self._live_tasks.append(asyncio.create_task(self._rtt_loop(conn), name="conndebug-rtt"))
 
     async def _hold(self) -> bool:
         """Wait for the connection to end; ``True`` if automatic reconnection follows."""
@@ -949,6 +959,19 @@ class Monitor(ConnectionListener):
                     "black-holed; the heartbeat would notice only after "
                     f"{self._heartbeat_deadline()}",
                 )
+
+    def _stall_after(self) -> float:
+        """The least silence that counts as a stall on this connection.
+
+        With round trips every ``--rtt-interval`` seconds, a healthy path shows life at least that
+        often: ``--stall-after``. Without them (``--rtt-interval 0``) the server's heartbeat is the
+        only regular traffic: it is due every pingInterval, so the bound is pingInterval + 5 s.
+        """
+        if self.settings.rtt_interval > 0:
+            return self.settings.stall_after
+        if self._ping_interval_ms is None:
+            return max(self.settings.stall_after, self.settings.connect_timeout)
+        return self._ping_interval_ms / 1000.0 + PASSIVE_STALL_GRACE_S
 
     def _heartbeat_deadline(self) -> str:
         if self._ping_interval_ms is None or self._ping_timeout_ms is None:

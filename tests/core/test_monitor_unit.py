@@ -504,3 +504,37 @@ def test_cryptic_engineio_records_are_said_in_plain_words(record: str, words: st
 def test_other_records_are_left_alone() -> None:
     for record in ("Server sent 999 packet data x", "WebSocket upgrade failed: 403", ""):
         assert _plain_library_text(record) == record
+
+
+async def test_without_round_trips_the_heartbeat_sets_the_stall_bound() -> None:
+    """``--rtt-interval 0``: no round trip is sent; silence counts as a stall only once the
+    server's heartbeat (due every pingInterval = 25 s here) is 5 s late."""
+    script = Script(None)
+    script.answers = False  # a round trip would go unanswered: none may be sent
+    monitor, _ = make(script, rtt_interval=0.0)
+    await monitor.start()
+    # The fake clock runs as fast as the stall checker sleeps: connected, then stalled.
+    await settle(monitor, State.STALLED)
+    assert monitor.snapshot().rtt_off
+    assert monitor.snapshot().stall_bound_s == 30.0
+    [connected] = events_of(monitor.bus, "connected")
+    [stall] = events_of(monitor.bus, "stall")
+    assert stall.bound_s == 30.0
+    assert 30.0 <= stall.ts - connected.ts <= 30.5
+    assert events_of(monitor.bus, "rtt") == []
+    assert any(
+        "round trips off (--rtt-interval 0)" in n.text for n in events_of(monitor.bus, "note")
+    )
+    await monitor.stop()
+
+
+async def test_round_trips_keep_the_short_stall_bound() -> None:
+    script = Script(None)
+    monitor, _ = make(script)
+    await monitor.start()
+    await settle(monitor, State.CONNECTED)
+    await wait_until(lambda: bool(events_of(monitor.bus, "rtt")), 5, "a round trip")
+    snap = monitor.snapshot()
+    assert not snap.rtt_off
+    assert snap.stall_bound_s == 3.0
+    await monitor.stop()

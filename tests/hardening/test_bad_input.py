@@ -57,6 +57,8 @@ CASES: list[tuple[str, list[str], str]] = [
     ("connect-timeout-text", ["--connect-timeout", "soon"], "not a number"),
     ("ws-timeout-negative", ["--ws-timeout", "-3"], "out of range"),
     ("ws-timeout-inf", ["--ws-timeout", "inf"], "finite"),
+    ("rtt-interval-negative", ["--rtt-interval", "-1"], "use 0 (no round trips)"),
+    ("rtt-interval-too-small", ["--rtt-interval", "0.001"], "out of range"),
     ("reconnect-delay-negative", ["--reconnect-delay", "-1"], "out of range"),
     ("delay-max-below-delay", ["--reconnect-delay", "5", "--reconnect-delay-max", "1"], "smaller"),
     ("attempts-negative", ["--reconnect-attempts", "-2"], "out of range"),

@@ -64,3 +64,26 @@ async def test_proxy_read_timeout_below_the_heartbeat_drops_periodically() -> No
     second = events.index(cut[1])
     between = [e["kind"] for e in events[second : events.index(note)]]
     assert "connected" not in between, between
+
+
+async def test_passive_watch_meets_the_cut_an_idle_browser_meets() -> None:
+    """``--rtt-interval 0``: with a 1.5 s timeout (above the monitor's 1 s round trips, below the
+    2 s heartbeat) the default ``watch`` would keep the connection busy enough to survive; the
+    passive one is as quiet as an idle web client and is cut like one."""
+    timeout = "proxy_read_timeout 1500ms;"
+    async with reference_server(
+        ping_interval=PING_INTERVAL_S, ping_timeout=PING_TIMEOUT_S
+    ) as server:
+        location = nginx_location(f"127.0.0.1:{server.port}", NGINX_GOOD, timeout)
+        async with nginx(location) as proxy:
+            watched = await watch_until(proxy.url, _drop_note, "--rtt-interval", "0", timeout=30)
+    events = watched.events
+    assert watched.of("rtt") == [], "no round trips were sent"
+    cut = [d for d in watched.of("disconnected") if d["reason"].startswith("transport close")]
+    assert len(cut) >= 2, events
+    connected = watched.of("connected")
+    lifetimes = [d["t"] - max(c["t"] for c in connected if c["t"] < d["t"]) for d in cut]
+    assert all(1.2 < life < PING_INTERVAL_S for life in lifetimes), lifetimes
+    [note] = [e for e in events if e["kind"] == "note" and e.get("topic") == "drops"]
+    assert "nginx proxy_read_timeout" in note["text"]
+    assert watched.of("stall") == [], "the heartbeat bound (pingInterval + 5 s) was not reached"

@@ -69,6 +69,10 @@ class ConnectionPanel(Vertical):
                 (millis(snap.rtt_ms), "bold"),
                 f"  p50 {millis(percentile(recent, 50))}  p95 {millis(percentile(recent, 95))}",
             )
+        elif snap.rtt_off:
+            rtt = Content.styled(
+                "off (--rtt-interval 0: as quiet as an idle browser)", "$text-muted"
+            )
         else:
             rtt = Content(UNKNOWN if live else "not measured (not connected)")
         return lines(
