@@ -216,6 +216,8 @@ def _plain_library_text(text: str) -> str:
     if not text.startswith("Server sent "):
         return text
     code = text.removeprefix("Server sent ").split(" ", 1)[0]
+    if code == "close":  # an Engine.IO CLOSE packet
+        return f"the server closed the Engine.IO session (library: {text})"
     try:
         kind = aiohttp.WSMsgType(int(code))
     except ValueError:

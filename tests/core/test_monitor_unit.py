@@ -493,6 +493,7 @@ def test_the_web_clients_regeneration_rule(message: str, expected: bool) -> None
         ("Server sent 257 packet data None, aborting", "the websocket is closed"),
         ("Server sent 8 packet data 1000, aborting", "the server closed the websocket"),
         ("Server sent 258 packet data boom, aborting", "the websocket broke"),
+        ("Server sent close packet data None, aborting", "the server closed the Engine.IO session"),
     ],
 )
 def test_cryptic_engineio_records_are_said_in_plain_words(record: str, words: str) -> None:
