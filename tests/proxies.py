@@ -92,6 +92,8 @@ class ForwardProxy:
 
     port: int = 0
     seen: list[Seen] = field(default_factory=list)
+    connect: str = "tunnel"
+    """What ``CONNECT`` gets: ``tunnel``, or ``hang`` (never answered, as a proxy that drops it)."""
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     @property
@@ -125,6 +127,10 @@ class ForwardProxy:
         headers = [line for line in lines[1:] if line]
         upgrade = any(h.lower().startswith("upgrade:") for h in headers)
         self.seen.append(Seen(method, target, upgrade, tuple(headers)))
+        if method == "CONNECT" and self.connect == "hang":
+            with contextlib.suppress(ConnectionError, OSError):
+                await client_r.read()  # until the client gives up and closes
+            return
         if method == "CONNECT":
             host, _, port = target.rpartition(":")
             try:
@@ -207,9 +213,9 @@ class ForwardProxy:
 
 
 @contextlib.asynccontextmanager
-async def forward_proxy() -> AsyncIterator[ForwardProxy]:
+async def forward_proxy(connect: str = "tunnel") -> AsyncIterator[ForwardProxy]:
     """Run a :class:`ForwardProxy` on a free loopback port for the block."""
-    proxy = ForwardProxy()
+    proxy = ForwardProxy(connect=connect)
     server = await asyncio.start_server(proxy.handle, "127.0.0.1", 0, limit=_HEAD_LIMIT)
     proxy.port = server.sockets[0].getsockname()[1]
     try:

@@ -43,6 +43,7 @@ __all__ = [
     "FailureKind",
     "HttpRecord",
     "HttpTrace",
+    "ProxyTunnelFailed",
     "RedirectRefused",
     "TunnellingConnector",
     "ca_context",
@@ -268,6 +269,10 @@ async def _refuse_redirect(
     )
 
 
+class ProxyTunnelFailed(aiohttp.ClientConnectionError):
+    """The proxy was reached but did not open a ``CONNECT`` tunnel (no answer, reset, garbage)."""
+
+
 class TunnellingConnector(aiohttp.TCPConnector):
     """aiohttp's connector, except that a ``ws://`` websocket crosses an HTTP proxy in a tunnel.
 
@@ -322,9 +327,7 @@ class TunnellingConnector(aiohttp.TCPConnector):
             transport, protocol = await self._loop.create_connection(self._factory, sock=sock)
         except probe_net.NetFailure as exc:
             sock.close()
-            raise aiohttp.ClientProxyConnectionError(
-                req.connection_key, OSError(exc.error)
-            ) from None
+            raise ProxyTunnelFailed(exc.error) from None
         except BaseException:
             sock.close()
             raise
@@ -341,8 +344,11 @@ def make_session(settings: Settings, trace: HttpTrace) -> aiohttp.ClientSession:
     It never follows a redirect (:class:`RedirectRefused`, recorded in ``trace``) and reads no
     answer beyond :data:`MAX_ANSWER_BYTES` (:class:`AnswerTooLarge`).
     """
+    # The tunnel gives up a little before the websocket attempt's own limit, so that a proxy
+    # that never answers CONNECT is named as such rather than as a silent websocket handshake.
+    tunnel_timeout = max(0.9 * settings.ws_timeout, settings.ws_timeout - 0.25)
     connector = TunnellingConnector(
-        ssl=ssl_setting(settings), limit=16, tunnel_timeout=settings.ws_timeout
+        ssl=ssl_setting(settings), limit=16, tunnel_timeout=tunnel_timeout
     )
     no_redirects = aiohttp.TraceConfig()
     no_redirects.on_request_redirect.append(_refuse_redirect)
@@ -392,6 +398,8 @@ def classify(exc: BaseException) -> tuple[FailureKind, str]:
         return FailureKind.PROTOCOL, str(exc)
     if isinstance(exc, aiohttp.ClientHttpProxyError):
         return FailureKind.PROXY, f"the proxy answered HTTP {exc.status} {exc.message}".rstrip()
+    if isinstance(exc, ProxyTunnelFailed):
+        return FailureKind.PROXY, f"no tunnel through the proxy: {exc}"
     if isinstance(exc, aiohttp.ClientProxyConnectionError):
         return FailureKind.PROXY, f"cannot reach the proxy ({_os_reason(exc)})"
     if isinstance(exc, aiohttp.ClientConnectorCertificateError):

@@ -229,3 +229,18 @@ async def test_proxy_credentials_go_to_the_proxy_and_never_through_the_tunnel() 
         assert inside.upgrade
         assert inside.header("Proxy-Authorization") is None
         assert inside.header("Host") == f"127.0.0.1:{server.port}"
+
+
+async def test_a_proxy_that_never_answers_connect_costs_only_the_ws_timeout() -> None:
+    async with reference_server() as server, forward_proxy(connect="hang") as proxy:
+        async with running(server.url, proxy=proxy.url, ws_timeout=1.0) as monitor:
+            await wait_until(lambda: monitor.state is State.CONNECTED, 10, "connected")
+            assert monitor.snapshot().transport == "polling"
+        [fallback] = events_of(monitor.bus, "fallback")
+        assert fallback.from_transport == "websocket"
+        assert fallback.why.startswith(
+            "no tunnel through the proxy: the proxy did not answer CONNECT"
+        )
+        [connecting, *_] = events_of(monitor.bus, "connecting")
+        [connected] = events_of(monitor.bus, "connected")
+        assert connected.ts - connecting.ts < 1.0 + 1.0, "websocket given up within --ws-timeout"
