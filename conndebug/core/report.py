@@ -31,6 +31,7 @@ from conndebug.config import Settings, effective_proxy
 from conndebug.core.errors import ConfigError
 from conndebug.core.events import Event, iso_utc
 from conndebug.core.redact import Redactor
+from conndebug.core.text import visible
 
 __all__ = [
     "INSECURE_WARNING",
@@ -300,7 +301,7 @@ def render_json(report: Mapping[str, Any]) -> str:
 
 
 def _md_escape(text: Any) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    return visible(str(text).replace("\n", " ")).replace("|", "\\|")
 
 
 def _md_value(value: Any) -> str:

@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from conndebug.core.text import visible
+
 __all__ = [
     "CATALOG",
     "CODES",
@@ -571,7 +573,12 @@ def template_fields(template: str) -> set[str]:
 
 
 def _fmt(template: str, evidence: Mapping[str, Any]) -> str:
-    values = _Evidence({k: ("unknown" if v is None else v) for k, v in evidence.items()})
+    values = _Evidence(
+        {
+            k: "unknown" if v is None else visible(v) if isinstance(v, str) else v
+            for k, v in evidence.items()
+        }
+    )
     return " ".join(template.format_map(values).split())
 
 

@@ -29,6 +29,7 @@ from conndebug.config import Settings
 from conndebug.core.events import Event, Note
 from conndebug.core.model import EXIT_BY_STATE, State
 from conndebug.core.monitor import Monitor, make_monitor
+from conndebug.core.text import visible
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -144,7 +145,7 @@ class _Printer:
         line = Text(moment + " ", style="dim")
         line.append(f"{event.kind:<19}", style=style)
         line.append(" ")
-        line.append(event.detail)
+        line.append(visible(event.detail))
         return line
 
 

@@ -80,6 +80,7 @@ from conndebug.core.probe.result import STEP_NAMES, STEP_TITLES, ProbeResult, St
 from conndebug.core.probe.wsclient import RawWebSocket, WsClosed, WsRefused
 from conndebug.core.redact import settings_redactor
 from conndebug.core.report import environment_info
+from conndebug.core.text import visible
 from conndebug.core.verdicts import Verdict, make_verdict
 
 if TYPE_CHECKING:
@@ -171,7 +172,7 @@ class _Ladder:
             name=name,
             status=status,
             ms=ms,
-            detail=self.redactor.text(detail),
+            detail=visible(self.redactor.text(detail)),
             evidence=self.redactor.value({k: v for k, v in evidence.items() if v is not None}),
         )
         self.steps.append(step)

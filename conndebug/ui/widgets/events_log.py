@@ -9,6 +9,7 @@ from rich.style import Style
 from rich.text import Text
 
 from conndebug.core.events import Event, EventIn, EventOut
+from conndebug.core.text import visible
 from conndebug.ui.text import local_time
 from conndebug.ui.widgets._bounded_log import BoundedLog
 from conndebug.ui.widgets._colours import theme_styles
@@ -70,9 +71,9 @@ class EventsLog(BoundedLog):
         line.append(
             local_time(event.ts, self.tz)[:8] + " ", style=self._styles.get("foreground-muted")
         )
-        line.append(f"{arrow} {event.name} ", style=style + Style(bold=True))
+        line.append(f"{arrow} {visible(event.name)} ", style=style + Style(bold=True))
         line.append(f"{event.size} B ", style=self._styles.get("foreground-muted"))
-        line.append(event.preview)
+        line.append(visible(event.preview))
         if isinstance(event, EventOut) and event.ack is not None:
             took = f" {event.ack_ms:.1f} ms" if event.ack_ms is not None else ""
             line.append(f"  ack{took}: {event.ack}", style=style)

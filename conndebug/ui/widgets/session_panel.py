@@ -6,6 +6,7 @@ from textual.content import Content
 from textual.widgets import Static
 
 from conndebug.core.model import SessionInfo, Snapshot, State
+from conndebug.core.text import visible
 from conndebug.ui.text import UNKNOWN, Now, duration
 from conndebug.ui.widgets._lines import kv, lines, set_content
 
@@ -37,9 +38,9 @@ class SessionPanel(Static):
         if s.source == "none" and not s.session_id:
             head = Content.styled("❌ no session: connecting without a token", "$warning")
         elif snap.state is State.FAILED:
-            head = Content.styled(f"❌ {s.username or UNKNOWN}", "$error bold") + source
+            head = Content.styled(f"❌ {visible(s.username or UNKNOWN)}", "$error bold") + source
         else:
-            head = Content.styled(f"✅ {s.username or UNKNOWN}", "$success bold") + source
+            head = Content.styled(f"✅ {visible(s.username or UNKNOWN)}", "$success bold") + source
         if s.expires_at is not None:
             left = s.expires_at - now.wall
             if left >= 0:
@@ -56,8 +57,8 @@ class SessionPanel(Static):
             update = UNKNOWN
         return lines(
             head,
-            kv("user id", s.user_id or UNKNOWN),
-            kv("session id", s.session_id or UNKNOWN),
+            kv("user id", visible(s.user_id or UNKNOWN)),
+            kv("session id", visible(s.session_id or UNKNOWN)),
             kv("token", s.token_redacted or UNKNOWN),
             kv("expires in", expires),
             kv("last update", update),
