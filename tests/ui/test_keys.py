@@ -326,6 +326,22 @@ async def test_a_growing_log_shows_its_newest_line_and_a_true_scrollbar() -> Non
         assert len(layouts) <= 10, f"{len(layouts)} layout passes for 60 lines (one per tick?)"
 
 
+async def test_round_trips_turned_off_say_so_instead_of_unknown() -> None:
+    from textual.widgets import Sparkline
+
+    app, monitor, _ = build()
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: has_line(app, "connected"))
+        spark = app.query_one("#rtt-spark", Sparkline)
+        assert spark.styles.display == "block"
+        monitor.set(rtt_off=True, rtt_ms=None, rtt_recent=())
+        app.refresh_panels()
+        await pilot.pause()
+        assert "RTT         off (--rtt-interval 0" in text(app, "#connection")
+        assert "RTT off" in text(app, "#status")
+        assert spark.styles.display == "none", "no flat sparkline for samples never taken"
+
+
 async def test_demo_keys_are_absent_without_the_demo() -> None:
     app, _, _ = build()
     async with app.run_test(size=SIZE) as pilot:

@@ -22,6 +22,7 @@ class ConnectionPanel(Vertical):
         #rtt-spark { height: 1; margin-left: 12; }
         #conn-life { height: auto; }
     }
+    ConnectionPanel.-rtt-off #rtt-spark { display: none; }
     """
 
     def compose(self) -> ComposeResult:
@@ -33,6 +34,8 @@ class ConnectionPanel(Vertical):
         """Render ``snap`` as of ``now``."""
         set_content(self.query_one("#conn-main", Static), self._main(snap))
         spark = self.query_one("#rtt-spark", Sparkline)
+        # No samples on purpose: no flat line pretending to be one.
+        self.set_class(snap.rtt_off, "-rtt-off")
         data = list(snap.rtt_recent[-60:])
         if list(spark.data or []) != data:
             spark.data = data

@@ -9,6 +9,7 @@ from textual.reactive import reactive
 from textual.widgets import Static
 
 from conndebug.core.model import Snapshot, State
+from conndebug.core.text import visible
 from conndebug.ui.text import Now, badge, duration, millis
 from conndebug.ui.widgets._lines import set_content
 
@@ -87,9 +88,12 @@ class StatusPanel(Horizontal):
             parts = [f"over {snap.transport or 'an unknown transport'}"]
             if snap.how and not snap.verdict:
                 parts[0] += f" ({snap.how})"
-            parts.append(f"RTT {millis(snap.rtt_ms)}")
+            if snap.rtt_off and snap.rtt_ms is None:
+                parts.append("RTT off")
+            else:
+                parts.append(f"RTT {millis(snap.rtt_ms)}")
             if user:
-                parts.append(f"as {user}")
+                parts.append(f"as {visible(user)}")
             return " · ".join(parts)
         if snap.state is State.RECONNECTING:
             of = f"/{snap.reconnect_max}" if snap.reconnect_max else ""
