@@ -19,10 +19,7 @@ word ``Bearer`` and the JWT's signature without the rest of the token.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,7 +32,7 @@ from conndebug.core.monitor import make_monitor
 from conndebug.ui.app import ConndebugApp, make_app
 from conndebug.ui.screens import EmitScreen
 from conndebug.ui.screens.probe_screen import ProbeScreen
-from tests.conftest import ROOT
+from tests.cli import cli as run_conndebug
 from tests.servers import reference_server
 from tests.ui.helpers import SIZE, until
 
@@ -80,25 +77,8 @@ class Run:
 
 
 async def cli(*args: str) -> Run:
-    env = {**os.environ, "NO_PROXY": "*", "NO_COLOR": "1", "COLUMNS": "200"}
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "conndebug",
-        *args,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=env,
-        cwd=ROOT,
-    )
-    try:
-        out, err = await asyncio.wait_for(proc.communicate(), 60)
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
-    assert proc.returncode is not None
-    return Run(proc.returncode, out.decode(), err.decode())
+    env = {"NO_PROXY": "*", "NO_COLOR": "1", "COLUMNS": "200"}
+    return Run(*await run_conndebug(*args, env=env))
 
 
 def screen_text(app: ConndebugApp) -> str:

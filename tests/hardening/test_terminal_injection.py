@@ -9,10 +9,7 @@ are JSON, whose own escaping covers the C0 controls.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +22,7 @@ from conndebug.core.monitor import make_monitor
 from conndebug.core.text import visible
 from conndebug.ui.app import make_app
 from conndebug.ui.widgets import EventsLog, HistoryLog
-from tests.conftest import ROOT
+from tests.cli import cli as run_conndebug
 from tests.core.helpers import settings_for
 from tests.hardening import peers
 from tests.ui.helpers import SIZE, until
@@ -35,6 +32,12 @@ pytestmark = pytest.mark.timeout(60)
 EVIL_NAME = "news\x1b]0;pwned\x07\x1b[2J"
 EVIL_TEXT = "hello\x9b2J\u202eworld\x08\x08\r"
 CONTROLS = ("\x1b", "\x07", "\x9b", "\u202e", "\x08", "\r")
+
+
+async def _conndebug(*args: str, **env: str) -> tuple[str, str]:
+    """stdout and stderr of ``python -m conndebug ARGS``."""
+    _, out, err = await run_conndebug(*args, env={"NO_PROXY": "*", **env}, timeout=30)
+    return out, err
 
 
 def _reports(folder: Path) -> tuple[str, dict[str, Any]]:
@@ -64,23 +67,10 @@ def test_visible_names_what_it_escaped() -> None:
 
 async def test_watch_prints_the_servers_controls_as_escapes() -> None:
     async with peers.sio_peer(on_connect=_evil_event) as peer:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "conndebug",
-            "watch",
-            peer.url,
-            "--no-guest",
-            "--duration",
-            "2",
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            cwd=ROOT,
-            env={**os.environ, "NO_PROXY": "*", "FORCE_COLOR": "1"},
+        text, err = await _conndebug(
+            "watch", peer.url, "--no-guest", "--duration", "2", FORCE_COLOR="1"
         )
-        out, err = await asyncio.wait_for(proc.communicate(), 30)
-    text = out.decode()
-    assert peer.sent == 1, err.decode()
+    assert peer.sent == 1, err
     assert "news\\x1b]0;pwned\\x07\\x1b[2J" in text, text
     assert "\\x9b2J\\u202eworld" in text, text
     for control in CONTROLS[1:]:
@@ -123,20 +113,8 @@ async def test_the_probe_shows_a_servers_controls_as_escapes() -> None:
 
     reason = "Not\x1b[2J Found\x9b"
     async with hostile.plain_http_server(status=500, reason=reason) as server:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "conndebug",
-            "probe",
-            server.url,
-            "--no-guest",
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            cwd=ROOT,
-            env={**os.environ, "NO_PROXY": "*"},
-        )
-        out, err = await asyncio.wait_for(proc.communicate(), 30)
-    text = out.decode() + err.decode()
+        out, err = await _conndebug("probe", server.url, "--no-guest")
+    text = out + err
     assert "Not\\x1b[2J Found" in text, text
     for control in CONTROLS:
         assert control not in text, repr(control)

@@ -13,9 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import ssl
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -30,7 +28,7 @@ from conndebug.core.net import ssl_setting
 from conndebug.core.probe.net import make_ssl_context
 from conndebug.ui.app import make_app
 from conndebug.ui.widgets import InsecureBanner
-from tests.conftest import ROOT
+from tests.cli import cli as run_conndebug
 from tests.core.helpers import events_of, settings_for, wait_until
 from tests.proxies import TcpRelay, tcp_relay
 from tests.servers import reference_server
@@ -119,24 +117,7 @@ async def test_insecure_connects_on_each_transport_and_says_so(
 
 
 async def cli(*args: str) -> tuple[int, str, str]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "conndebug",
-        *args,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env={**os.environ, "NO_PROXY": "*", "NO_COLOR": "1"},
-        cwd=ROOT,
-    )
-    try:
-        out, err = await asyncio.wait_for(proc.communicate(), 60)
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
+    return await run_conndebug(*args, env={"NO_PROXY": "*", "NO_COLOR": "1"})
 
 
 async def test_insecure_is_loud_in_watch_text_and_json_lines(ca: trustme.CA) -> None:

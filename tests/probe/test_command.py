@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -15,6 +14,7 @@ import pytest
 
 from conndebug.core.probe import run_probe
 from conndebug.core.probe.render import print_result
+from tests.cli import cli
 from tests.conftest import ROOT
 from tests.hostile import silent_server
 from tests.probe.conftest import probe_settings
@@ -32,30 +32,6 @@ CONNECTION_KEYS = {
     "user",
 }
 ENVIRONMENT_KEYS = {"proxy", "tls_verify", "ca_bundle", "python", "conndebug"}
-
-
-async def cli(
-    *args: str, env: dict[str, str] | None = None, timeout: float = 60
-) -> tuple[int, str, str]:
-    """Run ``python -m conndebug ARGS`` without blocking the loop (servers live on it)."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "conndebug",
-        *args,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        cwd=ROOT,
-        env={**os.environ, **(env or {})},
-    )
-    try:
-        out, err = await asyncio.wait_for(proc.communicate(), timeout)
-    except asyncio.TimeoutError:
-        proc.kill()
-        await proc.wait()
-        raise
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
 
 
 def closed_url() -> str:
