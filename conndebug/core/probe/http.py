@@ -48,7 +48,6 @@ __all__ = [
     "HttpClient",
     "HttpFailure",
     "fetch",
-    "make_client",
 ]
 
 BODY_LIMIT = 64 * 1024
@@ -269,7 +268,7 @@ class HttpClient:
 
     async def _connect(self, url: str, route: _Route) -> _Conn:
         reader, writer = await open_stream(
-            self.settings, self.timeout, url=url, forward=route.forward, describe=False
+            self.settings, self.timeout, url=url, forward=route.forward
         )
         self.connections += 1
         return _Conn(reader, writer)
@@ -361,11 +360,6 @@ class HttpClient:
                 jar.pop(name, None)
             elif len(jar) < 50:
                 jar[name] = value
-
-
-def make_client(settings: Settings, timeout: float) -> HttpClient:
-    """The probe's HTTP client for ``settings`` (connections are opened on first use)."""
-    return HttpClient(settings, timeout)
 
 
 async def _read_answer(

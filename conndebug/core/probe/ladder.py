@@ -58,7 +58,7 @@ from conndebug.core.probe.engineio import (
     parse_sio,
     sio_packet,
 )
-from conndebug.core.probe.http import HttpAnswer, HttpClient, HttpFailure, fetch, make_client
+from conndebug.core.probe.http import HttpAnswer, HttpClient, HttpFailure, fetch
 from conndebug.core.probe.net import (
     NetFailure,
     ProxyAnswer,
@@ -155,7 +155,7 @@ class _Ladder:
     def http(self) -> HttpClient:
         """The HTTP client of this probe, made on first use (DNS and TCP failures never need it)."""
         if self.client is None:
-            self.client = make_client(self.settings, self.timeout)
+            self.client = HttpClient(self.settings, self.timeout)
         return self.client
 
     def now(self) -> float:
@@ -960,7 +960,7 @@ class _Ladder:
             sock, _addr, _errors = await connect_tcp(addresses, min(self.timeout, 3))
             ctx = make_ssl_context(self.settings, verify=False)
             _reader, writer, _info = await tls_handshake(
-                sock, self.target.host, ctx, min(self.timeout, 3)
+                sock, self.target.host, ctx, min(self.timeout, 3), describe=False
             )
         except (NetFailure, ssl.SSLError, OSError):
             return False

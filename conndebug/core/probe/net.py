@@ -548,7 +548,6 @@ async def open_stream(
     verify: bool = True,
     url: str | None = None,
     forward: bool = False,
-    describe: bool = True,
 ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     """A byte stream to ``url`` (default: the target), bounded by ``timeout`` for each stage.
 
@@ -581,7 +580,7 @@ async def open_stream(
             tls_to.host,
             make_ssl_context(settings, verify=verify),
             timeout,
-            describe=describe,
+            describe=False,  # a stream, not a TLS report: the caller reads the certificate if needed
         )
         return reader, writer
     try:

@@ -25,19 +25,12 @@ __all__ = [
     "print_result",
     "print_step",
     "stdout_is_terminal",
-    "step_line",
 ]
 
 SYMBOLS = {"ok": "✓", "warn": "!", "fail": "✗", "skip": "-"}
 _STYLES = {"ok": "green", "warn": "yellow", "fail": "bold red", "skip": "dim"}
 _VERDICT_STYLES = {0: "green", 1: "yellow", 2: "red"}
 _TITLE_WIDTH = max(len(t) for t in STEP_TITLES.values())
-
-
-def step_line(step: Step) -> str:
-    """One ladder line as plain text: ``✓ DNS  1 ms  localhost → 127.0.0.1``."""
-    ms = f"{step.ms:7.1f} ms" if step.status != "skip" else " " * 10
-    return f"  {SYMBOLS[step.status]} {step.title:<{_TITLE_WIDTH}}  {ms}  {step.detail}"
 
 
 def print_header(console: Console, url: str) -> None:
