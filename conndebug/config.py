@@ -400,21 +400,21 @@ def _integer(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
 
 
-def _seconds(name: str, value: float, *, low: float = 0.001, high: float = _MAX_SECONDS) -> float:
+def _seconds(
+    name: str, value: float, *, low: float = 0.001, high: float = _MAX_SECONDS, hint: str = ""
+) -> float:
     if not (low <= value <= high):
         raise ConfigError(
-            f"{name} {value:g} is out of range", f"use a number of seconds from {low:g} to {high:g}"
+            f"{name} {value:g} is out of range",
+            f"use {hint}a number of seconds from {low:g} to {high:g}",
         )
     return value
 
 
 def _rtt_interval(value: float) -> float:
-    if value == 0 or 0.05 <= value <= 3600:
-        return float(value)
-    raise ConfigError(
-        f"--rtt-interval {value:g} is out of range",
-        "use 0 (no round trips) or a number of seconds from 0.05 to 3600",
-    )
+    if value == 0:
+        return 0.0
+    return _seconds("--rtt-interval", value, low=0.05, high=3600, hint="0 (no round trips) or ")
 
 
 def _parse_headers(raw: list[str]) -> tuple[tuple[str, str], ...]:

@@ -101,8 +101,14 @@ class Liveness:
         self.pings += 1
         self.last_ping = now
 
-    def rtt(self, ms: float) -> None:
-        """A round trip was measured."""
+    def rtt(self, ms: float, *, stalls_at_send: int | None = None) -> None:
+        """A round trip was measured (``stalls_at_send``: :attr:`stalls` when it was sent).
+
+        It is not counted when a stall fell inside it: that sample timed the silence (a frozen
+        server), and k × p95 would stretch the next stall's bound to 4× the silence.
+        """
+        if stalls_at_send is not None and (self.stalls != stalls_at_send or self.stalled):
+            return
         self.rtts.append(ms)
 
     def silence(self, now: float) -> float:

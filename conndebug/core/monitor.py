@@ -928,10 +928,7 @@ class Monitor(ConnectionListener):
             if ms is not None:
                 self._rtt_misses = 0
                 self._rtt_ms = round(ms, 3)
-                if self._liveness.stalls == stalls and not self._liveness.stalled:
-                    # Not when a stall fell inside it: that sample timed the silence (a frozen
-                    # server), and k × p95 would stretch the next stall's bound to 4× the silence.
-                    self._liveness.rtt(ms)
+                self._liveness.rtt(ms, stalls_at_send=stalls)
                 self._emit(Rtt, ms=self._rtt_ms, method=method)
             else:
                 self._rtt_misses += 1
