@@ -342,6 +342,24 @@ async def test_round_trips_turned_off_say_so_instead_of_unknown() -> None:
         assert spark.styles.display == "none", "no flat sparkline for samples never taken"
 
 
+async def test_changing_the_filter_redraws_the_remembered_history_not_just_a_burst() -> None:
+    app, monitor, _ = build()
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: has_line(app, "connected"))
+        log = app.query_one(HistoryLog)
+        for i in range(60):
+            monitor.bus.emit(Note, text=f"remembered line {i:03d}", topic="ui")
+            app.refresh_panels()  # one tick each: no burst
+        assert log.skipped == 0
+        await pilot.press("l")
+        await until(pilot, lambda: has_line(app, "l: history filter"))
+        screen = max(HistoryLog.MAX_PER_TICK, log.scrollable_content_region.height)
+        newest = range(60 - screen + 1, 60)  # the key's own line takes the last place
+        assert all(has_line(app, f"remembered line {i:03d}") for i in newest)
+        assert log.skipped == 0, "a change of filter is not a flood"
+        assert not any("a burst of events" in strip.text for strip in log.lines)
+
+
 async def test_demo_keys_are_absent_without_the_demo() -> None:
     app, _, _ = build()
     async with app.run_test(size=SIZE) as pilot:
