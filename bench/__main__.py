@@ -93,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         params=params,
         took_s=took,
         names=names,
+        only=names != list(BENCHMARKS),
         machine_text=machine_text,
         produced_at=produced_at,
     )
@@ -134,6 +135,7 @@ def render(raw: Path, results: Path | None) -> int:
             params=params,
             took_s=float(data["took_s"]),
             names=list(data.get("names") or BENCHMARKS),
+            only=list(data.get("names") or BENCHMARKS) != list(BENCHMARKS),
             machine_text=data.get("machine"),
             produced_at=data.get("produced_at"),
         )

@@ -99,13 +99,14 @@ def write_results(
     params: Params,
     took_s: float,
     names: list[str],
+    only: bool = False,
     machine_text: str | None = None,
     produced_at: str | None = None,
 ) -> str:
     """Write the results file and return its text (``machine_text``/``produced_at``: as recorded
     by the run, when re-rendering from its raw data)."""
     command = "uv run python -m bench" + (" --smoke" if params.smoke else "")
-    if len(names) < 7:
+    if only:
         command += " --only " + ",".join(names)
     notes_file = BENCH_DIR / "notes.md"
     notes = notes_file.read_text().strip() if notes_file.exists() else ""

@@ -147,12 +147,10 @@ async def run(params: Params, fg: asyncio.Lock) -> list[Row]:
     rows = [
         Row(
             benchmark=f"5. storm of {count:,} events: `watch --jsonl` records every one, pace",
-            conndebug=f"{pace(watch_pace.median)} ({pace(watch_pace.low)}–{pace(watch_pace.high)}, "
-            f"n={watch_pace.n}); lines: "
+            conndebug=f"{spread(watch_pace, pace)}; lines: "
             + ", ".join(str(r["lines"]) for r in watch_runs)
             + (" — all complete" if complete else " — INCOMPLETE"),
-            baseline=f"seed's client counting: {pace(node_pace.median)} "
-            f"({pace(node_pace.low)}–{pace(node_pace.high)}, n={node_pace.n})",
+            baseline=f"seed's client counting: {spread(node_pace, pace)}",
             ratio=f"{watch_pace.median / node_pace.median:.2f}× of its pace",
             goal="every event; pace ≥ 0.5× the seed's client",
             met=complete and watch_pace.median >= 0.5 * node_pace.median,

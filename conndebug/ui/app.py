@@ -403,6 +403,7 @@ class ConndebugApp(App[int]):
             self.settings,
             snap,
             history,
+            redactor=self.redactor,
             saved_at=self.clock.time(),
         )
         self.note(f"s: report saved: {json_path} and {md_path.name} (secrets redacted)")

@@ -18,7 +18,7 @@ from typing import Any
 from conndebug.config import Settings
 from conndebug.core.events import Event
 from conndebug.core.model import Snapshot
-from conndebug.core.redact import settings_redactor
+from conndebug.core.redact import Redactor
 from conndebug.core.report import (
     ReportSection,
     build_report,
@@ -71,13 +71,14 @@ def save_report(
     snap: Snapshot,
     history: Iterable[Event],
     *,
+    redactor: Redactor,
     saved_at: float,
 ) -> tuple[Path, Path]:
     """Write ``conndebug-report-<time>.json`` and ``.md`` into ``folder``; return both paths."""
     report = build_report(
         [monitor_section(settings, snap, history)],
         kind=REPORT_KIND,
-        redactor=settings_redactor(settings),
+        redactor=redactor,
         generated=saved_at,
     )
     stamp = _dt.datetime.fromtimestamp(saved_at, tz=_dt.timezone.utc).strftime("%Y%m%d-%H%M%S")

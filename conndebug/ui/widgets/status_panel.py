@@ -73,7 +73,7 @@ class StatusPanel(Horizontal):
             )
         else:
             since = Content.styled("since unknown", "$text-muted")
-        summary = Content.styled(self._summary(snap, now), "$text-muted" if snap.verdict else "")
+        summary = Content.styled(self._summary(snap), "$text-muted" if snap.verdict else "")
         if snap.verdict:
             tone = "$error" if snap.state in (State.FAILED, State.STALLED) else "$warning"
             verdict = Content.styled(f"⚠ {snap.verdict}", f"{tone} bold")
@@ -82,7 +82,7 @@ class StatusPanel(Horizontal):
         return since, summary, verdict
 
     @staticmethod
-    def _summary(snap: Snapshot, now: Now) -> str:
+    def _summary(snap: Snapshot) -> str:
         user = snap.session.username
         if snap.state in (State.CONNECTED, State.STALLED):
             parts = [f"over {snap.transport or 'an unknown transport'}"]
