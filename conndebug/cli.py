@@ -244,7 +244,7 @@ def _run(argv: Sequence[str]) -> int:
     args = build_parser(command).parse_args(list(argv[1:] if command else argv))
 
     if command == "serve":
-        from conndebug.server.command import run_serve
+        from conndebug.commands.serve import run_serve
 
         return run_serve(args)
     if command == "watch":
@@ -253,15 +253,15 @@ def _run(argv: Sequence[str]) -> int:
             raise ConfigError(
                 f"--duration {args.duration:g} is out of range", "use 0 or more seconds"
             )
-        from conndebug.core.watch import run_watch
+        from conndebug.commands.watch import run_watch
 
         return run_watch(settings, jsonl=args.jsonl, duration=args.duration)
     if command == "probe":
-        from conndebug.core.probe import run_probe_command
+        from conndebug.commands.probe import run_probe_command
 
         return run_probe_command(args)
     if command == "demo":
-        from conndebug.ui.launch import run_demo
+        from conndebug.commands.tui import run_demo
 
         return run_demo(args)
     if args.url is None:
@@ -269,7 +269,7 @@ def _run(argv: Sequence[str]) -> int:
         print("\nerror: give --url URL, or a command (try `conndebug demo`)", file=sys.stderr)
         return EXIT_UNKNOWN
     settings = make_settings(args, args.url)
-    from conndebug.ui.launch import run_tui
+    from conndebug.commands.tui import run_tui
 
     return run_tui(settings)
 

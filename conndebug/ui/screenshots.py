@@ -56,9 +56,9 @@ def _badge(app: ConndebugApp) -> str:
 
 
 async def _session(folder: Path, size: tuple[int, int], script: str) -> list[Path]:
+    from conndebug.commands.tui import DEMO_RTT_EVENT
     from conndebug.core.monitor import make_monitor
     from conndebug.server import ReferenceServer, ServerConfig
-    from conndebug.ui.launch import DEMO_RTT_EVENT
 
     server = ReferenceServer(
         ServerConfig(host="127.0.0.1", port=0, session_ttl=120, ping_interval=5, ping_timeout=10)

@@ -33,7 +33,7 @@ def run(code: str) -> str:
 
 def test_the_client_path_does_not_import_redis() -> None:
     out = run(
-        "import sys, conndebug.core.monitor, conndebug.core.watch, conndebug.core.probe\n"
+        "import sys, conndebug.core.monitor, conndebug.commands.watch, conndebug.core.probe\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('redis', 'valkey')))"
     )
     assert out == "[]"

@@ -168,7 +168,7 @@ def test_bad_configuration_exits_3() -> None:
     assert done.stderr.startswith("error:")
 
 
-@pytest.mark.parametrize("module", ["conndebug.core.monitor", "conndebug.core.watch"])
+@pytest.mark.parametrize("module", ["conndebug.core.monitor", "conndebug.commands.watch"])
 def test_the_monitor_and_watch_do_not_import_textual(module: str) -> None:
     code = f"import sys, {module}; print('textual' in sys.modules)"
     done = subprocess.run(

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from conndebug.commands.probe_render import print_result
 from conndebug.core.probe import run_probe
-from conndebug.core.probe.render import print_result
 from tests.cli import cli
 from tests.conftest import ROOT
 from tests.hostile import silent_server

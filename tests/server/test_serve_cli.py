@@ -12,7 +12,7 @@ import sys
 import pytest
 
 from conndebug.cli import build_parser
-from conndebug.server.command import config_from_args
+from conndebug.commands.serve import config_from_args
 from tests.conftest import ROOT, run_cli
 from tests.server.helpers import http_client
 

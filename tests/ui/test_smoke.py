@@ -7,12 +7,12 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from conndebug.commands.tui import DEMO_RTT_EVENT, demo_settings
 from conndebug.config import add_connection_options
 from conndebug.core.model import State
 from conndebug.core.monitor import Monitor, make_monitor
 from conndebug.server import ReferenceServer, ServerConfig
 from conndebug.ui.app import DemoApp, make_app
-from conndebug.ui.launch import DEMO_RTT_EVENT, demo_settings
 from tests.ui.helpers import SIZE, text, until
 
 pytestmark = pytest.mark.timeout(90)

@@ -8,14 +8,13 @@
 
 Modules: :mod:`.ladder` (the rungs and :func:`run_probe`), :mod:`.result` (:class:`Step`,
 :class:`ProbeResult`), :mod:`.net` (DNS, TCP, proxy tunnel, TLS), :mod:`.http` (bounded HTTP/1.1
-requests), :mod:`.engineio` (the wire protocol), :mod:`.wsclient` (a raw websocket client),
-:mod:`.render` (human output), :mod:`.command` (the CLI). Verdict texts live in
+requests), :mod:`.engineio` (the wire protocol), :mod:`.wsclient` (a raw websocket client).
+The command line and human output live in :mod:`conndebug.commands.probe`. Verdict texts live in
 :mod:`conndebug.core.verdicts`; reports in :mod:`conndebug.core.report`.
 """
 
 from __future__ import annotations
 
-from conndebug.core.probe.command import probe_many, run_probe_command
 from conndebug.core.probe.ladder import run_probe
 from conndebug.core.probe.result import STEP_NAMES, ProbeResult, Step
 from conndebug.core.verdicts import Verdict
@@ -25,7 +24,5 @@ __all__ = [
     "ProbeResult",
     "Step",
     "Verdict",
-    "probe_many",
     "run_probe",
-    "run_probe_command",
 ]

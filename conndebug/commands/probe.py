@@ -117,14 +117,14 @@ async def _main(settings_list: list[Settings], *, json_out: bool, report: Path |
 
 
 async def _human(settings_list: list[Settings], buses: list[EventBus]) -> list[ProbeResult]:
-    from conndebug.core.probe.render import stdout_is_terminal
+    from conndebug.commands.probe_render import stdout_is_terminal
 
     if not stdout_is_terminal():
         return await _plain(settings_list, buses)
 
     from rich.console import Console
 
-    from conndebug.core.probe.render import print_header, print_result, print_step
+    from conndebug.commands.probe_render import print_header, print_result, print_step
 
     console = Console(highlight=False)
     live = console.is_terminal
@@ -170,7 +170,7 @@ async def _human(settings_list: list[Settings], buses: list[EventBus]) -> list[P
 
 async def _plain(settings_list: list[Settings], buses: list[EventBus]) -> list[ProbeResult]:
     """Piped or redirected: the same blocks as plain text, without loading Rich."""
-    from conndebug.core.probe.render import output_width, plain_header, plain_result
+    from conndebug.commands.probe_render import output_width, plain_header, plain_result
 
     results = await probe_many(settings_list, buses=buses)
     width = output_width()
