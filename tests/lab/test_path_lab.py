@@ -208,3 +208,60 @@ async def test_address_affinity_is_ip_stickiness(box: str) -> None:
     assert (plain_with, plain_without) == (False, False)
     none = judge_stickiness(identify([]), with_cookies_ok=False, without_cookies_ok=False)
     assert none.mechanism == "none"
+
+
+async def test_probe_names_the_path_with_its_limits_and_cookies() -> None:
+    """The probe's last rung: the boxes named from every answer it read."""
+    from conndebug.core.probe import run_probe
+    from tests.lab.helpers import probe_settings
+
+    async with _server() as server:
+        location = nginx_location(f"127.0.0.1:{server.port}", NGINX_GOOD)
+        async with nginx(location) as proxy:
+            through_nginx = await run_probe(probe_settings(proxy.url))
+        config = _haproxy_config(
+            [server.port],
+            timeouts="    timeout client 30s\n    timeout server 30s\n    timeout tunnel 1h\n",
+            backend="    cookie SERVERID insert indirect nocache",
+        )
+        async with haproxy(config) as proxy:
+            through_haproxy = await run_probe(probe_settings(proxy.url))
+        direct = await run_probe(probe_settings(server.url))
+    assert through_nginx.verdict.code == "ok", through_nginx.verdict
+    step = through_nginx.step("path")
+    assert step is not None
+    assert step.status == "ok"
+    assert step.detail.startswith("nginx (Server: nginx/"), step.detail
+    assert "answers) → server; nginx: idle 60 s (proxy_read_timeout, a default)" in step.detail
+    assert [h["box"] for h in step.evidence["path"]] == ["nginx"]
+    assert step.evidence["answers_read"] >= 3  # handshake, polling, websocket 101...
+    hap = through_haproxy.step("path")
+    assert hap is not None
+    assert hap.detail.startswith("HAProxy (Set-Cookie SERVERID on "), hap.detail
+    assert "→ server: aiohttp (python-engineio)" in hap.detail
+    assert "affinity cookie SERVERID (HAProxy)" in hap.detail
+    plain = direct.step("path")
+    assert plain is not None
+    assert plain.detail.startswith("server: aiohttp (python-engineio)"), plain.detail
+
+
+async def test_probe_names_the_box_even_when_the_ladder_failed() -> None:
+    """nginx in front of nothing: the handshake fails with nginx's 502, the path rung still
+    names nginx (its error page), while every rung after the handshake is skipped."""
+    from conndebug.core.probe import run_probe
+    from tests.infra import free_port
+    from tests.lab.helpers import probe_settings
+
+    location = nginx_location(f"127.0.0.1:{free_port()}", NGINX_GOOD)
+    async with nginx(location) as proxy:
+        result = await run_probe(probe_settings(proxy.url))
+    assert result.verdict.code == "server_error", result.verdict
+    statuses = {s.name: s.status for s in result.steps}
+    assert statuses["handshake"] == "fail"
+    assert statuses["namespace"] == "skip"
+    step = result.step("path")
+    assert step is not None
+    assert step.status == "ok"
+    assert step.detail.startswith("nginx (Server: nginx/"), step.detail
+    evidence = step.evidence["path"][0]["evidence"]
+    assert any("502 error page says '<center>nginx/" in e for e in evidence), evidence

@@ -274,7 +274,7 @@ class Hop:
     def because(self) -> str:
         """The strongest clue, e.g. ``Server: nginx/1.22.1 on 4 answers``."""
         best = max(self.clues, key=lambda c: _RANK[c.confidence])
-        same = {c.where for c in self.clues if c.evidence == best.evidence}
+        same = [c for c in self.clues if c.evidence == best.evidence]
         where = f"on {len(same)} answers" if len(same) > 1 else f"on the {best.where} answer"
         return f"{best.evidence} {where}"
 
