@@ -103,7 +103,8 @@ async def hold_pair(
     (so a cut of both at the same time shows), or at ``max_s``. Returns both, how long they were
     held, and the answers seen."""
     seen = Seen()
-    async with aiohttp.ClientSession(trace_configs=[seen.tracer()]) as session:
+    bound = aiohttp.ClientTimeout(total=max_s + 10)
+    async with aiohttp.ClientSession(trace_configs=[seen.tracer()], timeout=bound) as session:
         async with session.get(url + _EIO + "polling") as first:
             seen.add("handshake", first, await first.read())
         quiet = asyncio.ensure_future(_hold_one(session, url, chatty=False, max_s=max_s))
@@ -126,7 +127,7 @@ async def hold_long_poll(url: str, *, max_s: float) -> tuple[float, bool, int | 
     """A polling GET held until the server answers it (``True``) or the path cuts it: seconds,
     answered, the status of the answer that ended it (None: the connection closed)."""
     seen = Seen()
-    async with aiohttp.ClientSession() as session:
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
         async with session.get(url + _EIO + "polling") as first:
             body = await first.read()
             seen.add("handshake", first, body)
@@ -151,7 +152,8 @@ async def session_sticks(url: str, *, cookies: bool, rounds: int = 4) -> tuple[b
     jar: aiohttp.abc.AbstractCookieJar = (
         aiohttp.CookieJar(unsafe=True) if cookies else aiohttp.DummyCookieJar()
     )
-    async with aiohttp.ClientSession(cookie_jar=jar) as session:
+    bound = aiohttp.ClientTimeout(total=10)
+    async with aiohttp.ClientSession(cookie_jar=jar, timeout=bound) as session:
         async with session.get(url + _EIO + "polling") as first:
             body = await first.read()
             seen.add("handshake", first, body)

@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from conndebug.core.path import Heartbeat, identify, judge_hold, judge_long_poll
+from conndebug.core.path import Answer, Heartbeat, identify, judge_hold, judge_long_poll
 from conndebug.core.path.cuts import judge_stickiness
 from conndebug.server import ReferenceServer
 from tests.infra import Service, haproxy, nginx
@@ -151,7 +151,7 @@ async def _two_nodes() -> AsyncIterator[tuple[ReferenceServer, ReferenceServer]]
         yield a, b
 
 
-async def _sticks(proxy: Service) -> tuple[bool, bool, list[object]]:
+async def _sticks(proxy: Service) -> tuple[bool, bool, list[Answer]]:
     with_cookies, seen_with = await session_sticks(proxy.url, cookies=True)
     without, seen_without = await session_sticks(proxy.url, cookies=False)
     return with_cookies, without, [*seen_with.answers, *seen_without.answers]
@@ -168,7 +168,7 @@ async def test_haproxy_cookie_insert_is_cookie_stickiness() -> None:
             with_cookies, without, answers = await _sticks(proxy)
     assert with_cookies is True
     assert without is False  # round robin: the next request went to the other node
-    path = identify(answers)  # type: ignore[arg-type]
+    path = identify(answers)
     verdict = judge_stickiness(path, with_cookies_ok=with_cookies, without_cookies_ok=without)
     assert verdict.mechanism == "cookie"
     assert verdict.cookie == "SERVERID"
@@ -200,7 +200,7 @@ async def test_address_affinity_is_ip_stickiness(box: str) -> None:
             plain_with, plain_without, _ = await _sticks(proxy)
     assert (with_cookies, without) == (True, True)
     verdict = judge_stickiness(
-        identify(answers),  # type: ignore[arg-type]
+        identify(answers),
         with_cookies_ok=with_cookies,
         without_cookies_ok=without,
     )

@@ -121,6 +121,8 @@ class PathWitness:
                 parts.append(f"{hop.box.name}: {hop.box.note}")
         for name, owner in report.affinity_cookies:
             parts.append(f"affinity cookie {name} ({owner.name})")
+        if report.engineio_cookie:
+            parts.append("the server sets Engine.IO's io cookie (a proxy can stick on it)")
         if notes:
             parts.append("check: " + "; ".join(notes))
         evidence = report.to_evidence()
