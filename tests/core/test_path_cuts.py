@@ -103,6 +103,14 @@ def test_cuts_at_the_v2_heartbeat_with_a_generation_mix_are_not_a_proxy() -> Non
     assert verdict.kind == "heartbeat_mismatch"
     assert verdict.title == "Cut after 30.1 s: a heartbeat mismatch, not a proxy"
     assert "Engine.IO 3 while this client speaks Engine.IO 4" in verdict.explanation
+    assert verdict.explanation.startswith("Both connections were cut after 30.1 s")
+    # an Engine.IO 3 server takes any packet as a sign of life: the chatty one may survive
+    quiet_only = judge_hold(Held("quiet", 30.0), Held("chatty", None), held_s=40, heartbeat=v2)
+    assert quiet_only.kind == "heartbeat_mismatch"
+    assert quiet_only.limit_s == 30.0
+    assert quiet_only.explanation.startswith(
+        "The quiet connection was cut (the chatty one stayed open) after 30 s"
+    )
     # the same cuts with one generation on both sides are a lifetime cap
     same = judge_hold(Held("quiet", 30.0), Held("chatty", 30.1), held_s=40, heartbeat=HB)
     assert same.kind == "lifetime"

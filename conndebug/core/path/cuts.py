@@ -241,17 +241,30 @@ def judge_hold(
     q, c = quiet.lived_s, chatty.lived_s
     hb = _heartbeat_text(heartbeat)
     mismatch = heartbeat is not None and heartbeat.eio != client_eio
-    if q is not None and c is not None and abs(q - c) <= tolerance_s and mismatch:
+    if q is not None and mismatch:
+        # Engine.IO 3 servers wait for the client's pings; an Engine.IO 4 client sends none. Any
+        # packet counts as a sign of life there, so the chatty connection may survive: the quiet
+        # one is cut after pingInterval + pingTimeout either way.
         assert heartbeat is not None
-        limit = round((q + c) / 2, 1)
+        both = c is not None and abs(q - c) <= tolerance_s
+        limit = round((q + c) / 2, 1) if both and c is not None else round(q, 1)
+        seen = (
+            "Both connections were cut"
+            if both
+            else "The quiet connection was cut"
+            + (
+                " (the chatty one stayed open)"
+                if c is None
+                else f" (the chatty one after {_s(c)} s)"
+            )
+        )
         return CutVerdict(
             "heartbeat_mismatch",
             limit,
             f"Cut after {_s(limit)} s: a heartbeat mismatch, not a proxy",
-            f"Both connections were cut after {_s(limit)} s whatever their traffic, and the "
-            f"server speaks Engine.IO {heartbeat.eio} while this client speaks Engine.IO "
-            f"{client_eio}: the two sides disagree on who pings{hb}, so the server gives up on "
-            "the client after pingInterval + pingTimeout.",
+            f"{seen} after {_s(limit)} s, and the server speaks Engine.IO {heartbeat.eio} while "
+            f"this client speaks Engine.IO {client_eio}: the two sides disagree on who pings{hb}, "
+            "so the server gives up on a quiet client after pingInterval + pingTimeout.",
             "client and server must speak the same Socket.IO generation",
             "Use a client of the server's generation (socket.io-client 2.x for a Socket.IO 2 "
             "server), or upgrade the server to Socket.IO 4 (it accepts v2 clients with "
