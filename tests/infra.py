@@ -1,4 +1,4 @@
-"""Real infrastructure on loopback for integration tests: nginx, redis-server, tinyproxy.
+"""Real infrastructure on loopback for integration tests: nginx, HAProxy, redis-server, tinyproxy.
 
 Each runs in the foreground as a child process with its configuration in a temporary folder and
 is ended by its own process id when the ``async with`` block ends. A missing binary skips the test
@@ -21,7 +21,7 @@ from pathlib import Path
 
 from tests.conftest import require
 
-__all__ = ["Service", "free_port", "nginx", "redis_server", "tinyproxy", "wait_port"]
+__all__ = ["Service", "free_port", "haproxy", "nginx", "redis_server", "tinyproxy", "wait_port"]
 
 
 def free_port() -> int:
@@ -188,4 +188,24 @@ async def tinyproxy(extra: str = "") -> AsyncIterator[Service]:
         (folder / "tinyproxy.conf").write_text(conf)
         argv = [binary, "-d", "-c", str(folder / "tinyproxy.conf")]
         async with _run("tinyproxy", argv, port, folder) as service:
+            yield service
+
+
+@contextlib.asynccontextmanager
+async def haproxy(body: str, *, port: int | None = None) -> AsyncIterator[Service]:
+    """Run HAProxy in the foreground (``-db``) with ``body`` after a ``global`` section.
+
+    ``body`` holds the ``defaults`` / ``frontend`` / ``backend`` sections; ``{port}`` in it is
+    replaced by the listening port (bind ``127.0.0.1:{port}``).
+    """
+    binary = _binary("haproxy")
+    port = port or free_port()
+    with tempfile.TemporaryDirectory(prefix="conndebug-haproxy-") as tmp:
+        folder = Path(tmp)
+        conf = "global\n    maxconn 256\n\n" + textwrap.dedent(body).replace("{port}", str(port))
+        (folder / "haproxy.cfg").write_text(conf)
+        argv = [binary, "-db", "-f", str(folder / "haproxy.cfg")]
+        # SIGTERM is HAProxy's hard stop: every connection ends at once (a soft stop would wait
+        # for the long websocket tunnels of a scenario)
+        async with _run("haproxy", argv, port, folder) as service:
             yield service

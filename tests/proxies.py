@@ -11,8 +11,9 @@ first request sent through a ``CONNECT`` tunnel in plain HTTP (its ``tunnel`` is
 ``tcp_relay(backend_port)``: a reverse TCP relay in front of a server (e.g. the Node peer) with
 fault switches like the reference server's: websocket ``allow`` / ``reject`` (answered 403) /
 ``blackhole`` (never answered), all traffic black-holed (bytes held, delivered on resume), a
-"restart" (listener closed, connections aborted, back after a while), and TLS termination with a
-given ``ssl.SSLContext``.
+"restart" (listener closed, connections aborted, back after a while), a lifetime cap
+(``max_age``: every connection cut that long after it opened, whatever its traffic), and TLS
+termination with a given ``ssl.SSLContext``.
 
 Both listen on 127.0.0.1, port 0, and close everything they opened when their block ends.
 """
@@ -239,6 +240,8 @@ class TcpRelay:
         self.websocket = "allow"
         """``allow`` | ``reject`` (answered 403) | ``blackhole`` (never answered)."""
         self.websocket_requests = 0
+        self.max_age: float | None = None
+        """Cut every connection this many seconds after it opened (a lifetime cap), if set."""
         self._flowing = asyncio.Event()
         self._flowing.set()
         self._server: asyncio.Server | None = None
@@ -298,7 +301,12 @@ class TcpRelay:
             self._writers.add(up_w)
             upstream = asyncio.ensure_future(self._pump(client_r, up_w, client_w, inspect=True))
             downstream = asyncio.ensure_future(self._pump(up_r, client_w, None, inspect=False))
-            await asyncio.wait({upstream, downstream}, return_when=asyncio.FIRST_COMPLETED)
+            _done, pending = await asyncio.wait(
+                {upstream, downstream}, timeout=self.max_age, return_when=asyncio.FIRST_COMPLETED
+            )
+            if len(pending) == 2:  # the lifetime cap: cut both sides as a load balancer does
+                client_w.transport.abort()
+                up_w.transport.abort()
             for t in (upstream, downstream):
                 t.cancel()
             await asyncio.gather(upstream, downstream, return_exceptions=True)

@@ -72,6 +72,7 @@ async def test_json_output_is_exactly_the_design_schema() -> None:
         "namespace",
         "rtt",
         "cors",
+        "path",
     ]
     for step in data["steps"]:
         assert set(step) == SCHEMA_STEP_KEYS
@@ -81,7 +82,7 @@ async def test_json_output_is_exactly_the_design_schema() -> None:
     assert data["connection"]["transport"] == "polling"
     assert set(data["environment"]) == ENVIRONMENT_KEYS
     kinds = [e["kind"] for e in data["history"]]
-    assert kinds.count("probe_step") == 11
+    assert kinds.count("probe_step") == 12
     for event in data["history"]:
         assert {"ts", "t", "kind", "detail"} <= set(event)
         assert event["ts"].endswith("Z")
@@ -174,7 +175,7 @@ async def test_report_is_redacted_and_complete(tmp_path: Path, ext: str) -> None
         assert data["redacted"] is True
         section = data["sections"][0]
         assert section["verdict"]["code"] == "ok"
-        assert len(section["steps"]) == 11
+        assert len(section["steps"]) == 12
         assert section["environment"]["proxy_variables"]["HTTPS_PROXY"].startswith(
             "http://someone:"
         )
@@ -217,6 +218,6 @@ async def test_log_file_receives_the_history_as_json_lines(tmp_path: Path) -> No
     code, _out, err = await cli("probe", closed_url(), "--log", str(log), "--json")
     assert code == 2, err
     events = [json.loads(line) for line in log.read_text().splitlines()]
-    assert [e["kind"] for e in events].count("probe_step") == 11
+    assert [e["kind"] for e in events].count("probe_step") == 12
     assert events[2]["name"] == "tcp"
     assert events[2]["status"] == "fail"

@@ -27,7 +27,7 @@ import ssl
 import time
 import urllib.parse
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -203,6 +203,8 @@ class HttpClient:
         """``scheme://authority`` → how to reach it (split and looked up once, not per request)."""
         self.connections = 0
         """Connections opened (for tests and figures)."""
+        self.on_answer: Callable[[str, str, HttpAnswer], None] | None = None
+        """Called with (method, url, answer) for every answer read (the path witness)."""
 
     async def aclose(self) -> None:
         """Close the idle connections."""
@@ -341,6 +343,8 @@ class HttpClient:
                 raise
             if "set_cookie" in answer.extra:
                 self._remember_cookies(route.host, answer)
+            if self.on_answer is not None:
+                self.on_answer(method, url, answer)
             if keep:
                 self._give(route.key, conn)
             else:

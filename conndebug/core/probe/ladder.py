@@ -2,7 +2,8 @@
 
 :func:`run_probe` climbs the rungs of :data:`~conndebug.core.probe.result.STEP_NAMES` (URL, DNS,
 TCP, TLS, proxy, Engine.IO handshake, session consistency, websocket, namespace connect, round
-trips, CORS). Each rung records a :class:`Step` (ok / warn / fail / skip, milliseconds, a line of
+trips, CORS, and the path: what answers in front of the server, named from every answer read by
+:mod:`conndebug.core.path`; that last rung is recorded even after a failure). Each rung records a :class:`Step` (ok / warn / fail / skip, milliseconds, a line of
 detail, the evidence) and emits a :class:`~conndebug.core.events.ProbeStep` on the bus, so a UI
 can show the ladder as it grows. The first failing rung decides the verdict and the rungs above it
 are skipped; warnings (websocket blocked, permissive CORS) decide only when everything needed to
@@ -44,6 +45,7 @@ from conndebug.core.events import (
     UpgradeFailed,
 )
 from conndebug.core.failure import FailureKind
+from conndebug.core.path.witness import PathWitness
 from conndebug.core.probe.engineio import (
     EngineRequestFailed,
     Handshake,
@@ -149,6 +151,8 @@ class _Ladder:
         self.guest_note: str = ""
         self.regenerated: dict[str, Any] | None = None
         self.events_in = 0
+        self.witness = PathWitness()
+        """Every answer read (HTTP and the websocket upgrade), for the path rung."""
 
     # -- bookkeeping --------------------------------------------------------------------------
     @property
@@ -156,7 +160,13 @@ class _Ladder:
         """The HTTP client of this probe, made on first use (DNS and TCP failures never need it)."""
         if self.client is None:
             self.client = HttpClient(self.settings, self.timeout)
+            self.client.on_answer = self._saw
         return self.client
+
+    def _saw(self, method: str, url: str, answer: HttpAnswer) -> None:
+        headers, body = answer.headers, answer.body
+        cookies = answer.extra.get("set_cookie", ())
+        self.witness.http(method, url, answer.status, headers, body, cookies)
 
     def now(self) -> float:
         return self.clock.monotonic()
@@ -243,13 +253,14 @@ class _Ladder:
             ("namespace", self.rung_namespace),
             ("rtt", self.rung_rtt),
             ("cors", self.rung_cors),
+            ("path", self.rung_path),
         ]
         assert tuple(n for n, _ in rungs) == STEP_NAMES
         events: list[Event] = []
         unsubscribe = self.bus.subscribe(events.append)
         try:
             for name, rung in rungs:
-                if self.verdict is not None:
+                if self.verdict is not None and name != "path":
                     failed = STEP_TITLES.get(self.failed_step or "", self.failed_step)
                     self.record(name, "skip", None, f"not tried: {failed} failed")
                     continue
@@ -1167,9 +1178,14 @@ class _Ladder:
                 headers=dict(s.headers),
                 timeout=timeout,
             )
+        except WsRefused as exc:
+            self.witness.websocket(exc.status, exc.headers, exc.body)
+            writer.close()
+            raise
         except BaseException:
             writer.close()
             raise
+        self.witness.websocket(101, ws.response_headers)
         try:
             state["stage"] = "probe"
             if self.websocket_only:
@@ -1714,6 +1730,14 @@ class _Ladder:
         if opened is not None:
             await self._close_polling(self.settings.path, opened.sid)
         return got
+
+    # -- 12. Path: what answers in front of the server (conndebug.core.path) ----------------
+    async def rung_path(self) -> None:
+        status, detail, evidence = self.witness.summary(
+            ping_interval_ms=self.connection.get("ping_interval_ms"),
+            ping_timeout_ms=self.connection.get("ping_timeout_ms"),
+        )
+        self.record("path", status, None, detail, **evidence)
 
 
 _FAILURE_KINDS = {

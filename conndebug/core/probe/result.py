@@ -25,8 +25,10 @@ STEP_NAMES: tuple[str, ...] = (
     "namespace",
     "rtt",
     "cors",
+    "path",
 )
-"""The rungs of the ladder, in order (the ``name`` of each :class:`Step`)."""
+"""The rungs of the ladder, in order (the ``name`` of each :class:`Step`). ``path`` (what answers
+in front of the server, from the answers read) comes last and is recorded even after a failure."""
 
 STEP_TITLES: Mapping[str, str] = {
     "url": "URL and settings",
@@ -40,6 +42,7 @@ STEP_TITLES: Mapping[str, str] = {
     "namespace": "Namespace connect",
     "rtt": "Round trips",
     "cors": "CORS",
+    "path": "Path (proxies)",
 }
 """Human names of the rungs."""
 

@@ -1,0 +1,131 @@
+"""The probe's side of path identification: collect the answers it reads, then say what they name.
+
+    witness = PathWitness()
+    witness.http("GET", url, status, headers, body, set_cookie)   # every HTTP answer
+    witness.websocket(101, headers)                               # the upgrade's answer
+    status, detail, evidence = witness.summary(ping_interval_ms=25000, ping_timeout_ms=20000)
+
+The summary is one ladder line: the boxes named with their evidence, their documented limits,
+what those limits mean for this server's heartbeat when they are defaults, and the affinity
+cookies seen — e.g. ``nginx (Server: nginx/1.22.1 on 5 answers) → server; nginx: idle 60 s
+(proxy_read_timeout, a default)``.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+from collections.abc import Iterable, Mapping
+from typing import Any, Literal
+
+from conndebug.core.path.catalogue import Box
+from conndebug.core.path.identify import Answer, PathReport, identify
+
+__all__ = ["PathWitness", "heartbeat_notes", "where_of"]
+
+_MAX_ANSWERS = 64
+"""Answers kept (a probe reads about ten; a hostile server cannot make the list grow)."""
+
+
+def where_of(method: str, url: str) -> str:
+    """What a request was, in words, from its URL."""
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)
+    transport = (query.get("transport") or [""])[0]
+    if transport == "websocket":
+        return "websocket"
+    if transport == "polling":
+        return "polling" if "sid" in query else "handshake"
+    return f"{method} {urllib.parse.urlsplit(url).path or '/'}"
+
+
+def heartbeat_notes(
+    box: Box, ping_interval_s: float | None, ping_timeout_s: float | None
+) -> list[str]:
+    """What ``box``'s documented limits mean for a server with this heartbeat."""
+    notes = []
+    for lim in box.limits:
+        if lim.seconds is None:
+            continue
+        figure = f"{lim.seconds:g} s"
+        how = "by default" if lim.default else "(fixed)"
+        if lim.kind == "lifetime" and lim.seconds < 3600:
+            notes.append(f"{box.name} ends every websocket after {figure} {how}")
+        elif (
+            lim.kind == "idle"
+            and ping_interval_s is not None
+            and ping_timeout_s is not None
+            and lim.seconds <= ping_interval_s + ping_timeout_s
+        ):
+            notes.append(
+                f"{box.name}'s idle timeout {figure} {how} is not above pingInterval + "
+                f"pingTimeout = {ping_interval_s + ping_timeout_s:g} s"
+            )
+        elif (
+            lim.kind in ("request", "first_byte")
+            and ping_interval_s is not None
+            and lim.seconds <= ping_interval_s
+        ):
+            notes.append(
+                f"{box.name}'s {lim.setting} {figure} {how} is not above pingInterval = "
+                f"{ping_interval_s:g} s: held long-polls are cut"
+            )
+    return notes
+
+
+class PathWitness:
+    """Collects the answers one probe reads."""
+
+    def __init__(self) -> None:
+        self.answers: list[Answer] = []
+
+    def _add(self, answer: Answer) -> None:
+        if len(self.answers) < _MAX_ANSWERS:
+            self.answers.append(answer)
+
+    def http(
+        self,
+        method: str,
+        url: str,
+        status: int,
+        headers: Mapping[str, str],
+        body: bytes,
+        set_cookie: Iterable[str] = (),
+    ) -> None:
+        """One HTTP answer (``headers`` as a mapping with repeated headers joined;
+        ``set_cookie``: the separate ``Set-Cookie`` lines)."""
+        self._add(Answer.of(where_of(method, url), status, headers, body, set_cookie=set_cookie))
+
+    def websocket(self, status: int, headers: Mapping[str, str], body: bytes = b"") -> None:
+        """The websocket upgrade's answer (101, or the refusal)."""
+        self._add(Answer.of("websocket", status, headers, body))
+
+    def report(self) -> PathReport:
+        return identify(self.answers)
+
+    def summary(
+        self, *, ping_interval_ms: int | None = None, ping_timeout_ms: int | None = None
+    ) -> tuple[Literal["ok", "skip"], str, dict[str, Any]]:
+        """The ladder line: status, detail, evidence."""
+        if not self.answers:
+            return "skip", "no HTTP answer to read", {}
+        report = self.report()
+        pi = ping_interval_ms / 1000 if ping_interval_ms else None
+        pt = ping_timeout_ms / 1000 if ping_timeout_ms else None
+        parts = [report.text]
+        notes: list[str] = []
+        for hop in report.proxies:
+            limits = [lim.text for lim in hop.box.limits]
+            if limits:
+                parts.append(f"{hop.box.name}: {', '.join(limits)}")
+            notes += heartbeat_notes(hop.box, pi, pt)
+            if hop.box.note:
+                parts.append(f"{hop.box.name}: {hop.box.note}")
+        for name, owner in report.affinity_cookies:
+            parts.append(f"affinity cookie {name} ({owner.name})")
+        if report.engineio_cookie:
+            parts.append("the server sets Engine.IO's io cookie (a proxy can stick on it)")
+        if notes:
+            parts.append("check: " + "; ".join(notes))
+        evidence = report.to_evidence()
+        if notes:
+            evidence["heartbeat_notes"] = notes
+        return "ok", "; ".join(parts), evidence
