@@ -72,6 +72,9 @@ class Variant:
     title: str
     explanation: str
     fix: str
+    exit_code: int | None = None
+    """This way's own exit code where it differs from the code's (``transport_unavailable``: a
+    polling-only server is a WARNING, a forced transport the server refuses is CRITICAL)."""
 
 
 @dataclass(frozen=True)
@@ -95,8 +98,12 @@ class VerdictSpec:
         return self.variants[0]
 
 
-def _v(reason: str, title: str, explanation: str, fix: str) -> Variant:
-    return Variant(reason=reason, title=title, explanation=explanation, fix=fix)
+def _v(
+    reason: str, title: str, explanation: str, fix: str, *, exit_code: int | None = None
+) -> Variant:
+    return Variant(
+        reason=reason, title=title, explanation=explanation, fix=fix, exit_code=exit_code
+    )
 
 
 CATALOG: tuple[VerdictSpec, ...] = (
@@ -545,6 +552,113 @@ CATALOG: tuple[VerdictSpec, ...] = (
             ),
         ),
     ),
+    VerdictSpec(
+        "parser_mismatch",
+        2,
+        "the server uses another Socket.IO parser (msgpack, custom) than the client",
+        (
+            _v(
+                "default",
+                "The server uses another Socket.IO parser than the client ({parser} here)",
+                "The Engine.IO handshake worked, then the server closed the session {closed_after}"
+                " after the client's first Socket.IO packet, encoded with the {parser} parser: it "
+                "could not decode it ({evidence}). A server with socket.io-msgpack-parser (or a "
+                "custom parser) does exactly this to a client with the default parser, and that "
+                'client loops on "transport close" for ever.',
+                "Use the same parser on both sides. With socket.io-msgpack-parser on the server the "
+                "web client needs `parser: require('socket.io-msgpack-parser')`; conndebug needs "
+                "`--parser {other_parser}`.",
+            ),
+        ),
+    ),
+    VerdictSpec(
+        "namespace_unknown",
+        2,
+        "the namespace does not exist on the server (often an Engine.IO path pasted into the URL)",
+        (
+            _v(
+                "default",
+                "Namespace {namespace} does not exist on the server",
+                'The server answered the CONNECT to namespace {namespace} with "{message}": it '
+                "defines no such namespace. The connection itself works.",
+                "Connect to a namespace the server defines (`--namespace`, or the path of the URL "
+                "as socket.io-client reads it); the default is `/`.",
+            ),
+            _v(
+                "path_in_url",
+                "Namespace {namespace} does not exist: the URL's path is taken as a namespace",
+                "The URL {url} has the path {namespace}, which socket.io clients read as a "
+                'namespace, not as the Engine.IO path; the server answered "{message}".',
+                "Give the Engine.IO path with `--path {namespace}` and leave it out of the URL: "
+                "`conndebug probe {base_url} --path {namespace}` (socket.io-client: "
+                "`io('{base_url}', {{path: '{namespace}'}})`).",
+            ),
+        ),
+    ),
+    VerdictSpec(
+        "server_disconnect",
+        2,
+        "the server disconnects the socket right after connecting (`io server disconnect`)",
+        (
+            _v(
+                "default",
+                "The server disconnects every socket right after connecting",
+                "Namespace {namespace} accepted the connection (socket id {sid}), then the server "
+                "sent DISCONNECT {after} later (`io server disconnect`). Web clients do not "
+                "reconnect by themselves after that, so users stay disconnected.",
+                "Look at the server's `connection` handler and middleware: something calls "
+                "`socket.disconnect()` on connect (a check after the handshake, a limit of "
+                "connections per user, a maintenance switch).",
+            ),
+        ),
+    ),
+    VerdictSpec(
+        "transport_unavailable",
+        1,
+        "the server does not offer a transport the client needs (polling-only server: exit 1; a "
+        'forced transport the server refuses, "Transport unknown": exit 2)',
+        (
+            _v(
+                "default",
+                "The server offers only HTTP long-polling",
+                "{url} accepts polling but answered the websocket with {status_line}"
+                ' "{message}" and offers no upgrade (upgrades: {upgrades}). conndebug connected '
+                "over polling, but a web client that starts with the websocket and has no "
+                "fallback (socket.io-client with transports ['websocket', 'polling'] and no "
+                "tryAllTransports, as the chat app's) never connects here.",
+                "Enable the websocket on the server (socket.io: `transports: ['polling', "
+                "'websocket']`), or let clients start with polling (`transports: ['polling', "
+                "'websocket']`) or set `tryAllTransports: true`.",
+            ),
+            _v(
+                "transport_unknown",
+                "The server does not offer {transport}",
+                "Only {transport} was allowed (`--transports {transports}`) and the server answered"
+                ' {status_line} "{message}" (Engine.IO error code {engine_code}): it does not accept '
+                "that transport.",
+                "Use a transport the server offers (drop `--transports`, or allow the other one), "
+                "or enable {transport} on the server.",
+                exit_code=2,
+            ),
+        ),
+    ),
+    VerdictSpec(
+        "rate_limited",
+        2,
+        "the server (or its guest endpoint) answers 429",
+        (
+            _v(
+                "default",
+                "Rate limited: {where} answered HTTP 429",
+                '{where_url} answered 429 "{message}"{retry_after}. The cause is the rate limit, '
+                "not the token or the connection.",
+                "Wait and retry. conndebug keeps one guest session per target and reuses it; if "
+                "something else creates sessions from this address, slow it down, or raise the "
+                "limit on the server (the chat backend allows 100 requests per 15 minutes per "
+                "client).",
+            ),
+        ),
+    ),
 )
 """Every verdict, in the order of design.md's table."""
 
@@ -591,5 +705,5 @@ def make_verdict(code: str, reason: str | None = None, **evidence: Any) -> Verdi
         title=_fmt(variant.title, evidence),
         explanation=_fmt(variant.explanation, evidence),
         fix=_fmt(variant.fix, evidence),
-        exit_code=entry.exit_code,
+        exit_code=entry.exit_code if variant.exit_code is None else variant.exit_code,
     )
