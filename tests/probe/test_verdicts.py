@@ -33,6 +33,7 @@ DESIGN_TABLE = {
     "auth_rejected": 2,
     "session_expired": 2,
     "server_error": 2,
+    "inconclusive": 3,
 }
 
 
