@@ -133,6 +133,14 @@ CATALOG: tuple[VerdictSpec, ...] = (
                 "Nothing to fix in the connection. Sessions live shorter on the server than tokens "
                 "do; the client must create a new guest session when it sees this message.",
             ),
+            _v(
+                "client",
+                "Connected over {transport}",
+                "The client connected to {url} over {transport} ({how}); the server gave it socket "
+                "id {sid}. Nothing in the record points at a connection problem.",
+                "Nothing to fix in the connection. If the user still sees a problem, record it "
+                "while it happens (the HAR or log must cover the moment it goes wrong).",
+            ),
         ),
     ),
     VerdictSpec(

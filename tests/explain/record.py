@@ -14,6 +14,7 @@ import sys
 import urllib.parse
 from pathlib import Path
 
+from tests.conftest import ROOT
 from tests.explain import capture
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -32,6 +33,8 @@ async def record(names: list[str]) -> None:
                 )
                 await capture.capture_node_log(target, FIXTURES / f"{case.name}.node.log")
                 await capture.capture_python_log(target, FIXTURES / f"{case.name}.python.log")
+            for path in FIXTURES.glob(f"{case.name}.*"):  # no machine paths in the fixtures
+                path.write_text(path.read_text().replace(str(ROOT), "/srv/app"))
             print(case.name, page, flush=True)
 
 

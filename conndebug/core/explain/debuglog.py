@@ -234,9 +234,9 @@ def read_debug_log(text: str, path: str, redactor: Redactor) -> Timeline:
             replay.upgrade_failed(ts, str(args["why"]))
         elif item.what == "upgraded":
             replay.upgraded(ts)
-        elif item.what == "closed" and replay.connected:
-            replay.disconnected(ts, str(args["reason"]))
-        elif item.what == "sio_close" and replay.connected:
+        elif (item.what == "closed" and replay.connected) or (
+            item.what == "sio_close" and replay.connected
+        ):
             replay.disconnected(ts, str(args["reason"]))
 
     if not items:
@@ -244,8 +244,10 @@ def read_debug_log(text: str, path: str, redactor: Redactor) -> Timeline:
     elif not any(i.what == "attempt" for i in items):
         timeline.gap("the log starts after the connection was made: its start is not recorded")
     if not stamped:
-        timeline.gap("the log has no clock times (a terminal or browser console copy): times are "
-                     "added up from the +N ms of each line and may drift")
+        timeline.gap(
+            "the log has no clock times (a terminal or browser console copy): times are "
+            "added up from the +N ms of each line and may drift"
+        )
     if any(i.what == "error" and not i.args.get("status") and "cause" not in i.args for i in items):
         timeline.gap(
             "the DEBUG log does not say why a websocket failed (the error is logged as {}): log "

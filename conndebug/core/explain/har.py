@@ -21,6 +21,7 @@ import urllib.parse
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from conndebug.core.events import Note
 from conndebug.core.explain.timeline import EIO_ERRORS, Replay, Timeline, engine_error
 from conndebug.core.redact import Redactor
 
@@ -95,13 +96,27 @@ def read_har(data: Mapping[str, Any], path: str, redactor: Redactor) -> Timeline
     entries = [e for e in log["entries"] if isinstance(e, Mapping)]
 
     for entry in entries:
-        request = entry.get("request") if isinstance(entry.get("request"), Mapping) else {}
+        page_request = entry.get("request")
+        if not isinstance(page_request, Mapping):
+            continue
         if entry.get("_resourceType") == "document" or (
-            isinstance(request, Mapping)
-            and "text/html" in _headers(request.get("headers")).get("accept", "")
+            "text/html" in _headers(page_request.get("headers")).get("accept", "")
         ):
-            timeline.origin = _origin(str(request.get("url", "")))
+            timeline.origin = _origin(str(page_request.get("url", "")))
             break
+
+    if timeline.origin is not None:
+        first_start = min(
+            (t for t in (_epoch(e.get("startedDateTime")) for e in entries) if t is not None),
+            default=0.0,
+        )
+        replay.emit(
+            Note,
+            first_start,
+            text=f"the page was loaded from {timeline.origin}",
+            topic="page",
+            url=timeline.origin,
+        )
 
     # Every happening is (time, sequence, action): entries and websocket frames interleave.
     happenings: list[tuple[float, int, Callable[[], None]]] = []
@@ -126,7 +141,8 @@ def read_har(data: Mapping[str, Any], path: str, redactor: Redactor) -> Timeline
     for entry in entries:
         request = entry.get("request") if isinstance(entry.get("request"), Mapping) else {}
         response = entry.get("response") if isinstance(entry.get("response"), Mapping) else {}
-        assert isinstance(request, Mapping) and isinstance(response, Mapping)
+        assert isinstance(request, Mapping)
+        assert isinstance(response, Mapping)
         url = str(request.get("url", ""))
         method = str(request.get("method", "GET"))
         started = _epoch(entry.get("startedDateTime"))
@@ -134,7 +150,8 @@ def read_har(data: Mapping[str, Any], path: str, redactor: Redactor) -> Timeline
             continue
         took = entry.get("time")
         ended = started + (float(took) / 1000 if isinstance(took, (int, float)) and took > 0 else 0)
-        status = response.get("status") if isinstance(response.get("status"), int) else 0
+        raw_status = response.get("status")
+        status: int = raw_status if isinstance(raw_status, int) else 0
         error = response.get("_error") if isinstance(response.get("_error"), str) else None
         req_headers = _headers(request.get("headers"))
         resp_headers = _headers(response.get("headers"))
@@ -205,9 +222,7 @@ def read_har(data: Mapping[str, Any], path: str, redactor: Redactor) -> Timeline
                 code, message_text = engine_error(status, body)
                 at(
                     started,
-                    _bind(
-                        _ws_refused, replay, ended, url, sid, status, code, message_text
-                    ),
+                    _bind(_ws_refused, replay, ended, url, sid, status, code, message_text),
                 )
             continue
 

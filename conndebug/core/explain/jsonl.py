@@ -70,7 +70,9 @@ def read_jsonl(text: str, path: str, redactor: Redactor) -> Timeline:
         t = data.get("t")
         try:
             event: Event = cls(
-                ts=_epoch(data.get("ts")), t=float(t) if isinstance(t, (int, float)) else 0.0, **fields
+                ts=_epoch(data.get("ts")),
+                t=float(t) if isinstance(t, (int, float)) else 0.0,
+                **fields,
             )
         except TypeError:  # a required field is missing: keep the line as a note
             event = Note(

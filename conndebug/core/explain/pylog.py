@@ -89,7 +89,9 @@ def read_python_log(text: str, path: str, redactor: Redactor) -> Timeline:
         else:
             clock += 0.001  # no clock: keep the order
         msg = match.group("msg")
-        if msg.startswith(("Attempting WebSocket connection to ", "Attempting polling connection to ")):
+        if msg.startswith(
+            ("Attempting WebSocket connection to ", "Attempting polling connection to ")
+        ):
             transport = "websocket" if "WebSocket" in msg else "polling"
             url = msg.rsplit(" ", 1)[-1]
             timeline.url = timeline.url or redactor.text(url.split("/socket.io")[0])
@@ -97,7 +99,9 @@ def read_python_log(text: str, path: str, redactor: Redactor) -> Timeline:
             attempts_seen += 1
             session = False
             pending_ws = url if transport == "websocket" else None
-        elif msg.startswith(("WebSocket connection accepted with ", "Polling connection accepted with ")):
+        elif msg.startswith(
+            ("WebSocket connection accepted with ", "Polling connection accepted with ")
+        ):
             pending_ws = None
             session = True
             data = _literal(msg.split(" with ", 1)[1])
@@ -129,7 +133,9 @@ def read_python_log(text: str, path: str, redactor: Redactor) -> Timeline:
             cause = msg.split(" failed with error ", 1)[1].rstrip(".")
             lowered = cause.lower()
             phase = "timeout" if "timeout" in lowered else "network"
-            replay.failed(clock, "HTTP request failed", transport="polling", phase=phase, cause=cause)
+            replay.failed(
+                clock, "HTTP request failed", transport="polling", phase=phase, cause=cause
+            )
         elif msg.startswith("Connection refused by the server"):
             replay.failed(clock, msg, transport=transport, phase="handshake")
         elif msg.startswith("Connection failed, new attempt in "):
@@ -146,14 +152,14 @@ def read_python_log(text: str, path: str, redactor: Redactor) -> Timeline:
             replay.emit(ReconnectFailed, clock, attempts=reconnects, reason=msg)
         elif msg.startswith("Engine.IO connection dropped") and replay.connected:
             replay.disconnected(clock, "Engine.IO connection dropped")
-        elif pending_ws is not None and _exception(line) is not None:
-            message, phase = _exception(line) or ("", None)
+        elif pending_ws is not None and (printed := _exception(line)) is not None:
+            exc_text, exc_phase = printed
             replay.failed(
                 clock,
                 "websocket error",
                 transport="websocket",
-                phase=phase,
-                cause=message,
+                phase=exc_phase,
+                cause=exc_text,
                 url=pending_ws,
             )
             pending_ws = None

@@ -33,7 +33,7 @@ from conndebug.core.events import (
 from conndebug.core.preview import preview
 from conndebug.core.redact import Redactor
 
-__all__ = ["EIO_ERRORS", "SioPacket", "Replay", "Timeline", "engine_error", "parse_sio"]
+__all__ = ["EIO_ERRORS", "Replay", "SioPacket", "Timeline", "engine_error", "parse_sio"]
 
 E = TypeVar("E", bound=Event)
 
@@ -233,9 +233,7 @@ class Replay:
     def upgraded(self, ts: float) -> None:
         previous = self.transport
         self.transport = "websocket"
-        self.emit(
-            TransportChanged, ts, transport="websocket", previous=previous, how="upgraded"
-        )
+        self.emit(TransportChanged, ts, transport="websocket", previous=previous, how="upgraded")
 
     def disconnected(self, ts: float, reason: str, **fields: Any) -> None:
         self.emit(Disconnected, ts, reason=self.text(reason), **fields)
