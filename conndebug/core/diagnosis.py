@@ -274,7 +274,8 @@ def _cors(facts: Facts) -> Finding | None:
     blocked = facts.cors + [f for f in facts.failures if f.phase == "cors"]
     if not blocked:
         return None
-    first = blocked[0]
+    preflight = [n for n in facts.cors if "preflight" in n.text]
+    first = preflight[0] if preflight else blocked[0]  # the preflight's answer says why
     if isinstance(first, Note):
         what = first.text.removeprefix("the browser blocked ")
         target, _, why = what.partition(": ")
