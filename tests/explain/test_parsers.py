@@ -303,3 +303,23 @@ def test_missing_file_is_a_usage_error(tmp_path: Path) -> None:
     assert done.returncode == 3
     assert "cannot be read" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_cli_json_is_the_probe_schema_and_exit_is_the_worst_verdict() -> None:
+    from tests.explain.record import FIXTURES
+
+    done = run_cli(
+        "explain",
+        str(FIXTURES / "healthy.har"),
+        str(FIXTURES / "auth_rejected.node.log"),
+        "--json",
+    )
+    assert done.returncode == 2, done.stderr
+    objects = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [o["verdict"]["code"] for o in objects] == ["ok", "auth_rejected"]
+    for obj in objects:
+        assert obj["schema"] == 1
+        assert {"verdict", "steps", "connection", "history", "gaps", "source"} <= set(obj)
+        assert obj["steps"] == []
+        assert set(obj["verdict"]) == {"code", "title", "explanation", "fix"}
+    assert objects[0]["connection"]["transport"] == "websocket"
