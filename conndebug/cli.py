@@ -29,6 +29,7 @@ _COMMANDS = {
     "probe": "one-shot layered diagnosis of one or more URLs; prints a verdict; exit code by verdict",
     "watch": "headless live monitor: the history as it happens (text or JSON lines)",
     "serve": "run the reference chat server alone, with fault switches (for demos behind real proxies)",
+    "explain": "a verdict from a HAR, a DEBUG=socket.io-client log, a python-socketio log, a JSONL",
 }
 
 _MAIN_DESCRIPTION = """\
@@ -39,6 +40,7 @@ See and explain what happens to a Socket.IO connection.
   conndebug probe URL... [--json]   layered diagnosis, a verdict in plain words, exit code by verdict
   conndebug watch URL [--jsonl]     headless live history (JSON lines with --jsonl)
   conndebug serve [--port P]        the reference server alone, faults switchable over HTTP
+  conndebug explain FILE... [--json]  a verdict from a HAR or a client log a customer sent in
 
 Run `conndebug COMMAND --help` for a command's options.
 """
@@ -221,11 +223,31 @@ def _serve_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _explain_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="conndebug explain",
+        description="Read what a customer sends in (a Chrome or Firefox HAR, a "
+        "DEBUG=socket.io-client:*,engine.io-client:* log, a python-socketio client log with "
+        "logger=True, engineio_logger=True, conndebug's own --jsonl/--log lines), replay it as a "
+        "timeline, say what the file cannot tell, and give the verdict, evidence and fix. The "
+        "format is found from the content. Secrets in the files are redacted.",
+        epilog=_EPILOG,
+        formatter_class=_formatter,
+    )
+    p.add_argument("files", nargs="+", metavar="FILE", help="one or more records")
+    p.add_argument("--json", action="store_true", help="one JSON object per file (schema 1)")
+    p.add_argument(
+        "--show-secrets", action="store_true", help="do not redact tokens, cookies, credentials"
+    )
+    return p
+
+
 _PARSERS: dict[str, Callable[[], argparse.ArgumentParser]] = {
     "demo": _demo_parser,
     "probe": _probe_parser,
     "watch": _watch_parser,
     "serve": _serve_parser,
+    "explain": _explain_parser,
 }
 
 
@@ -260,6 +282,10 @@ def _run(argv: Sequence[str]) -> int:
         from conndebug.commands.probe import run_probe_command
 
         return run_probe_command(args)
+    if command == "explain":
+        from conndebug.commands.explain import run_explain
+
+        return run_explain(args.files, json_out=args.json, show_secrets=args.show_secrets)
     if command == "demo":
         from conndebug.commands.tui import run_demo
 

@@ -91,6 +91,9 @@ class Event:
     """Base of every history event."""
 
     kind: ClassVar[str] = "event"
+    optional: ClassVar[frozenset[str]] = frozenset()
+    """Fields left out of the JSON while they are ``None``: later additions, so that the JSON
+    shape of events that do not use them stays what consumers already read."""
     ts: float
     """Wall-clock time, epoch seconds (UTC)."""
     t: float
@@ -110,7 +113,13 @@ class Event:
                 for f in dataclasses.fields(self)
                 if f.name not in ("ts", "t")
             )
-        return {json_name: getattr(self, name) for name, json_name in names}
+        if not self.optional:
+            return {json_name: getattr(self, name) for name, json_name in names}
+        return {
+            json_name: value
+            for name, json_name in names
+            if (value := getattr(self, name)) is not None or name not in self.optional
+        }
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape of design.md: ts, t, kind, detail, then the fields."""
@@ -190,7 +199,12 @@ class UpgradeFailed(Event):
     """The server offered a websocket upgrade, but it failed; polling stays in use."""
 
     kind: ClassVar[str] = "upgrade_failed"
+    optional: ClassVar[frozenset[str]] = frozenset({"status", "code"})
     why: str
+    status: int | None = None
+    """The HTTP status that answered the websocket handshake instead of 101, when known."""
+    code: int | None = None
+    """The Engine.IO error code of that answer's body (0 Transport unknown ... 5), when known."""
 
     @property
     def detail(self) -> str:
@@ -217,10 +231,32 @@ class ConnectError(Event):
     """A connection attempt failed: the server's message and data, or the transport error."""
 
     kind: ClassVar[str] = "connect_error"
+    optional: ClassVar[frozenset[str]] = frozenset(
+        {"status", "code", "transport", "phase", "cause", "url"}
+    )
     message: str
     data: Any = None
     source: str = "transport"
     """``server`` (a middleware rejection: ``message`` is the server's own) or ``transport``."""
+    status: int | None = None
+    """The HTTP status of the answer that failed the attempt (403 to a websocket handshake, 400
+    to a polling request...), when known."""
+    code: int | None = None
+    """The Engine.IO error code of that answer (0 Transport unknown, 1 Session ID unknown, 2 Bad
+    handshake method, 3 Bad request, 4 Forbidden, 5 Unsupported protocol version), when known."""
+    transport: str | None = None
+    """``websocket`` or ``polling``: the transport whose request failed, when known."""
+    phase: str | None = None
+    """Where the attempt failed, when known: ``network`` (no connection: refused, unreachable,
+    DNS), ``timeout`` (no answer in time), ``cors`` (a browser refused to let the page read the
+    answer), ``handshake`` (the Engine.IO handshake), ``session`` (a request of an open Engine.IO
+    session), ``upgrade`` (the websocket upgrade of a polling session) or ``namespace`` (the
+    Socket.IO CONNECT)."""
+    cause: str | None = None
+    """The lower-level error text (``connect ECONNREFUSED 10.0.0.1:443``, ``net::ERR_FAILED``),
+    when it differs from ``message``."""
+    url: str | None = None
+    """The request that failed, when known (redacted)."""
 
     @property
     def detail(self) -> str:
@@ -233,8 +269,13 @@ class Disconnected(Event):
     """The connection ended."""
 
     kind: ClassVar[str] = "disconnected"
+    optional: ClassVar[frozenset[str]] = frozenset({"close_code", "transport"})
     reason: str
     will_reconnect: bool = False
+    close_code: int | None = None
+    """The websocket close code (1000 normal, 1006 abnormal...), when known."""
+    transport: str | None = None
+    """The transport that was in use, when known."""
 
     @property
     def detail(self) -> str:
@@ -411,11 +452,18 @@ class Note(Event):
     """Anything else worth a line: library log records, fault switches, skipped steps."""
 
     kind: ClassVar[str] = "note"
+    optional: ClassVar[frozenset[str]] = frozenset({"status", "url"})
     text: str
     level: str = "info"
     """``debug``, ``info``, ``warning`` or ``error``."""
     topic: str = ""
-    """A short machine-readable tag, e.g. ``guest``, ``fault``, ``engineio``."""
+    """A short machine-readable tag, e.g. ``guest``, ``fault``, ``engineio``; ``http`` (an HTTP
+    exchange around the connection: ``status``, ``url``), ``cors`` (a browser refused the page
+    an answer), ``open`` (an Engine.IO open packet) and ``gap`` in records ``explain`` reads."""
+    status: int | None = None
+    """The HTTP status the note reports (0: no answer), when it reports one."""
+    url: str | None = None
+    """The request the note is about (redacted), when it is about one."""
 
     @property
     def detail(self) -> str:

@@ -58,7 +58,7 @@ SECRET_KEYS = frozenset(
 _JWT = re.compile(r"(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*")
 _BEARER = re.compile(r"(?i)\b(bearer|basic)[ \t]+([A-Za-z0-9._~+/=-]{8,})")
 _QUERY_OR_FORM = re.compile(
-    r"(?i)([?&;\s\"']|^)(token|access_token|accesstoken|jwt|password|api_key|apikey|key)=([^&\s\"';]+)"
+    r"(?i)([?&;\s\"']|^)(token|access_token|accesstoken|jwt|password|api_key|apikey|key)=([^&\s\"';‹]+)"
 )
 _HEADER_LINE = re.compile(
     r"(?im)^([ \t]*(?:authorization|proxy-authorization|cookie|set-cookie|x-admin-key)[ \t]*:[ \t]*)"

@@ -140,6 +140,14 @@ CATALOG: tuple[VerdictSpec, ...] = (
                 "Nothing to fix in the connection. Sessions live shorter on the server than tokens "
                 "do; the client must create a new guest session when it sees this message.",
             ),
+            _v(
+                "client",
+                "Connected over {transport}",
+                "The client connected to {url} over {transport} ({how}); the server gave it socket "
+                "id {sid}. Nothing in the record points at a connection problem.",
+                "Nothing to fix in the connection. If the user still sees a problem, record it "
+                "while it happens (the HAR or log must cover the moment it goes wrong).",
+            ),
         ),
     ),
     VerdictSpec(
@@ -228,6 +236,37 @@ CATALOG: tuple[VerdictSpec, ...] = (
                 "frames.",
                 "Check proxies for websocket frame handling and timeouts; in nginx: {nginx}",
             ),
+            _v(
+                "refused_no_fallback",
+                "Websocket refused with HTTP {status}: the client never connected",
+                "The websocket handshake to {ws_url} was answered HTTP {status} instead of 101 "
+                "Switching Protocols ({attempts}). The client tries websocket first and does not "
+                "fall back to polling by itself, so it never connected. {http_note}",
+                "Allow websocket upgrades (`Upgrade: websocket`) to {path} in the firewall, WAF or "
+                "proxy that answered {status} (nginx: {nginx}). Until then the client needs "
+                "`transports: ['polling', 'websocket']` or `tryAllTransports: true`.",
+            ),
+            _v(
+                "hang_no_fallback",
+                "Websocket handshake hangs: the client never connected",
+                "The websocket handshake to {ws_url} got no answer ({attempts}; the client gave up "
+                "after {timeout_s} s each time), while {http_note}: the server is up, but "
+                "something between swallows the websocket upgrade. The client tries websocket "
+                "first and does not fall back to polling.",
+                "Find the proxy or firewall that holds websocket upgrades to {path} (nginx: "
+                "{nginx}). Until then the client needs `transports: ['polling', 'websocket']` or "
+                "`tryAllTransports: true`, and even then a hanging websocket costs its whole "
+                "connect timeout.",
+            ),
+            _v(
+                "upgrade_refused",
+                "Websocket upgrade refused: connected over polling only",
+                "The client connected over polling, but its websocket upgrade to {ws_url} failed: "
+                "{error}. The server offers websocket ({upgrades}), so something in between stops "
+                "it.",
+                "Check every proxy, load balancer and firewall in front of the server for "
+                "websocket support on {path}. In nginx: {nginx}",
+            ),
         ),
     ),
     VerdictSpec(
@@ -289,6 +328,13 @@ CATALOG: tuple[VerdictSpec, ...] = (
                 "Start the proxy or fix its address (set by {proxy_source}); or bypass it for this host "
                 "with NO_PROXY.",
             ),
+            _v(
+                "client",
+                "Connection refused at {address}",
+                "The client's connections to {address} were refused ({error}; {attempts}): "
+                "nothing listens there.",
+                "Start the server, or check the host and port the client uses ({url}).",
+            ),
         ),
     ),
     VerdictSpec(
@@ -313,6 +359,17 @@ CATALOG: tuple[VerdictSpec, ...] = (
                 "listener that is not HTTP.",
                 "Check the server's health (is its event loop blocked?) and what really listens "
                 "on port {port}; a load balancer with no healthy backend can behave like this.",
+            ),
+            _v(
+                "client",
+                "No answer from {address} within {timeout_s} s",
+                "The client's connection attempts to {url} got no answer ({attempts}; it gave up "
+                "after {timeout_s} s each time), and nothing else from that server is recorded: "
+                "a firewall drops the packets, the host is down, or it accepts connections and "
+                "never answers.",
+                "Check that the server is up and reachable from the client's network (firewall, "
+                "security group, VPN); `conndebug probe {url}` from the same network tells the "
+                "layers apart.",
             ),
         ),
     ),
@@ -469,6 +526,15 @@ CATALOG: tuple[VerdictSpec, ...] = (
                 "Add {origin} to the server's allowed origins (the chat backend: CORS_ORIGIN; "
                 "socket.io: `cors: {{origin: ['{origin}'], credentials: true}}`).",
             ),
+            _v(
+                "browser",
+                "CORS: the server does not allow the page's origin {origin}",
+                "The browser blocked {blocked} from the page at {origin} ({answer}): the server's "
+                "answers do not allow that origin, so the page cannot read them. {consequence}",
+                "Add {origin} to the server's allowed origins (the chat backend: CORS_ORIGIN; "
+                "socket.io: `cors: {{origin: ['{origin}'], credentials: true}}`; python-socketio: "
+                "`cors_allowed_origins=['{origin}']`).",
+            ),
         ),
     ),
     VerdictSpec(
@@ -483,6 +549,18 @@ CATALOG: tuple[VerdictSpec, ...] = (
                 "{failed_at} of {rounds} with that session was answered {status_line} "
                 '"{message}": it reached a server node that does not know the session. The '
                 "servers run behind a load balancer without session affinity.",
+                "Enable sticky sessions in the load balancer (nginx: `ip_hash;` or `hash "
+                "$remote_addr consistent;` in the upstream; HAProxy/ALB: cookie affinity), and "
+                "use an adapter (e.g. Redis) so broadcasts reach every node. Websocket-only "
+                "clients avoid the symptom but not the cause.",
+            ),
+            _v(
+                "client",
+                "Sticky sessions missing: requests land on another node",
+                "The handshake created Engine.IO session {engine_sid}, but a later request of that "
+                'session ({request}) was answered {status_line} "{message}" ({count}): it reached '
+                "a server node that does not know the session. The servers run behind a load "
+                "balancer without session affinity.",
                 "Enable sticky sessions in the load balancer (nginx: `ip_hash;` or `hash "
                 "$remote_addr consistent;` in the upstream; HAProxy/ALB: cookie affinity), and "
                 "use an adapter (e.g. Redis) so broadcasts reach every node. Websocket-only "
@@ -511,6 +589,13 @@ CATALOG: tuple[VerdictSpec, ...] = (
                 "namespace.",
                 "Check what the server's allowRequest checks (origin, headers, cookies, IP) and "
                 "send it (--origin, --header).",
+            ),
+            _v(
+                "client",
+                'The server refused the connection: "{message}"',
+                "Namespace {namespace} answered the client's CONNECT{with_token} with the error "
+                '"{message}"{data_note} ({attempts}).',
+                "{auth_fix}",
             ),
         ),
     ),
@@ -656,6 +741,19 @@ CATALOG: tuple[VerdictSpec, ...] = (
                 "something else creates sessions from this address, slow it down, or raise the "
                 "limit on the server (the chat backend allows 100 requests per 15 minutes per "
                 "client).",
+            ),
+        ),
+    ),
+    VerdictSpec(
+        "inconclusive",
+        3,
+        "the record (a HAR, a log) does not say enough to name a cause",
+        (
+            _v(
+                "default",
+                "Not enough in this record to name a cause",
+                "{what}",
+                "{next_step}",
             ),
         ),
     ),

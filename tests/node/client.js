@@ -71,7 +71,13 @@ socket.on("connect", () => {
   if (args.emit) socket.emit(args.emit, args["emit-json"] ? JSON.parse(args["emit-json"]) : {});
   if (exitOn === "connect") finish(0);
 });
-socket.on("connect_error", (err) => log({ event: "connect_error", message: err.message, type: err.type || null, description: String(err.description || "") }));
+socket.on("connect_error", (err) => {
+  // err.description: the transport's own error (an ErrorEvent from ws, whose message names the
+  // cause: "connect ECONNREFUSED ...", "Unexpected server response: 403"), or a status code
+  const d = err.description;
+  const cause = d && typeof d === "object" ? (d.message || (d.error && d.error.message) || "") : "";
+  log({ event: "connect_error", message: err.message, type: err.type || null, description: String(d || ""), cause });
+});
 socket.on("disconnect", (reason) => log({ event: "disconnect", reason }));
 socket.io.on("reconnect_attempt", (n) => log({ event: "reconnect_attempt", attempt: n }));
 socket.io.on("reconnect_failed", () => { log({ event: "reconnect_failed" }); finish(2); });
