@@ -490,6 +490,33 @@ async def websocket_over(
     :class:`~conndebug.wire.WireError` (phase ``websocket``: no answer), ``CLOSED`` (the server
     closed or reset without answering), ``PROTOCOL`` (a 101 with a wrong accept key).
     """
+    return await _handshake(
+        stream,
+        url,
+        headers=headers,
+        timeout=timeout,
+        shown_timeout=timeout,
+        subprotocols=subprotocols,
+        max_message=max_message,
+        observer=observer,
+        timings=timings,
+        cookies=cookies,
+    )
+
+
+async def _handshake(
+    stream: Stream,
+    url: str,
+    *,
+    headers: HeaderInput,
+    timeout: float,
+    shown_timeout: float,
+    subprotocols: Sequence[str],
+    max_message: int,
+    observer: Observer | None,
+    timings: Timings | None,
+    cookies: CookieJar | None,
+) -> WebSocket:
     start = time.monotonic()
     started_at = time.time()
     origin_text, target = _ws_target(url)
@@ -539,14 +566,14 @@ async def websocket_over(
             raise WireError(
                 FailureKind.TIMEOUT,
                 "websocket",
-                f"no complete answer to the websocket upgrade within {timeout:g} s "
+                f"no complete answer to the websocket upgrade within {shown_timeout:g} s "
                 f"({state.received} bytes received)",
                 reason="incomplete",
             ) from None
         raise WireError(
             FailureKind.TIMEOUT,
             "websocket",
-            f"no answer to the websocket upgrade within {timeout:g} s",
+            f"no answer to the websocket upgrade within {shown_timeout:g} s",
             reason="no_answer",
         ) from None
     except BaseException:
@@ -857,11 +884,12 @@ async def connect_websocket(
             f"no answer to the websocket upgrade within {timeout:g} s",
             reason="no_answer",
         )
-    return await websocket_over(
+    return await _handshake(
         stream,
         url,
         headers=headers,
         timeout=remaining,
+        shown_timeout=timeout,
         subprotocols=subprotocols,
         max_message=max_message,
         observer=observer,
