@@ -164,9 +164,13 @@ class _Retry(Exception):
 class _Exchange:
     """What one request has done so far (to name a timeout, to fill the observer's record)."""
 
-    __slots__ = ("conn", "first_byte", "received", "sent_at", "steps")
+    __slots__ = ("conn", "done", "first_byte", "graceful", "keep", "received", "sent_at", "steps")
 
     def __init__(self) -> None:
+        self.done: _Conn | None = None
+        """The connection of the answer, to keep or drop once the exchange is observed."""
+        self.keep = False
+        self.graceful = False
         self.steps = _Steps()
         self.steps.phase = "dns"
         self.conn: _Conn | None = None
@@ -439,6 +443,13 @@ class HttpClient:
             self.cookies.extract(route.origin.host, path, response.set_cookies)
         if self.observer is not None:
             self._observe(response, sent, body)
+        done = state.done
+        if done is not None:
+            if state.keep:
+                done.h11.start_next_cycle()
+                self._give(done)
+            else:
+                self._drop(done, graceful=state.graceful)
         return response
 
     def _timed_out(self, state: _Exchange, route: Route, limit_s: float) -> WireError:
@@ -667,11 +678,11 @@ class HttpClient:
         )
         conn.connect = None
         state.conn = None
-        if complete and h.our_state is h11.DONE and h.their_state is h11.DONE and not self._closed:
-            h.start_next_cycle()
-            self._give(conn)
-        else:
-            self._drop(conn, graceful=complete)
+        state.done = conn
+        state.keep = (
+            complete and h.our_state is h11.DONE and h.their_state is h11.DONE and not self._closed
+        )
+        state.graceful = complete
         return Response(
             method=method,
             url=url,

@@ -100,6 +100,7 @@ class WebSocket:
         self._partial = 0
         self._closing = False
         self._close_answer: asyncio.Future[None] | None = None
+        self._batch = False
         self._fast = True
         """Decode plain data frames here (see :meth:`_parse`); False: every frame via wsproto."""
         self._in_fragment = False
@@ -220,7 +221,12 @@ class WebSocket:
             self._parse(data)
             return
         before = len(self._queue)
-        self._parse(data)
+        ended = self.closed is not None
+        self._batch = True  # the end, if it comes in this batch, is reported after its messages
+        try:
+            self._parse(data)
+        finally:
+            self._batch = False
         queue = self._queue
         if len(queue) > before:
             from conndebug.wire._observe import WsMessage
@@ -230,6 +236,8 @@ class WebSocket:
             observer = self.observer
             for index in range(before, len(queue)):
                 observer.ws_message(WsMessage(cid, "in", queue[index], at))
+        if not ended and self.closed is not None:
+            self._report_end()
 
     def _parse(self, data: bytes) -> None:
         """Split ``data`` into frames. Whole, final, unmasked text and binary frames without
@@ -392,29 +400,35 @@ class WebSocket:
             self.closed = WsClosed(who, message, code=code, close_reason=close_reason, clean=clean)
             if who in ("eof", "reset"):
                 self.stream.abort()
-            if self.observer is not None:
-                from conndebug.wire._observe import ConnectionClosed, WsEnded
-
-                stream = self.stream
-                self.observer.ws_ended(
-                    WsEnded(
-                        stream.connection_id,
-                        who,
-                        code,
-                        close_reason,
-                        clean,
-                        time.time(),
-                        message,
-                        stream.bytes_in,
-                        stream.bytes_out,
-                    )
-                )
-                self.observer.connection_closed(
-                    ConnectionClosed(
-                        stream.connection_id, stream.bytes_in, stream.bytes_out, time.time(), 1
-                    )
-                )
+            if self.observer is not None and not self._batch:
+                self._report_end()
         return self.closed
+
+    def _report_end(self) -> None:
+        from conndebug.wire._observe import ConnectionClosed, WsEnded
+
+        closed = self.closed
+        assert closed is not None
+        assert self.observer is not None
+        stream = self.stream
+        self.observer.ws_ended(
+            WsEnded(
+                stream.connection_id,
+                closed.who,
+                closed.code,
+                closed.close_reason,
+                closed.clean,
+                time.time(),
+                closed.message,
+                stream.bytes_in,
+                stream.bytes_out,
+            )
+        )
+        self.observer.connection_closed(
+            ConnectionClosed(
+                stream.connection_id, stream.bytes_in, stream.bytes_out, time.time(), 1
+            )
+        )
 
     # -- the end ------------------------------------------------------------------------------
     async def close(self, code: int = 1000, reason: str = "", timeout: float = 1.0) -> None:
