@@ -164,13 +164,24 @@ class _Retry(Exception):
 class _Exchange:
     """What one request has done so far (to name a timeout, to fill the observer's record)."""
 
-    __slots__ = ("conn", "done", "first_byte", "graceful", "keep", "received", "sent_at", "steps")
+    __slots__ = (
+        "conn",
+        "done",
+        "first_byte",
+        "graceful",
+        "keep",
+        "received",
+        "request_id",
+        "sent_at",
+        "steps",
+    )
 
     def __init__(self) -> None:
         self.done: _Conn | None = None
         """The connection of the answer, to keep or drop once the exchange is observed."""
         self.keep = False
         self.graceful = False
+        self.request_id = 0
         self.steps = _Steps()
         self.steps.phase = "dns"
         self.conn: _Conn | None = None
@@ -393,6 +404,7 @@ class HttpClient:
         request_id = next(_request_ids)
         method = method.upper()
         state = _Exchange()
+        state.request_id = request_id
         sent: list[tuple[str, str]] = []
         try:
             try:
@@ -421,24 +433,6 @@ class HttpClient:
             if state.conn is not None:
                 self._drop(state.conn)
             raise
-        timings = response.timings
-        response = Response(
-            method=method,
-            url=url,
-            status=response.status,
-            reason=response.reason,
-            http_version=response.http_version,
-            headers=response.headers,
-            body=response.body,
-            truncated=response.truncated,
-            body_size=response.body_size,
-            content_encoding=response.content_encoding,
-            timings=timings,
-            request_id=request_id,
-            connection_id=response.connection_id,
-            peer=response.peer,
-            set_cookies=response.set_cookies,
-        )
         if response.set_cookies:
             self.cookies.extract(route.origin.host, path, response.set_cookies)
         if self.observer is not None:
@@ -695,7 +689,7 @@ class HttpClient:
             body_size=size,
             content_encoding=decoded,
             timings=timings,
-            request_id=0,
+            request_id=state.request_id,
             connection_id=stream.connection_id,
             peer=stream.peer,
             set_cookies=tuple(v for k, v in response_headers if k == "set-cookie"),
