@@ -101,6 +101,8 @@ class WebSocket:
         self._closing = False
         self._close_answer: asyncio.Future[None] | None = None
         self._batch = False
+        self._reading = False
+        self._close_sent: tuple[int, str] = (1000, "")
         self._fast = True
         """Decode plain data frames here (see :meth:`_parse`); False: every frame via wsproto."""
         self._in_fragment = False
@@ -197,11 +199,22 @@ class WebSocket:
         while not queue:
             if self.closed is not None:
                 raise self.closed
+            self._reading = True
             try:
                 data = await stream.read()
             except (ConnectionError, OSError) as exc:
+                if self._closing:
+                    raise self._closed_by_us(
+                        False, "; the connection broke before the answer"
+                    ) from None
                 raise self._end("reset", f"the connection was reset ({_why(exc)})") from None
+            finally:
+                self._reading = False
             if not data:
+                if self._closing:
+                    raise self._closed_by_us(
+                        False, "; the server ended the connection without answering the close"
+                    )
                 raise self._end("eof", "the server closed the connection without a close frame")
             self._receive(data)
 
@@ -380,8 +393,7 @@ class WebSocket:
             self.stream.close()
             return
         # The answer to our own close frame.
-        if self._close_answer is not None and not self._close_answer.done():
-            self._close_answer.set_result(None)
+        self._closed_by_us(True)
 
     def _send_close(self, code: int, reason: str) -> None:
         with contextlib.suppress(LocalProtocolError, ConnectionError, OSError, RuntimeError):
@@ -433,29 +445,39 @@ class WebSocket:
     # -- the end ------------------------------------------------------------------------------
     async def close(self, code: int = 1000, reason: str = "", timeout: float = 1.0) -> None:
         """Send a close frame, wait up to ``timeout`` for the server's, then close the stream.
-        Afterwards ``closed.who`` is ``us`` (or what ended it before)."""
+        Afterwards ``closed.who`` is ``us`` (or what ended it before). Another task may be
+        reading meanwhile: it then sees the server's answer and ends with the same ``WsClosed``."""
         if self.closed is not None or self._closing:
             return
         self._closing = True
-        loop = asyncio.get_running_loop()
-        self._close_answer = answered = loop.create_future()
+        self._close_sent = (code, reason)
+        self._close_answer = answered = asyncio.get_running_loop().create_future()
         self._send_close(code, reason)
-        shown = f"we closed the websocket (code {code}{': ' + reason if reason else ''})"
         try:
-            await within(self._await_close(answered), timeout)
+            if self._reading:  # the reader will see the answer: do not read beside it
+                await within(answered, timeout)
+            else:
+                await within(self._await_close(answered), timeout)
         except asyncio.TimeoutError:
-            self._end(
-                "us",
-                shown + "; the server did not answer the close",
-                code=code,
-                close_reason=reason,
-            )
+            self._closed_by_us(False, "; the server did not answer the close")
             self.stream.abort()
             return
-        except (ConnectionError, OSError, WsClosed):
-            pass
-        self._end("us", shown, code=code, close_reason=reason, clean=answered.done())
+        except (ConnectionError, OSError):
+            self._closed_by_us(False, "; the connection broke before the server answered")
+        self._closed_by_us(False, "; the server ended the connection without answering the close")
         await self.stream.aclose(min(timeout, 0.5))
+
+    def _closed_by_us(self, clean: bool, note: str = "") -> WsClosed:
+        """The end of a close we started (``clean``: the server answered it)."""
+        code, reason = self._close_sent
+        shown = f"we closed the websocket (code {code}{': ' + reason if reason else ''})"
+        ended = self._end(
+            "us", shown + ("" if clean else note), code=code, close_reason=reason, clean=clean
+        )
+        answered = self._close_answer
+        if answered is not None and not answered.done():
+            answered.set_result(None)
+        return ended
 
     async def _await_close(self, answered: asyncio.Future[None]) -> None:
         stream = self.stream

@@ -199,3 +199,43 @@ async def test_through_tinyproxy_both_ways_and_its_refusal_named() -> None:
     assert refused.value.message.startswith(
         f"the proxy refuses a tunnel to 127.0.0.1:{origin.port}"
     )
+
+
+@pytest.mark.parametrize("proxied", [False, True], ids=["direct", "tunnel"])
+async def test_a_secure_websocket_direct_and_through_a_tunnel(proxied: bool) -> None:
+    import ssl
+
+    import trustme
+
+    from tests.proxies import tcp_relay
+    from tests.servers import reference_server
+
+    ca = trustme.CA()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    with ca.cert_pem.tempfile() as ca_file:
+        async with (
+            reference_server() as server,
+            tcp_relay(server.port, tls=context) as relay,
+            forward_proxy() as proxy,
+        ):
+            settings = Settings(
+                url=relay.url,
+                ca_bundle=ca_file,
+                proxy=proxy.url if proxied else None,
+                env_proxy=False,
+            )
+            ws = await connect_websocket(
+                relay.url.replace("https", "wss") + "/socket.io/?EIO=4&transport=websocket",
+                settings=settings,
+                timeout=5,
+            )
+            opening = await ws.recv(timeout=5)
+            await ws.close()
+    assert isinstance(opening, str)
+    assert opening.startswith("0{")
+    assert ws.timings.tls is not None
+    assert (ws.timings.proxy is not None) is proxied
+    assert ws.stream.tls is not None
+    assert ws.stream.via == ("tunnel" if proxied else "direct")
+    assert [s.method for s in proxy.seen] == (["CONNECT"] if proxied else [])

@@ -359,3 +359,47 @@ async def test_recv_is_bounded_when_asked() -> None:
         ws.abort()
     assert ws.closed is not None
     assert ws.closed.who == "us"
+
+
+async def test_closing_while_another_task_reads_ends_both_as_ours() -> None:
+    async def answering(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: Peer
+    ) -> None:
+        writer.write(frame(1, b"hello"))
+        await writer.drain()
+        opcode, payload = await read_frame(reader)
+        assert opcode == 8
+        writer.write(frame(1, b"late") + frame(8, payload))
+        await writer.drain()
+        await reader.read()
+
+    async with ws_peer(answering) as peer:
+        ws = await connect_websocket(peer.url + "/", timeout=2)
+        assert await ws.recv(timeout=2) == "hello"
+
+        async def reader() -> WsClosed:
+            while True:
+                try:
+                    await ws.recv_many(timeout=3)
+                except WsClosed as closed:
+                    return closed
+
+        reading = asyncio.create_task(reader())
+        await asyncio.sleep(0.05)  # the reader waits in recv_many
+        await ws.close(4003, "bye", timeout=2)
+        ended = await asyncio.wait_for(reading, 3)
+    assert ended is ws.closed
+    assert (ended.who, ended.code, ended.clean) == ("us", 4003, True)
+
+
+async def test_a_second_reader_is_an_error_not_a_hang() -> None:
+    async with ws_peer(script_of()) as peer:
+        ws = await connect_websocket(peer.url + "/", timeout=2)
+        first = asyncio.create_task(ws.recv(timeout=2))
+        await asyncio.sleep(0.05)
+        with pytest.raises(RuntimeError, match="two tasks read"):
+            await ws.recv(timeout=1)
+        first.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await first
+        ws.abort()
