@@ -33,6 +33,6 @@ def ms_since(start: float) -> float:
     return (time.monotonic() - start) * 1000.0
 
 
-def printable(data: bytes, n: int = 80) -> str:
+def printable(data: bytes | bytearray, n: int = 80) -> str:
     """The first ``n`` bytes as printable ASCII (anything else shown as ``.``)."""
     return "".join(chr(b) if 32 <= b < 127 else "." for b in data[:n])
