@@ -41,6 +41,7 @@ __all__ = [
     "SioPacket",
     "SioType",
     "deconstruct",
+    "describe",
     "has_binary",
     "make_parser",
     "reconstruct",
@@ -239,8 +240,8 @@ class JsonParser:
         return JsonDecoder()
 
 
-def decode_text(text: str) -> SioPacket:
-    """One text packet of the default parser (attachments not yet added)."""
+def _header(text: str) -> tuple[SioType, str, int | None, int, int]:
+    """Type, namespace, ack id, attachments and where the data starts, of a text packet."""
     if not text:
         raise SioDecodeError("an empty Socket.IO packet")
     kind = _DIGITS.get(text[0])
@@ -281,6 +282,35 @@ def decode_text(text: str) -> SioPacket:
             raise SioDecodeError(f"an ack id of {j - i:,} digits")
         packet_id = int(text[i:j])
         i = j
+    return kind, namespace, packet_id, attachments, i
+
+
+def describe(
+    data: str | bytes, parser: ParserName = "json"
+) -> tuple[str | None, str | None, int | None, int]:
+    """Type name, namespace, ack id and announced attachments of a packet, for the tap (never
+    raises; a binary message of the default parser is an ``ATTACHMENT``)."""
+    if isinstance(data, str):
+        try:
+            kind, namespace, packet_id, attachments, _ = _header(data)
+        except SioDecodeError:
+            return None, None, None, 0
+        return kind.name, namespace, packet_id, attachments
+    if parser == "json":
+        return "ATTACHMENT", None, None, 0
+    try:
+        packet = MsgpackDecoder().feed(data)
+    except SioDecodeError:
+        return None, None, None, 0
+    if packet is None:
+        return None, None, None, 0
+    return packet.type.name, packet.namespace, packet.id, 0
+
+
+def decode_text(text: str) -> SioPacket:
+    """One text packet of the default parser (attachments not yet added)."""
+    kind, namespace, packet_id, attachments, i = _header(text)
+    n = len(text)
     data: Any = None
     if i < n:
         try:
