@@ -228,7 +228,7 @@ class SocketClient:
         self._probe_started: dict[str, float] = {}
         self._unsolicited_seen: asyncio.Event = asyncio.Event()
         self._pending_size = 0
-        self.engine.closed.add_done_callback(self._engine_closed)
+        self.engine.on_close = self._engine_closed
 
     # --- facts ----------------------------------------------------------------------------
 
@@ -567,8 +567,7 @@ class SocketClient:
         if ns.on_disconnect is not None:
             ns.on_disconnect(reason)
 
-    def _engine_closed(self, future: asyncio.Future[CloseReason]) -> None:
-        close = future.result()
+    def _engine_closed(self, close: CloseReason) -> None:
         for ns in list(self.namespaces.values()):
             if ns.connected:
                 self._end(ns, Disconnect(ns.name, close.socketio_reason, kicked=False, close=close))

@@ -253,6 +253,9 @@ class EngineSession:
         self.last_packet_mono: float | None = None
         """Monotonic time of the last packet received (any type)."""
         self.upgrade: UpgradeOutcome | None = None
+        self.on_close: Callable[[CloseReason], None] | None = None
+        """Called once, synchronously, when the session ends (the layer above ends its
+        namespaces before anyone awaiting :attr:`closed` runs)."""
         self.describe: (
             Callable[[MessageData], tuple[str | None, str | None, int | None, int]] | None
         ) = None
@@ -568,9 +571,13 @@ class EngineSession:
         self.send_packet(EioPacket(EioType.PONG, data))
 
     def _on_pong(self) -> None:
-        if self.eio < 4:
+        if self.eio < 4 and self._pong_due:
             self.pings += 1
             self._pong_due = 0.0
+            if self._pong_timer is not None:
+                self._pong_timer.cancel()
+            loop = asyncio.get_running_loop()
+            self._timer = loop.call_at(loop.time() + self._ping_interval, self._send_ping3)
 
     def _server_closed(self) -> None:
         self._finish(
@@ -786,15 +793,13 @@ class EngineSession:
         )
 
     def _send_ping3(self) -> None:
-        """v3: our ping every pingInterval; its pong must come within pingTimeout."""
+        """v3: our ping, pingInterval after the last pong; its pong must come within
+        pingTimeout (engine.io-client 3's rule)."""
         if self.closed.done():
             return
         loop = asyncio.get_running_loop()
         self.send_packet(EioPacket(EioType.PING))
         self._pong_due = time.monotonic() + self._ping_timeout
-        self._timer = loop.call_at(loop.time() + self._ping_interval, self._send_ping3)
-        if self._pong_timer is not None:
-            self._pong_timer.cancel()
         self._pong_timer = loop.call_at(loop.time() + self._ping_timeout, self._check_pong3)
 
     def _check_pong3(self) -> None:
@@ -1035,6 +1040,8 @@ class EngineSession:
                 CloseKind.CLIENT, "we closed the session", reason.transport, reason.mono
             )
         self.closed.set_result(reason)
+        if self.on_close is not None:
+            self.on_close(reason)
         for timer in (self._timer, self._pong_timer):
             if timer is not None:
                 timer.cancel()
