@@ -17,7 +17,7 @@ import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from conndebug.core.errors import ConfigError
 
@@ -98,7 +98,7 @@ class Settings:
     eio: int = 4
     """The Engine.IO protocol spoken: 4 (socket.io 3 and 4 clients) or 3 (socket.io 2 clients).
     With 3, auth fields travel in the handshake's query, as socket.io-client 2's ``query``."""
-    parser: str = "json"
+    parser: Literal["json", "msgpack"] = "json"
     """The Socket.IO parser: ``json`` (the default parser) or ``msgpack``
     (socket.io-msgpack-parser). Client and server must use the same one."""
 
@@ -449,10 +449,12 @@ def _eio(value: int) -> int:
     return value
 
 
-def _parser(value: str) -> str:
-    if value not in ("json", "msgpack"):
-        raise ConfigError(f"--parser {value!r} is not supported", "use json or msgpack")
-    return value
+def _parser(value: str) -> Literal["json", "msgpack"]:
+    if value == "json":
+        return "json"
+    if value == "msgpack":
+        return "msgpack"
+    raise ConfigError(f"--parser {value!r} is not supported", "use json or msgpack")
 
 
 def _parse_headers(raw: list[str]) -> tuple[tuple[str, str], ...]:
