@@ -174,6 +174,8 @@ class Namespace:
     """Events received."""
     _answer: asyncio.Future[SioPacket] | None = field(default=None, repr=False)
     _early: list[Event] = field(default_factory=list, repr=False)
+    _early_kick: bool = field(default=False, repr=False)
+    """A DISCONNECT came between the CONNECT answer and :meth:`SocketClient.connect` resuming."""
 
     def recovery_state(self) -> RecoveryState:
         """What to hand to the next :meth:`SocketClient.connect` to ask for recovery."""
@@ -285,7 +287,7 @@ class SocketClient:
                 # "connected" unasked right after its open packet (which has no maxPayload).
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self._unsolicited_seen.wait(), 0.25)
-            if "/" in self.unsolicited:
+            if "/" in self.unsolicited and op is not None and op.max_payload is None:
                 raise ClientError(
                     Failure(
                         phase="namespace",
@@ -327,6 +329,12 @@ class SocketClient:
         ns.recovery = self._recovery(ns, recover, early)
         for event in early:
             self._dispatch(ns, event)
+        # What ended it while the answer was on its way up (same read): told after its events.
+        if ns._early_kick:
+            self._end(ns, Disconnect(ns.name, "io server disconnect", kicked=True))
+        elif self.engine.closed.done():
+            close = self.engine.closed.result()
+            self._end(ns, Disconnect(ns.name, close.socketio_reason, kicked=False, close=close))
         return ns
 
     async def _wait_answer(self, ns: Namespace, timeout: float, start: float) -> SioPacket:
@@ -525,8 +533,11 @@ class SocketClient:
                     future.set_result(list(packet.data or []))
         elif kind is SioType.CONNECT or kind is SioType.CONNECT_ERROR:
             self._connect_answer(packet, ns)
-        elif kind is SioType.DISCONNECT and ns is not None and ns.connected:
-            self._end(ns, Disconnect(ns.name, "io server disconnect", kicked=True))
+        elif kind is SioType.DISCONNECT and ns is not None:
+            if ns.connected:
+                self._end(ns, Disconnect(ns.name, "io server disconnect", kicked=True))
+            elif ns._answer is not None and ns._answer.done():
+                ns._early_kick = True
 
     def _connect_answer(self, packet: SioPacket, ns: Namespace | None) -> None:
         name = packet.namespace
