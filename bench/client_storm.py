@@ -1,4 +1,4 @@
-"""9. The observable client alone: storm pace and import cost, beside the Node client.
+"""10. The observable client alone: storm pace and import cost, beside the Node client.
 
 - **Storm, client only**: a process runs :mod:`conndebug.client` against the Node storm server
   (``bench/node/storm_server.js``), emits ``storm`` {count} once connected and counts every
@@ -135,13 +135,15 @@ async def run(params: Params, fg: asyncio.Lock) -> list[Row]:
     reps = 1 if params.smoke else 5
     rows: list[Row] = []
     async with storm_server() as url, fg:
-        say(f"9. client storm: {count} events × {reps}, client alone (websocket, polling) and Node")
+        say(
+            f"10. client storm: {count} events × {reps}, client alone (websocket, polling) and Node"
+        )
         ws_runs, poll_runs, node_runs = [], [], []
         for _ in range(reps):
             ws_runs.append(await _ours_once(url, count, "websocket"))
             poll_runs.append(await _ours_once(url, count, "polling"))
             node_runs.append(await _node_once(url, count))
-        say("9. client import: best of N process runs")
+        say("10. client import: best of N process runs")
         n = 3 if params.smoke else 15
         imports: dict[str, list[float]] = {"client": [], "socketio": [], "pass": []}
         for _ in range(n):
@@ -155,7 +157,7 @@ async def run(params: Params, fg: asyncio.Lock) -> list[Row]:
         cpu = Stats.of([count / r["cpu_s"] for r in runs])
         rows.append(
             Row(
-                benchmark=f"9. client alone ({name}): storm of {count:,} events counted, pace",
+                benchmark=f"10. client alone ({name}): storm of {count:,} events counted, pace",
                 conndebug=f"{spread(ours, _pace)}; CPU-bound pace {spread(cpu, _pace)}"
                 + (" — all complete" if complete else " — INCOMPLETE"),
                 baseline=f"Node client counting: {spread(node, _pace)}",
@@ -171,7 +173,7 @@ async def run(params: Params, fg: asyncio.Lock) -> list[Row]:
     best = {k: min(v) for k, v in imports.items()}
     rows.append(
         Row(
-            benchmark="9. `import conndebug.client.connect`: process wall time, best of "
+            benchmark="10. `import conndebug.client.connect`: process wall time, best of "
             f"{n} (python -c pass: {secs(best['pass'])})",
             conndebug=f"{secs(best['client'])} (+{secs(best['client'] - best['pass'])} over "
             "an empty interpreter); loads no aiohttp, python-socketio, python-engineio, msgpack",

@@ -9,10 +9,10 @@ three outcomes (:class:`GuestResult`):
 - ``error``: a failure worth retrying (timeout, connection refused, TLS, proxy, 429, 5xx): the caller
   counts it as a failed connection attempt.
 
-The request itself is a small injected callable (:data:`Post`): the monitor's goes over aiohttp
-(:func:`aiohttp_post`, the default: loaded anyway for the socket), the probe's over its own HTTP
-client, so that a probe never imports aiohttp. Whatever carries it, the answer is read here, in
-one place.
+The request itself is a small injected callable (:data:`Post`): by default :func:`wire_post`, one
+request over the wire layer's :class:`~conndebug.wire.HttpClient` (no aiohttp, no httpx); a caller
+with its own client (the probe) passes a post that uses it. Whatever carries it, the answer is read
+here, in one place.
 
 The token's claims (``exp``, ``userId``, ``sessionId``, ``username``) are read **without verifying**
 the signature: the tool has no key, it only displays them. Requests use the same proxy and TLS
@@ -21,7 +21,6 @@ settings as the socket, and a time limit.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import json
@@ -31,7 +30,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from conndebug.config import Settings, effective_proxy
+from conndebug.config import Settings
 from conndebug.core.failure import FailureKind
 
 __all__ = [
@@ -40,11 +39,11 @@ __all__ = [
     "Post",
     "PostAnswer",
     "PostFailed",
-    "aiohttp_post",
     "create_guest_session",
     "session_from_token",
     "tls_verify_setting",
     "token_problem",
+    "wire_post",
 ]
 
 _ABSENT_STATUSES = frozenset({404, 405, 410, 501})
@@ -197,41 +196,21 @@ def tls_verify_setting(settings: Settings) -> ssl.SSLContext | bool:
     return ssl.create_default_context()
 
 
-def aiohttp_post(settings: Settings) -> Post:
-    """The guest POST over aiohttp, with the settings' proxy and TLS verification (the monitor's,
-    and the default: aiohttp is loaded anyway for its socket)."""
+def wire_post(settings: Settings) -> Post:
+    """The guest POST over the wire layer, with the settings' proxy (and ``NO_PROXY``) and TLS
+    verification (``--ca-bundle``, ``--insecure``); a client of its own per POST, closed after."""
 
     async def post(url: str, headers: Mapping[str, str], body: bytes, timeout: float) -> PostAnswer:
-        import aiohttp
-
-        from conndebug.core.net import classify, ssl_setting
+        from conndebug.wire import HttpClient, WireError
 
         try:
-            async with (
-                aiohttp.ClientSession(
-                    trust_env=False,
-                    headers=dict(headers),
-                    timeout=aiohttp.ClientTimeout(total=timeout),
-                ) as http,
-                http.post(
-                    url,
-                    data=body,
-                    proxy=effective_proxy(settings, url),
-                    ssl=ssl_setting(settings, url),
-                    allow_redirects=False,
-                ) as response,
-            ):
-                data = bytearray()
-                while len(data) < ANSWER_LIMIT:
-                    chunk = await response.content.read(ANSWER_LIMIT - len(data))
-                    if not chunk:
-                        break
-                    data += chunk
-                content_type = response.headers.get("Content-Type", "")
-                return PostAnswer(response.status, content_type, bytes(data))
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError, ValueError) as exc:
-            kind, why = classify(exc)
-            raise PostFailed(kind, why) from None
+            async with HttpClient(settings, timeout=timeout) as http:
+                answer = await http.request(
+                    "POST", url, headers=headers, body=body, limit=ANSWER_LIMIT
+                )
+        except WireError as exc:
+            raise PostFailed(exc.kind, exc.message) from None
+        return PostAnswer(answer.status, answer.header("content-type") or "", answer.body)
 
     return post
 
@@ -241,7 +220,7 @@ async def create_guest_session(
 ) -> GuestResult:
     """``POST`` the guest endpoint once (bounded by ``timeout``) and sort out the answer.
 
-    ``post`` carries the request (default: :func:`aiohttp_post` of the settings).
+    ``post`` carries the request (default: :func:`wire_post` of the settings).
     """
     url = settings.guest_url
     headers = dict(settings.headers)
@@ -249,7 +228,7 @@ async def create_guest_session(
         headers["Origin"] = settings.origin
     headers.setdefault("Accept", "application/json")
     headers["Content-Type"] = "application/json"
-    send = post or aiohttp_post(settings)
+    send = post or wire_post(settings)
     started = time.monotonic()
     try:
         answer = await send(url, headers, b"{}", timeout)

@@ -22,6 +22,8 @@ Failures are one family (:class:`WireError`, see :mod:`conndebug.wire._errors`):
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from conndebug.wire._cookies import Cookie, CookieJar
 from conndebug.wire._errors import (
     NotHttp,
@@ -34,15 +36,6 @@ from conndebug.wire._errors import (
     WsRefused,
 )
 from conndebug.wire._http import BODY_LIMIT, HttpClient, Response, Timings
-from conndebug.wire._observe import (
-    ConnectionClosed,
-    ConnectionOpened,
-    HttpExchange,
-    Observer,
-    WsEnded,
-    WsMessage,
-    WsOpened,
-)
 from conndebug.wire._proxy import HEAD_LIMIT, Proxy, ProxyAnswer, open_tunnel
 from conndebug.wire._route import ConnectTimings, Origin, Route, open_route
 from conndebug.wire._steps import Address, Connected, Resolved, connect_tcp, resolve
@@ -56,7 +49,46 @@ from conndebug.wire._tls import (
     tls_context,
 )
 from conndebug.wire._util import within
-from conndebug.wire._ws import MAX_MESSAGE, WebSocket, connect_websocket, websocket_over
+
+if TYPE_CHECKING:
+    from conndebug.wire._observe import (
+        ConnectionClosed,
+        ConnectionOpened,
+        HttpExchange,
+        Observer,
+        WsEnded,
+        WsMessage,
+        WsOpened,
+    )
+    from conndebug.wire._ws import MAX_MESSAGE, WebSocket, connect_websocket, websocket_over
+
+_LAZY = {
+    "ConnectionClosed": "_observe",
+    "ConnectionOpened": "_observe",
+    "HttpExchange": "_observe",
+    "Observer": "_observe",
+    "WsEnded": "_observe",
+    "WsMessage": "_observe",
+    "WsOpened": "_observe",
+    "MAX_MESSAGE": "_ws",
+    "WebSocket": "_ws",
+    "connect_websocket": "_ws",
+    "websocket_over": "_ws",
+}
+"""Names loaded on first use: the websocket (wsproto, ~11 ms to import) and the observer's
+records (dataclasses, ~4 ms) cost nothing to a command that uses neither."""
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'conndebug.wire' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"conndebug.wire.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "BODY_LIMIT",

@@ -8,7 +8,6 @@ A small jar, not ``http.cookiejar``: host-only and ``Domain`` cookies, ``Path``,
 
 from __future__ import annotations
 
-import email.utils
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -111,6 +110,8 @@ class CookieJar:
                 except ValueError:
                     expires = None
             elif "expires" in attrs:
+                import email.utils  # only for an Expires attribute (~4 ms to import)
+
                 try:
                     expires = email.utils.parsedate_to_datetime(attrs["expires"]).timestamp()
                 except (TypeError, ValueError, IndexError, OverflowError):

@@ -164,9 +164,24 @@ class _Retry(Exception):
 class _Exchange:
     """What one request has done so far (to name a timeout, to fill the observer's record)."""
 
-    __slots__ = ("conn", "first_byte", "received", "sent_at", "steps")
+    __slots__ = (
+        "conn",
+        "done",
+        "first_byte",
+        "graceful",
+        "keep",
+        "received",
+        "request_id",
+        "sent_at",
+        "steps",
+    )
 
     def __init__(self) -> None:
+        self.done: _Conn | None = None
+        """The connection of the answer, to keep or drop once the exchange is observed."""
+        self.keep = False
+        self.graceful = False
+        self.request_id = 0
         self.steps = _Steps()
         self.steps.phase = "dns"
         self.conn: _Conn | None = None
@@ -389,6 +404,7 @@ class HttpClient:
         request_id = next(_request_ids)
         method = method.upper()
         state = _Exchange()
+        state.request_id = request_id
         sent: list[tuple[str, str]] = []
         try:
             try:
@@ -417,28 +433,17 @@ class HttpClient:
             if state.conn is not None:
                 self._drop(state.conn)
             raise
-        timings = response.timings
-        response = Response(
-            method=method,
-            url=url,
-            status=response.status,
-            reason=response.reason,
-            http_version=response.http_version,
-            headers=response.headers,
-            body=response.body,
-            truncated=response.truncated,
-            body_size=response.body_size,
-            content_encoding=response.content_encoding,
-            timings=timings,
-            request_id=request_id,
-            connection_id=response.connection_id,
-            peer=response.peer,
-            set_cookies=response.set_cookies,
-        )
         if response.set_cookies:
             self.cookies.extract(route.origin.host, path, response.set_cookies)
         if self.observer is not None:
             self._observe(response, sent, body)
+        done = state.done
+        if done is not None:
+            if state.keep:
+                done.h11.start_next_cycle()
+                self._give(done)
+            else:
+                self._drop(done, graceful=state.graceful)
         return response
 
     def _timed_out(self, state: _Exchange, route: Route, limit_s: float) -> WireError:
@@ -667,11 +672,11 @@ class HttpClient:
         )
         conn.connect = None
         state.conn = None
-        if complete and h.our_state is h11.DONE and h.their_state is h11.DONE and not self._closed:
-            h.start_next_cycle()
-            self._give(conn)
-        else:
-            self._drop(conn, graceful=complete)
+        state.done = conn
+        state.keep = (
+            complete and h.our_state is h11.DONE and h.their_state is h11.DONE and not self._closed
+        )
+        state.graceful = complete
         return Response(
             method=method,
             url=url,
@@ -684,7 +689,7 @@ class HttpClient:
             body_size=size,
             content_encoding=decoded,
             timings=timings,
-            request_id=0,
+            request_id=state.request_id,
             connection_id=stream.connection_id,
             peer=stream.peer,
             set_cookies=tuple(v for k, v in response_headers if k == "set-cookie"),

@@ -155,6 +155,8 @@ class Stream:
         bounds it (:func:`~conndebug.wire.within`)."""
         p = self._protocol
         if not p.chunks:
+            if p.waiter is not None:
+                raise RuntimeError("two tasks read the same stream")
             while not p.chunks and not p.eof:
                 waiter = p.waiter = asyncio.get_running_loop().create_future()
                 try:

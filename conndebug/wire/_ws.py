@@ -3,9 +3,12 @@ messages in and out, pongs to pings, and an end that says who ended it.
 
 The upgrade request and its answer are read with h11 (the status line's reason, every header and
 a refusal's body, bounded, are evidence a diagnosis needs), the accept key checked with wsproto's
-own function, then wsproto's connection takes the frames. Reading takes everything that has
-arrived in one go and decodes every frame in it: one wake-up per network read, not per message,
-and no task or timer per message.
+own function, then wsproto's connection takes the frames; except the one shape a storm of small
+events is made of (whole, final, unmasked text or binary frames outside a fragmented message),
+which is sliced here: wsproto's general parser costs ~9 µs a frame, ~20× this path (see
+:meth:`WebSocket._parse` and ``bench/notes.md``). Reading takes everything that has arrived in
+one go and decodes every frame in it: one wake-up per network read, not per message, and no task
+or timer per message.
 """
 
 from __future__ import annotations
@@ -100,6 +103,9 @@ class WebSocket:
         self._partial = 0
         self._closing = False
         self._close_answer: asyncio.Future[None] | None = None
+        self._batch = False
+        self._reading = False
+        self._close_sent: tuple[int, str] = (1000, "")
         self._fast = True
         """Decode plain data frames here (see :meth:`_parse`); False: every frame via wsproto."""
         self._in_fragment = False
@@ -196,11 +202,22 @@ class WebSocket:
         while not queue:
             if self.closed is not None:
                 raise self.closed
+            self._reading = True
             try:
                 data = await stream.read()
             except (ConnectionError, OSError) as exc:
+                if self._closing:
+                    raise self._closed_by_us(
+                        False, "; the connection broke before the answer"
+                    ) from None
                 raise self._end("reset", f"the connection was reset ({_why(exc)})") from None
+            finally:
+                self._reading = False
             if not data:
+                if self._closing:
+                    raise self._closed_by_us(
+                        False, "; the server ended the connection without answering the close"
+                    )
                 raise self._end("eof", "the server closed the connection without a close frame")
             self._receive(data)
 
@@ -220,7 +237,12 @@ class WebSocket:
             self._parse(data)
             return
         before = len(self._queue)
-        self._parse(data)
+        ended = self.closed is not None
+        self._batch = True  # the end, if it comes in this batch, is reported after its messages
+        try:
+            self._parse(data)
+        finally:
+            self._batch = False
         queue = self._queue
         if len(queue) > before:
             from conndebug.wire._observe import WsMessage
@@ -230,6 +252,8 @@ class WebSocket:
             observer = self.observer
             for index in range(before, len(queue)):
                 observer.ws_message(WsMessage(cid, "in", queue[index], at))
+        if not ended and self.closed is not None:
+            self._report_end()
 
     def _parse(self, data: bytes) -> None:
         """Split ``data`` into frames. Whole, final, unmasked text and binary frames without
@@ -372,8 +396,7 @@ class WebSocket:
             self.stream.close()
             return
         # The answer to our own close frame.
-        if self._close_answer is not None and not self._close_answer.done():
-            self._close_answer.set_result(None)
+        self._closed_by_us(True)
 
     def _send_close(self, code: int, reason: str) -> None:
         with contextlib.suppress(LocalProtocolError, ConnectionError, OSError, RuntimeError):
@@ -392,56 +415,72 @@ class WebSocket:
             self.closed = WsClosed(who, message, code=code, close_reason=close_reason, clean=clean)
             if who in ("eof", "reset"):
                 self.stream.abort()
-            if self.observer is not None:
-                from conndebug.wire._observe import ConnectionClosed, WsEnded
-
-                stream = self.stream
-                self.observer.ws_ended(
-                    WsEnded(
-                        stream.connection_id,
-                        who,
-                        code,
-                        close_reason,
-                        clean,
-                        time.time(),
-                        message,
-                        stream.bytes_in,
-                        stream.bytes_out,
-                    )
-                )
-                self.observer.connection_closed(
-                    ConnectionClosed(
-                        stream.connection_id, stream.bytes_in, stream.bytes_out, time.time(), 1
-                    )
-                )
+            if self.observer is not None and not self._batch:
+                self._report_end()
         return self.closed
+
+    def _report_end(self) -> None:
+        from conndebug.wire._observe import ConnectionClosed, WsEnded
+
+        closed = self.closed
+        assert closed is not None
+        assert self.observer is not None
+        stream = self.stream
+        self.observer.ws_ended(
+            WsEnded(
+                stream.connection_id,
+                closed.who,
+                closed.code,
+                closed.close_reason,
+                closed.clean,
+                time.time(),
+                closed.message,
+                stream.bytes_in,
+                stream.bytes_out,
+            )
+        )
+        self.observer.connection_closed(
+            ConnectionClosed(
+                stream.connection_id, stream.bytes_in, stream.bytes_out, time.time(), 1
+            )
+        )
 
     # -- the end ------------------------------------------------------------------------------
     async def close(self, code: int = 1000, reason: str = "", timeout: float = 1.0) -> None:
         """Send a close frame, wait up to ``timeout`` for the server's, then close the stream.
-        Afterwards ``closed.who`` is ``us`` (or what ended it before)."""
+        Afterwards ``closed.who`` is ``us`` (or what ended it before). Another task may be
+        reading meanwhile: it then sees the server's answer and ends with the same ``WsClosed``."""
         if self.closed is not None or self._closing:
             return
         self._closing = True
-        loop = asyncio.get_running_loop()
-        self._close_answer = answered = loop.create_future()
+        self._close_sent = (code, reason)
+        self._close_answer = answered = asyncio.get_running_loop().create_future()
         self._send_close(code, reason)
-        shown = f"we closed the websocket (code {code}{': ' + reason if reason else ''})"
         try:
-            await within(self._await_close(answered), timeout)
+            if self._reading:  # the reader will see the answer: do not read beside it
+                await within(answered, timeout)
+            else:
+                await within(self._await_close(answered), timeout)
         except asyncio.TimeoutError:
-            self._end(
-                "us",
-                shown + "; the server did not answer the close",
-                code=code,
-                close_reason=reason,
-            )
+            self._closed_by_us(False, "; the server did not answer the close")
             self.stream.abort()
             return
-        except (ConnectionError, OSError, WsClosed):
-            pass
-        self._end("us", shown, code=code, close_reason=reason, clean=answered.done())
+        except (ConnectionError, OSError):
+            self._closed_by_us(False, "; the connection broke before the server answered")
+        self._closed_by_us(False, "; the server ended the connection without answering the close")
         await self.stream.aclose(min(timeout, 0.5))
+
+    def _closed_by_us(self, clean: bool, note: str = "") -> WsClosed:
+        """The end of a close we started (``clean``: the server answered it)."""
+        code, reason = self._close_sent
+        shown = f"we closed the websocket (code {code}{': ' + reason if reason else ''})"
+        ended = self._end(
+            "us", shown + ("" if clean else note), code=code, close_reason=reason, clean=clean
+        )
+        answered = self._close_answer
+        if answered is not None and not answered.done():
+            answered.set_result(None)
+        return ended
 
     async def _await_close(self, answered: asyncio.Future[None]) -> None:
         stream = self.stream
@@ -490,6 +529,33 @@ async def websocket_over(
     :class:`~conndebug.wire.WireError` (phase ``websocket``: no answer), ``CLOSED`` (the server
     closed or reset without answering), ``PROTOCOL`` (a 101 with a wrong accept key).
     """
+    return await _handshake(
+        stream,
+        url,
+        headers=headers,
+        timeout=timeout,
+        shown_timeout=timeout,
+        subprotocols=subprotocols,
+        max_message=max_message,
+        observer=observer,
+        timings=timings,
+        cookies=cookies,
+    )
+
+
+async def _handshake(
+    stream: Stream,
+    url: str,
+    *,
+    headers: HeaderInput,
+    timeout: float,
+    shown_timeout: float,
+    subprotocols: Sequence[str],
+    max_message: int,
+    observer: Observer | None,
+    timings: Timings | None,
+    cookies: CookieJar | None,
+) -> WebSocket:
     start = time.monotonic()
     started_at = time.time()
     origin_text, target = _ws_target(url)
@@ -539,14 +605,14 @@ async def websocket_over(
             raise WireError(
                 FailureKind.TIMEOUT,
                 "websocket",
-                f"no complete answer to the websocket upgrade within {timeout:g} s "
+                f"no complete answer to the websocket upgrade within {shown_timeout:g} s "
                 f"({state.received} bytes received)",
                 reason="incomplete",
             ) from None
         raise WireError(
             FailureKind.TIMEOUT,
             "websocket",
-            f"no answer to the websocket upgrade within {timeout:g} s",
+            f"no answer to the websocket upgrade within {shown_timeout:g} s",
             reason="no_answer",
         ) from None
     except BaseException:
@@ -857,11 +923,12 @@ async def connect_websocket(
             f"no answer to the websocket upgrade within {timeout:g} s",
             reason="no_answer",
         )
-    return await websocket_over(
+    return await _handshake(
         stream,
         url,
         headers=headers,
         timeout=remaining,
+        shown_timeout=timeout,
         subprotocols=subprotocols,
         max_message=max_message,
         observer=observer,

@@ -43,7 +43,6 @@ from conndebug.core.events import (
     TransportChanged,
     UpgradeFailed,
 )
-from conndebug.core.failure import FailureKind
 from conndebug.core.probe.engineio import (
     EngineRequestFailed,
     Handshake,
@@ -85,6 +84,7 @@ from conndebug.core.verdicts import Verdict, make_verdict
 
 if TYPE_CHECKING:
     from conndebug.core.guest import PostAnswer
+    from conndebug.wire import HttpClient as WireClient
 
 __all__ = ["PROBE_NAMESPACE", "is_expiry_message", "run_probe"]
 
@@ -134,6 +134,8 @@ class _Ladder:
             "user": None,
         }
         self.client: HttpClient | None = None
+        self.guest_http: WireClient | None = None
+        """The guest POST's client (the wire layer's), made on first use."""
         self.addresses: list[tuple[int, tuple[Any, ...]]] = []
         self.tcp_ms: float = 0.0
         self.sock: socket.socket | None = None
@@ -287,6 +289,9 @@ class _Ladder:
         if self.client is not None:
             await self.client.aclose()
             self.client = None
+        if self.guest_http is not None:
+            await self.guest_http.aclose()
+            self.guest_http = None
 
     def ok_verdict(self) -> Verdict:
         transport = self.connection.get("transport") or "polling"
@@ -1267,23 +1272,26 @@ class _Ladder:
     async def _guest_post(
         self, url: str, headers: Mapping[str, str], body: bytes, timeout: float
     ) -> PostAnswer:
-        """The guest session's POST over this probe's HTTP client (what guest.py reads)."""
+        """The guest session's POST over the wire layer's client (what guest.py reads), kept for
+        a regeneration. The cookies it brings back (a sticky load balancer's) go to the probe's
+        own client, as they would in a browser, for the Engine.IO requests after it."""
         from conndebug.core.guest import ANSWER_LIMIT, PostAnswer, PostFailed
+        from conndebug.wire import HttpClient as WireHttpClient
+        from conndebug.wire import WireError
 
+        if self.guest_http is None:
+            self.guest_http = WireHttpClient(self.settings, timeout=timeout)
         try:
-            answer = await fetch(
-                self.http,
-                "POST",
-                url,
-                timeout=timeout,
-                headers=headers,
-                content=body,
-                limit=ANSWER_LIMIT,
+            answer = await self.guest_http.request(
+                "POST", url, headers=headers, body=body, timeout=timeout, limit=ANSWER_LIMIT
             )
-        except HttpFailure as exc:
-            kind = _FAILURE_KINDS.get(exc.cause, FailureKind.OTHER)
-            raise PostFailed(kind, exc.error) from None
-        return PostAnswer(answer.status, answer.headers.get("content-type", ""), answer.body)
+        except WireError as exc:
+            raise PostFailed(exc.kind, exc.message) from None
+        for cookie in self.guest_http.cookies.cookies():
+            jar = self.http.cookies.setdefault(cookie.domain, {})
+            if len(jar) < 50:
+                jar[cookie.name] = cookie.value
+        return PostAnswer(answer.status, answer.header("content-type") or "", answer.body)
 
     def _session_event(self, session: Any, source: str) -> None:
         self.redactor.add(session.token)
@@ -1714,19 +1722,6 @@ class _Ladder:
         if opened is not None:
             await self._close_polling(self.settings.path, opened.sid)
         return got
-
-
-_FAILURE_KINDS = {
-    "dns": FailureKind.DNS,
-    "refused": FailureKind.REFUSED,
-    "timeout": FailureKind.TIMEOUT,
-    "connect_timeout": FailureKind.TIMEOUT,
-    "tls": FailureKind.TLS,
-    "proxy": FailureKind.PROXY,
-    "closed": FailureKind.CLOSED,
-    "protocol": FailureKind.PROTOCOL,
-}
-"""An HTTP failure's cause → the guest contract's failure kind."""
 
 
 def _from_proxy(headers: Any) -> bool:

@@ -1,0 +1,152 @@
+"""The websocket's fast path for plain data frames decodes exactly what wsproto decodes: any mix
+of text, binary, fragmented messages, pings, split at any byte, gives the same messages either
+way (a property test), and the same end on a protocol error."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from wsproto.connection import Connection, ConnectionType
+
+from conndebug.wire import WebSocket
+from conndebug.wire._http import Timings
+from tests.wire.peers import close_frame, frame
+
+
+class _Sink:
+    """Enough of a Stream for decoding: it takes what the websocket writes (pongs, closes)."""
+
+    connection_id = 0
+    bytes_in = 0
+    bytes_out = 0
+
+    def __init__(self) -> None:
+        self.written = bytearray()
+
+    def write(self, data: bytes) -> None:
+        self.written += data
+
+    def close(self) -> None:
+        pass
+
+    def abort(self) -> None:
+        pass
+
+
+def _decoder(fast: bool, max_message: int = 1 << 20) -> tuple[WebSocket, _Sink]:
+    sink = _Sink()
+    ws = WebSocket(
+        sink,  # type: ignore[arg-type]
+        "ws://x/",
+        Connection(ConnectionType.CLIENT),
+        request_headers=(),
+        status=101,
+        reason="Switching Protocols",
+        response_headers=(),
+        subprotocol=None,
+        timings=Timings(started_at=0.0),
+        max_message=max_message,
+        observer=None,
+    )
+    ws._fast = fast
+    return ws, sink
+
+
+def _decode(stream: bytes, cuts: list[int], fast: bool) -> tuple[list[Any], Any, bytes]:
+    ws, sink = _decoder(fast)
+    points = sorted({c % (len(stream) + 1) for c in cuts} | {0, len(stream)})
+    for a, b in itertools.pairwise(points):
+        if ws.closed is not None:
+            break
+        ws._receive(stream[a:b])
+    closed = None if ws.closed is None else (ws.closed.who, ws.closed.code)
+    return list(ws._queue), closed, bytes(sink.written[:2])
+
+
+_text = st.text(max_size=300)
+_binary = st.binary(max_size=300)
+_message = st.one_of(
+    st.tuples(st.just("text"), _text),
+    st.tuples(st.just("binary"), _binary),
+    st.tuples(st.just("fragmented"), st.lists(_text, min_size=2, max_size=4)),
+    st.tuples(st.just("ping"), st.binary(max_size=20)),
+    st.tuples(st.just("big"), st.integers(min_value=126, max_value=70_000)),
+)
+
+
+def _encode(messages: list[tuple[str, Any]]) -> tuple[bytes, list[Any]]:
+    out = bytearray()
+    expected: list[Any] = []
+    for kind, value in messages:
+        if kind == "text":
+            out += frame(1, value.encode())
+            expected.append(value)
+        elif kind == "binary":
+            out += frame(2, value)
+            expected.append(value)
+        elif kind == "fragmented":
+            for i, part in enumerate(value):
+                out += frame(1 if i == 0 else 0, part.encode(), fin=i == len(value) - 1)
+                if i == 0:
+                    out += frame(9, b"mid")  # a control frame inside a fragmented message
+            expected.append("".join(value))
+        elif kind == "ping":
+            out += frame(9, value)
+        else:
+            out += frame(2, b"b" * value)
+            expected.append(b"b" * value)
+    return bytes(out), expected
+
+
+@settings(max_examples=150, deadline=None)
+@given(messages=st.lists(_message, max_size=12), cuts=st.lists(st.integers(0, 10**6), max_size=8))
+def test_the_fast_path_and_wsproto_agree(messages: list[tuple[str, Any]], cuts: list[int]) -> None:
+    stream, expected = _encode(messages)
+    fast = _decode(stream, cuts, True)
+    slow = _decode(stream, cuts, False)
+    assert fast == slow
+    assert fast[0] == expected
+    assert fast[1] is None
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        frame(1, b"\xc3\x28"),  # invalid UTF-8
+        frame(1, b"masked", mask=True),
+        frame(2, b"x", rsv=4),
+        frame(0, b"continuation without a start"),
+        frame(1, b"a", fin=False) + frame(1, b"b"),  # a new message inside a fragmented one
+        frame(1, b"a" * 200)[:2] + b"\x00\x05" + b"short",  # a non-minimal 16-bit length
+        frame(3, b"reserved opcode"),
+    ],
+)
+def test_protocol_errors_end_the_same_way_on_both_paths(bad: bytes) -> None:
+    stream = frame(1, b"ok") + bad + frame(1, b"never")
+    fast = _decode(stream, [], True)
+    slow = _decode(stream, [], False)
+    assert fast == slow
+    messages, closed, written = fast
+    assert messages == ["ok"]
+    assert closed is not None
+    assert closed[0] == "protocol"
+    assert written[:1] == b"\x88"  # our close frame, with the code wsproto chose
+
+
+def test_a_server_close_frame_ends_both_paths_alike() -> None:
+    stream = frame(1, b"a") + close_frame(4002, "bye") + frame(1, b"after")
+    assert _decode(stream, [1, 5], True) == _decode(stream, [1, 5], False)
+    assert _decode(stream, [], True)[1] == ("server", 4002)
+
+
+def test_a_frame_over_the_limit_is_refused_before_it_is_read_whole() -> None:
+    ws, _sink = _decoder(True, max_message=1000)
+    ws._receive(frame(2, b"x" * 5000)[:100])  # only the head and a little: the length says it all
+    assert ws.closed is not None
+    assert (ws.closed.who, ws.closed.code) == ("limit", 1009)
+    asyncio.run(asyncio.sleep(0))
