@@ -117,3 +117,20 @@ async def test_a_name_that_does_not_resolve_is_dns() -> None:
     failure = info.value.failure
     assert (failure.phase, failure.kind) == ("dns", FailureKind.DNS)
     assert failure.elapsed_ms is not None
+
+
+async def test_an_upgrade_whose_held_poll_is_never_released_stays_on_polling() -> None:
+    # The scripted server answers 3probe but never answers the held GET with a noop.
+    async with (
+        fake_eio("normal") as server,
+        recorded(server.url, transports=("polling", "websocket"), ws_timeout=0.5) as rec,
+    ):
+        assert (rec.c.transport, rec.c.how) == ("polling", "direct")
+        failure = rec.c.websocket_failure
+        assert failure is not None
+        assert (failure.phase, failure.reason, failure.kind) == (
+            "upgrade",
+            "poll_not_released",
+            FailureKind.TIMEOUT,
+        )
+        assert rec.c.client.engine.is_open
