@@ -25,3 +25,15 @@ def test_the_client_imports_no_other_http_or_socketio_library() -> None:
 def test_msgpack_is_loaded_by_the_msgpack_parser_only() -> None:
     code = "import conndebug.client.sio as s; s.make_parser('msgpack')"
     assert "msgpack" in loaded_after(code)
+
+
+def test_the_sans_io_codecs_load_without_the_wire() -> None:
+    loaded = loaded_after("import conndebug.client.eio, conndebug.client.sio, conndebug.client.tap")
+    assert "asyncio" not in loaded
+
+
+def test_the_package_names_its_public_api_lazily() -> None:
+    import conndebug.client as client
+
+    for name in client.__all__:
+        assert getattr(client, name) is not None
