@@ -23,7 +23,18 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from bench import fallback, fleet, idle, restart, stall, startup, storm, verdicts, wire
+from bench import (
+    client_storm,
+    fallback,
+    fleet,
+    idle,
+    restart,
+    stall,
+    startup,
+    storm,
+    verdicts,
+    wire,
+)
 from bench.common import BENCH_DIR, Params, Row, node_available, say
 from bench.report import machine, produced_now, write_results
 
@@ -37,6 +48,7 @@ BENCHMARKS: dict[str, Callable[[Params, asyncio.Lock], Awaitable[list[Row]]]] = 
     "idle": idle.run,
     "verdicts": verdicts.run,
     "wire": wire.run,
+    "client": client_storm.run,
 }
 
 

@@ -17,7 +17,7 @@ import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from conndebug.core.errors import ConfigError
 
@@ -95,6 +95,12 @@ class Settings:
     """Print tokens, cookies and Authorization values in full."""
     env_proxy: bool = True
     """Honour ``HTTP(S)_PROXY``/``NO_PROXY`` from the environment."""
+    eio: int = 4
+    """The Engine.IO protocol spoken: 4 (socket.io 3 and 4 clients) or 3 (socket.io 2 clients).
+    With 3, auth fields travel in the handshake's query, as socket.io-client 2's ``query``."""
+    parser: Literal["json", "msgpack"] = "json"
+    """The Socket.IO parser: ``json`` (the default parser) or ``msgpack``
+    (socket.io-msgpack-parser). Client and server must use the same one."""
 
     @property
     def is_tls(self) -> bool:
@@ -374,6 +380,24 @@ def add_connection_options(parser: argparse.ArgumentParser) -> None:
         "quiet as an idle browser's (a proxy's idle timeout then cuts it as it would your users'; "
         "a silent drop is noticed after pingInterval + 5 s instead of ~3 s)",
     )
+    g.add_argument(
+        "--eio",
+        type=int,
+        choices=(4, 3),
+        default=4,
+        metavar="4|3",
+        help="Engine.IO protocol to speak: 4 = socket.io 3/4 clients (default), 3 = socket.io 2 "
+        "clients (to connect to a socket.io 2 server, or to check that a v3/v4 server with "
+        "allowEIO3 still lets old clients in)",
+    )
+    g.add_argument(
+        "--parser",
+        choices=("json", "msgpack"),
+        default="json",
+        help="Socket.IO parser: json (the default parser) or msgpack (socket.io-msgpack-parser); "
+        "it must be the server's: a mismatch shows as the server closing the session at the "
+        "first packet (default: %(default)s)",
+    )
     g.add_argument("--log", metavar="FILE", help="append every history event to FILE as JSON lines")
     g.add_argument(
         "--show-secrets",
@@ -415,6 +439,22 @@ def _rtt_interval(value: float) -> float:
     if value == 0:
         return 0.0
     return _seconds("--rtt-interval", value, low=0.05, high=3600, hint="0 (no round trips) or ")
+
+
+def _eio(value: int) -> int:
+    if value not in (3, 4):
+        raise ConfigError(
+            f"--eio {value} is not supported", "use 4 (socket.io 3/4) or 3 (socket.io 2)"
+        )
+    return value
+
+
+def _parser(value: str) -> Literal["json", "msgpack"]:
+    if value == "json":
+        return "json"
+    if value == "msgpack":
+        return "msgpack"
+    raise ConfigError(f"--parser {value!r} is not supported", "use json or msgpack")
 
 
 def _parse_headers(raw: list[str]) -> tuple[tuple[str, str], ...]:
@@ -606,4 +646,6 @@ def settings_from_args(args: argparse.Namespace, url: str) -> Settings:
         rtt_interval=_rtt_interval(args.rtt_interval),
         log=_check_log(args.log) if args.log else None,
         show_secrets=bool(args.show_secrets),
+        eio=_eio(getattr(args, "eio", 4)),
+        parser=_parser(getattr(args, "parser", "json")),
     )

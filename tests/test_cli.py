@@ -48,6 +48,10 @@ def test_python_m_runs_the_same_cli() -> None:
         (["watch", "http://localhost:3001", "--transports", "carrier-pigeon"], "Unknown transport"),
         (["watch", "http://localhost:3001", "--ws-timeout", "-1"], "out of range"),
         (["--url", "http://localhost:3001", "--bogus"], "unrecognized"),
+        (["watch", "http://localhost:3001", "--eio", "2"], "invalid choice"),
+        (["watch", "http://localhost:3001", "--parser", "bson"], "invalid choice"),
+        (["watch", "http://localhost:3001", "--eio", "3"], "cannot be used with `conndebug watch`"),
+        (["probe", "http://localhost:3001", "--parser", "msgpack"], "cannot be used with"),
     ],
 )
 def test_usage_errors_are_one_line_exit_3(argv: list[str], needle: str) -> None:

@@ -75,3 +75,18 @@ def test_proxy_from_environment_honours_no_proxy(monkeypatch: pytest.MonkeyPatch
     assert (
         effective_proxy(Settings(url="http://internal.example", proxy="http://p:1")) == "http://p:1"
     )
+
+
+def test_dialect_options_reach_the_settings() -> None:
+    import argparse
+
+    from conndebug.config import add_connection_options, settings_from_args
+
+    parser = argparse.ArgumentParser()
+    add_connection_options(parser)
+    default = settings_from_args(parser.parse_args([]), "http://localhost:3001")
+    assert (default.eio, default.parser) == (4, "json")
+    old = settings_from_args(
+        parser.parse_args(["--eio", "3", "--parser", "msgpack"]), "http://localhost:3001"
+    )
+    assert (old.eio, old.parser) == (3, "msgpack")

@@ -23,13 +23,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import ssl
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from conndebug.client.bounds import loads as bounded_loads
 from conndebug.config import Settings
 from conndebug.core.failure import FailureKind
 
@@ -109,7 +109,7 @@ class GuestResult:
 def _segment(text: str) -> Any:
     """One base64url JSON segment of a JWT (``ValueError`` when it is not one)."""
     raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    return json.loads(raw)
+    return bounded_loads(raw)
 
 
 def _claims(token: str) -> dict[str, Any]:
@@ -176,7 +176,7 @@ def _message(body: bytes, content_type: str) -> str:
     """The server's ``message`` field, or a short description of the body."""
     text = body.decode("utf-8", "replace")
     try:
-        data = json.loads(text)
+        data = bounded_loads(text)
     except ValueError:
         data = None
     if isinstance(data, dict) and isinstance(data.get("message"), str):
@@ -250,7 +250,7 @@ async def create_guest_session(
             elapsed_ms=elapsed_ms,
         )
     try:
-        data_all = json.loads(body.decode("utf-8"))
+        data_all = bounded_loads(body.decode("utf-8"))
     except (ValueError, UnicodeDecodeError):
         data_all = None
     data = data_all.get("data") if isinstance(data_all, dict) else None

@@ -102,7 +102,10 @@ async def test_the_contracts_answer_gives_a_session_with_unverified_claims() -> 
         (200, "<!doctype html><p>welcome</p>", "text/html", "not the guest-session contract"),
         (201, '{"success": true, "data": {}}', "application/json", "no data.token"),
         (403, '{"message": "Guests are disabled"}', "application/json", "Guests are disabled"),
+        (201, "[" * 100_000 + "]" * 100_000, "application/json", "no data.token"),
+        (403, '{"message": ' + "[" * 100_000, "application/json", "HTTP 403"),
     ],
+    ids=["404-html", "405", "200-html", "no-token", "403-message", "201-deep", "403-deep"],
 )
 async def test_absent_or_off_contract_endpoints_mean_no_auth(
     status: int, body: str, content_type: str, expect: str

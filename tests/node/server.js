@@ -3,18 +3,29 @@
 //   node server.js [--port 0] [--host 127.0.0.1] [--path /socket.io] [--v2]
 //                  [--ping-interval MS] [--ping-timeout MS] [--cors-origin ORIGIN]
 //                  [--transports websocket,polling] [--require-token TOKEN] [--guest]
+//                  [--recovery MS] [--msgpack] [--allow-eio3] [--reject-data JSON]
+//
+// --recovery MS: connectionStateRecovery with maxDisconnectionDuration MS (socket.io 4 only).
+// --msgpack: the server uses socket.io-msgpack-parser. --allow-eio3: allowEIO3 (socket.io 2
+// clients accepted by a socket.io 4 server). --reject-data JSON: with --require-token, the
+// middleware's error carries this as its `data` (sent in CONNECT_ERROR).
 //
 // --guest: a miniature of the chat backend: POST /api/guest creates a session and answers the
 // contract's 201 body with an HS256 JWT; the middleware rejects with the backend's messages
 // ("Authentication token required", "Invalid token", "Guest session not found or expired").
 // Test hooks (no auth, loopback only): POST /_test/kick disconnects every socket (server side),
-// POST /_test/expire forgets every session record (tokens stay valid, as on the real backend).
+// POST /_test/expire forgets every session record (tokens stay valid, as on the real backend),
+// POST /_test/broadcast?count=N emits "news" 0..N-1 to every socket.
 //
 // Prints one JSON line {"event":"listening","port":N,"version":"4.8.4"} when it listens, then
 // one JSON line per connection/disconnection. Handlers every test may use:
 //   "conndebug:ping" (ack with {"serverTime": ms}), "echo" (ack with the arguments),
 //   "storm" {count, name?, size?} (emits `count` events named `name` (default "storm") to the sender,
-//   each {"i": i, "pad": "x" * size}, then "storm:done" {count}).
+//   each {"i": i, "pad": "x" * size}, then "storm:done" {count}),
+//   "mixed" {count} (emits, in order, "bin" i Buffer[4] and "text" i, `count` times each, then
+//   "mixed:done" {count}), "kick-me" (acks, then disconnects the socket server side),
+//   "ask" (emits "question" asking for an ack, then "answered" with what the client answered),
+//   "upload" (acks with the sizes of the Buffers it received, in order).
 "use strict";
 
 const http = require("http");
@@ -79,6 +90,13 @@ const httpServer = http.createServer((req, res) => {
     io.disconnectSockets(true);
     return json(res, 200, { success: true, kicked: count });
   }
+  if (req.method === "POST" && url === "/_test/broadcast") {
+    // Emits "news" i for i in 0..count-1 to every socket of "/" (stored for recovery, if on).
+    const query = new URLSearchParams(req.url.split("?")[1] || "");
+    const count = Number(query.get("count") || 1);
+    for (let i = 0; i < count; i++) io.emit("news", i);
+    return json(res, 200, { success: true, sent: count });
+  }
   if (req.method === "POST" && url === "/_test/expire") {
     const count = sessions.size;
     sessions.clear();
@@ -98,6 +116,18 @@ if (v2) {
     pingInterval: Number(args["ping-interval"] || 25000),
     pingTimeout: Number(args["ping-timeout"] || 5000),
   });
+  if (args["require-token"]) {
+    io.use((socket, next) => {
+      const token = socket.handshake.query.token;
+      if (!token) return next(new Error("Authentication token required"));
+      if (token !== args["require-token"]) {
+        const err = new Error("Invalid token");
+        if (args["reject-data"]) err.data = JSON.parse(args["reject-data"]);
+        return next(err);
+      }
+      next();
+    });
+  }
 } else {
   const { Server } = require("socket.io");
   version = require("socket.io/package.json").version;
@@ -108,6 +138,9 @@ if (v2) {
     transports: (args.transports || "polling,websocket").split(","),
   };
   if (args["cors-origin"]) opts.cors = { origin: args["cors-origin"], credentials: true };
+  if (args.recovery) opts.connectionStateRecovery = { maxDisconnectionDuration: Number(args.recovery), skipMiddlewares: true };
+  if (args.msgpack) opts.parser = require("socket.io-msgpack-parser");
+  if (args["allow-eio3"]) opts.allowEIO3 = true;
   io = new Server(httpServer, opts);
   if (args.guest) {
     io.use((socket, next) => {
@@ -123,7 +156,11 @@ if (v2) {
     io.use((socket, next) => {
       const token = (socket.handshake.auth && socket.handshake.auth.token) || socket.handshake.query.token;
       if (!token) return next(new Error("Authentication token required"));
-      if (token !== args["require-token"]) return next(new Error("Invalid token"));
+      if (token !== args["require-token"]) {
+        const err = new Error("Invalid token");
+        if (args["reject-data"]) err.data = JSON.parse(args["reject-data"]);
+        return next(err);
+      }
       next();
     });
   }
@@ -147,6 +184,28 @@ io.on("connection", (socket) => {
     for (let i = 0; i < count; i++) socket.emit(name, { i, pad });
     socket.emit("storm:done", { count });
   });
+  socket.on("mixed", (spec) => {
+    const count = Number((spec && spec.count) || 10);
+    for (let i = 0; i < count; i++) {
+      socket.emit("bin", i, Buffer.from([i & 255, 1, 2, 3]));
+      socket.emit("text", i);
+    }
+    socket.emit("mixed:done", { count });
+  });
+  socket.on("kick-me", (...a) => {
+    const ack = a[a.length - 1];
+    if (typeof ack === "function") ack("bye");
+    setTimeout(() => socket.disconnect(true), 10);
+  });
+  socket.on("ask", () => {
+    socket.emit("question", "what?", (...answer) => socket.emit("answered", ...answer));
+  });
+  socket.on("upload", (...a) => {
+    const ack = a[a.length - 1];
+    const sizes = a.slice(0, -1).map((x) => (Buffer.isBuffer(x) ? x.length : typeof x));
+    if (typeof ack === "function") ack(sizes);
+  });
+  if (args.recovery) log({ event: "recovered", id: socket.id, recovered: socket.recovered });
   socket.on("disconnect", (reason) => log({ event: "disconnect", id: socket.id, reason }));
 });
 
