@@ -225,7 +225,7 @@ class UpgradeFailed(Event):
 
     kind: ClassVar[str] = "upgrade_failed"
     optional: ClassVar[frozenset[str]] = frozenset(
-        {"status", "code", "failure", "reason", "engine_message", "ws_code", "ws_who"}
+        {"status", "code", "failure", "reason", "engine_message", "ws_code", "ws_who", "facts"}
     )
     why: str
     status: int | None = None
@@ -243,6 +243,9 @@ class UpgradeFailed(Event):
     """The websocket close code, when a close frame ended the attempt."""
     ws_who: str | None = None
     """Who ended the websocket (``server``, ``eof``, ``reset``...), when it ended."""
+    facts: dict[str, Any] | None = None
+    """Structured facts behind ``why`` (redacted, JSON-able): the failing step (``stage``:
+    ``connect``/``probe``), the time limit, the answer's ``Server`` header and body sample..."""
 
     @property
     def detail(self) -> str:
@@ -300,7 +303,7 @@ class ConnectError(Event):
             "ws_code",
             "ws_who",
             "namespace",
-            "evidence",
+            "facts",
         }
     )
     message: str
@@ -344,9 +347,11 @@ class ConnectError(Event):
     """Who ended the websocket (``server``, ``eof``, ``reset``, ``us``...), when it ended."""
     namespace: str | None = None
     """The namespace the server refused (``source`` ``server``)."""
-    evidence: dict[str, Any] | None = None
-    """Facts behind the message (the certificate's names and dates, the plain-HTTP answer of a
-    TLS port, the server's parser, earlier attempts...), JSON-able and redacted."""
+    facts: dict[str, Any] | None = None
+    """Structured facts behind the failure (redacted, JSON-able): addresses tried, the
+    certificate presented, the proxy's answer, the plain-HTTP answer of a TLS port, the
+    server's parser, earlier attempts... The verdict rules read them; nothing parses
+    ``message``. (The FailureKind is ``failure``: ``kind`` names the event's kind.)"""
 
     @property
     def detail(self) -> str:
@@ -563,11 +568,15 @@ class ProbeStep(Event):
     """One rung of the probe ladder finished."""
 
     kind: ClassVar[str] = "probe_step"
+    optional: ClassVar[frozenset[str]] = frozenset({"evidence"})
     name: str
     status: str
     """``ok``, ``warn``, ``fail`` or ``skip``."""
     ms: float
     info: str = ""
+    evidence: dict[str, Any] | None = None
+    """The facts the rung saw (redacted, JSON-able): what the verdict rules read for the
+    probe's own checks (the open packet, the certificate, the CORS answers, the settings)."""
 
     @property
     def detail(self) -> str:
@@ -637,7 +646,7 @@ class Note(Event):
     """Anything else worth a line: library log records, fault switches, skipped steps."""
 
     kind: ClassVar[str] = "note"
-    optional: ClassVar[frozenset[str]] = frozenset({"status", "url"})
+    optional: ClassVar[frozenset[str]] = frozenset({"status", "url", "facts"})
     text: str
     level: str = "info"
     """``debug``, ``info``, ``warning`` or ``error``."""
@@ -649,6 +658,10 @@ class Note(Event):
     """The HTTP status the note reports (0: no answer), when it reports one."""
     url: str | None = None
     """The request the note is about (redacted), when it is about one."""
+    facts: dict[str, Any] | None = None
+    """Structured facts of the note (redacted, JSON-able): for ``guest`` the guest endpoint's
+    answer (``outcome``: ``session``/``absent``/``error``, ``message``, ``retry_after``...), for
+    ``settings`` what the connection was told to do (url, path, namespace, transports...)."""
 
     @property
     def detail(self) -> str:
