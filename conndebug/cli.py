@@ -262,8 +262,10 @@ def make_settings(args: argparse.Namespace, url: str) -> Settings:
 
 
 def _dialect_not_wired(command: str | None, args: argparse.Namespace) -> None:
-    """``--eio 3`` and ``--parser msgpack`` drive :mod:`conndebug.client`; the monitor and the
-    probe still run on python-socketio, which speaks neither: say so rather than ignore them."""
+    """``--eio 3`` and ``--parser msgpack`` drive :mod:`conndebug.client`; ``watch`` and the TUI
+    run on it, the probe's ladder does not yet: say so rather than ignore them."""
+    if command != "probe":
+        return
     asked = []
     if getattr(args, "eio", 4) != 4:
         asked.append(f"--eio {args.eio}")
@@ -272,8 +274,8 @@ def _dialect_not_wired(command: str | None, args: argparse.Namespace) -> None:
     if asked:
         raise ConfigError(
             f"{' and '.join(asked)} cannot be used with `conndebug {command or '--url'}` yet",
-            "this command still connects through python-socketio (Engine.IO 4, JSON parser); "
-            "the observable client that speaks these dialects is in conndebug.client",
+            "the probe's ladder speaks Engine.IO 4 with the JSON parser only for now; "
+            "`conndebug watch` speaks both dialects",
         )
 
 
