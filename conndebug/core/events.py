@@ -236,7 +236,9 @@ class UpgradeFailed(Event):
     """Why, as a :class:`~conndebug.core.failure.FailureKind` value (``http_status``,
     ``connect_timeout``, ``closed``...), when known."""
     reason: str | None = None
-    """The client's short code, finer than ``failure`` (``no_probe_answer``, ``timeout``...)."""
+    """How it failed, as the client's short code (:class:`conndebug.client.Failure`'s
+    ``reason``: ``refused``, ``engine_error``, ``no_answer`` (no answer in time), ``no_3probe``,
+    ``closed``, ``poll_not_released``, the wire's ``reset``/``eof``...), when known."""
     engine_message: str | None = None
     """The Engine.IO error message of the refusal's body (``Transport unknown``...)."""
     ws_code: int | None = None
@@ -332,13 +334,17 @@ class ConnectError(Event):
     url: str | None = None
     """The request that failed, when known (redacted)."""
     failure: str | None = None
-    """Why, as a :class:`~conndebug.core.failure.FailureKind` value (``connection_refused``,
-    ``dns_failure``, ``connect_timeout``, ``tls_error``, ``proxy_error``, ``http_status``,
-    ``protocol``, ``rejected``, ``closed``), when known."""
+    """Why, as a :class:`~conndebug.core.failure.FailureKind` value (``dns_failure``,
+    ``connection_refused``, ``connect_timeout``, ``tls_error``, ``proxy_error``, ``http_status``,
+    ``protocol``, ``rejected``, ``closed``, ``other``), when the source knows it (a live client
+    does; a record read back by ``explain`` does not: its ``phase``/``cause`` say what they can).
+    With ``failure`` set, ``phase`` is one of the client's phases (``dns``, ``tcp``, ``tls``,
+    ``proxy``, ``handshake``, ``session``, ``upgrade``, ``websocket``, ``namespace``, ``cors``,
+    ``guest``)."""
     reason: str | None = None
-    """The client's short code, finer than ``failure``: ``refused``, ``timeout``,
-    ``engine_error``, ``eio3_server``, ``eio4_server``, ``not_engineio``, ``bad_open``,
-    ``connect_error``, ``closed``, ``parser_mismatch``, ``plain_http``, ``untrusted``..."""
+    """A finer short code than ``failure``: the client's or the wire's (``refused``, ``untrusted``,
+    ``plain_http``, ``eio3_server``, ``engine_error``, ``not_engineio``, ``bad_open``,
+    ``connect_error``, ``parser_mismatch``, ``no_answer``...), when known."""
     engine_message: str | None = None
     """The Engine.IO error message of the refusal's body (``Transport unknown``...)."""
     ws_code: int | None = None
@@ -651,7 +657,7 @@ class Note(Event):
     level: str = "info"
     """``debug``, ``info``, ``warning`` or ``error``."""
     topic: str = ""
-    """A short machine-readable tag, e.g. ``guest``, ``fault``, ``engineio``; ``http`` (an HTTP
+    """A short machine-readable tag, e.g. ``guest``, ``settings``, ``fault``; ``http`` (an HTTP
     exchange around the connection: ``status``, ``url``), ``cors`` (a browser refused the page
     an answer), ``open`` (an Engine.IO open packet) and ``gap`` in records ``explain`` reads."""
     status: int | None = None
