@@ -261,30 +261,9 @@ def make_settings(args: argparse.Namespace, url: str) -> Settings:
     return settings_from_args(args, url)
 
 
-def _dialect_not_wired(command: str | None, args: argparse.Namespace) -> None:
-    """``--eio 3`` and ``--parser msgpack`` drive :mod:`conndebug.client`; ``watch`` and the TUI
-    run on it, the probe's ladder does not yet: say so rather than ignore them."""
-    if command != "probe":
-        return
-    asked = []
-    if getattr(args, "eio", 4) != 4:
-        asked.append(f"--eio {args.eio}")
-    if getattr(args, "parser", "json") != "json":
-        asked.append(f"--parser {args.parser}")
-    if asked:
-        raise ConfigError(
-            f"{' and '.join(asked)} cannot be used with `conndebug {command or '--url'}` yet",
-            "the probe's ladder speaks Engine.IO 4 with the JSON parser only for now; "
-            "`conndebug watch` speaks both dialects",
-        )
-
-
 def _run(argv: Sequence[str]) -> int:
     command = argv[0] if argv and argv[0] in _PARSERS else None
     args = build_parser(command).parse_args(list(argv[1:] if command else argv))
-    if command != "serve":
-        _dialect_not_wired(command, args)
-
     if command == "serve":
         from conndebug.commands.serve import run_serve
 

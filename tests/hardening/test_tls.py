@@ -19,12 +19,12 @@ from pathlib import Path
 
 import pytest
 import trustme
+from conndebug.core.probe.net import make_ssl_context
 
 from conndebug.config import Settings
 from conndebug.core.guest import tls_verify_setting
 from conndebug.core.model import State
 from conndebug.core.monitor import make_monitor
-from conndebug.core.probe.net import make_ssl_context
 from conndebug.ui.app import make_app
 from conndebug.ui.widgets import InsecureBanner
 from conndebug.wire import Route

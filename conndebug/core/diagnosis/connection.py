@@ -189,6 +189,34 @@ def _kicked(facts: Facts) -> Finding | None:
     )
 
 
+def _dropped(facts: Facts) -> Finding | None:
+    """The connection ended by itself right after connecting (not a kick, not our goodbye)."""
+    if facts.connected is not None or facts.ever_connected is None or not facts.context:
+        return None
+    if facts.kicked is not None or not facts.disconnects:
+        return None
+    last = facts.disconnects[-1]
+    if "client" in last.reason or last.t < facts.ever_connected.t:
+        return None
+    if facts.structured and facts.structured[-1].t > last.t:
+        return None  # a later attempt failed: that failure is the story
+    after = max(0.0, (last.t - facts.ever_connected.t) * 1000.0)
+    if after > KICK_WINDOW_MS:
+        return None
+    code = f", close code {last.close_code}" if last.close_code is not None else ""
+    return Finding(
+        "server_error",
+        "protocol",
+        _ev(
+            facts,
+            stage="first moments of the connection",
+            error=f"the connection ended {after:.0f} ms after the namespace connected "
+            f"({last.reason}{code})",
+        ),
+        critical=True,
+    )
+
+
 # -- 3. a failure, by phase ----------------------------------------------------------------------
 
 
@@ -685,6 +713,7 @@ def _median(samples: list[float]) -> float:
 RULES: tuple[Callable[[Facts], Finding | None], ...] = (
     _rate_limited,
     _kicked,
+    _dropped,
     _failed,
     _rejected,
     _cors_rejected,
