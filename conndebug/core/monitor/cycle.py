@@ -63,6 +63,7 @@ from conndebug.core.events import (
     Packet,
     ReconnectFailed,
     ReconnectScheduled,
+    Stall,
     TransportChanged,
     UpgradeFailed,
     VerdictChanged,
@@ -96,6 +97,10 @@ PACKET_PREVIEW = 200
 PortCheck = Callable[[str, int], Awaitable[bool]]
 _UNDIAGNOSED = frozenset({EventIn, EventOut, Packet, VerdictChanged})
 """Events that cannot change a verdict: not fed to the diagnosis (the storm's hot path)."""
+_SETTLING = frozenset({Connected, ConnectError, Disconnected, Stall, ReconnectFailed})
+"""Events after which the verdict is announced if it changed: an attempt's end, a connection's
+end, a stall and its end. In between (a fallback under way, a failed upgrade before ``connected``)
+the facts are fed but the verdict would be half-told."""
 
 
 def host_port(url: str) -> tuple[str, int]:
@@ -182,6 +187,7 @@ class Monitor:
         )
         self.diagnosis: Diagnosis = _new_diagnosis()
         self._published: tuple[str, str, int] | None = None
+        self._verdict_due = False
         self._log: JsonlLog | None = None
         self._unsubscribe_log: Callable[[], None] | None = None
         if settings.log:
@@ -520,8 +526,11 @@ class Monitor:
             self._reporting = False
 
     def _diagnose(self, event: Event) -> None:
-        if not self.diagnosis.feed(event):
+        if self.diagnosis.feed(event):
+            self._verdict_due = True
+        if not self._verdict_due or type(event) not in _SETTLING:
             return
+        self._verdict_due = False
         verdict = self.diagnosis.verdict
         if verdict.code == "inconclusive":
             return
@@ -918,25 +927,33 @@ class Monitor:
 
 
 def _context(settings: Settings, proxy: str | None) -> dict[str, Any]:
-    """What the connection is told to do, as facts for the diagnosis (a ``target`` note)."""
-    host, port = host_port(settings.url)
+    """What the connection is told to do, as facts for the diagnosis (the ``target`` note; the
+    same keys as the probe's ``url`` step)."""
+    s = settings
+    host, port = host_port(s.url)
     return {
-        "url": settings.url,
+        "url": s.url,
+        "given_url": s.url + s.namespace if s.namespace_from_url else None,
         "host": host,
         "port": port,
-        "path": settings.path,
-        "namespace": settings.namespace,
-        "transports": list(settings.transports),
-        "eio": settings.eio,
-        "parser": settings.parser,
-        "no_guest": settings.no_guest,
-        "token_given": bool(settings.token),
-        "guest_url": settings.guest_url,
-        "origin": settings.origin,
+        "path": s.path,
+        "namespace": s.namespace,
+        "namespace_from_url": s.namespace_from_url or None,
+        "transports": list(s.transports),
+        "eio": s.eio,
+        "parser": s.parser,
+        "handshake_url": f"{s.url}{s.path.rstrip('/')}/?EIO={s.eio}&transport=polling",
         "proxy": proxy,
-        "tls_verify": settings.tls_verify,
-        "timeout_s": f"{settings.connect_timeout:g}",
-        "ws_timeout_s": f"{settings.ws_timeout:g}",
+        "proxy_source": ("--proxy" if s.proxy else "the environment") if proxy else None,
+        "tls_verify": s.tls_verify,
+        "timeout_s": f"{s.connect_timeout:g}",
+        "connect_timeout_s": s.connect_timeout,
+        "ws_timeout_s": s.ws_timeout,
+        "rtt_interval_s": f"{s.rtt_interval:g}" if s.rtt_interval > 0 else None,
+        "guest_url": s.guest_url,
+        "origin": s.origin,
+        "no_guest": s.no_guest or None,
+        "token_given": bool(s.token) or None,
     }
 
 

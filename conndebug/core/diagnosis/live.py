@@ -1,0 +1,150 @@
+"""The rules over what only a live monitor sees: a connection held over time.
+
+The probe connects once and leaves; ``watch`` and the live panel stay, and see what happens to a
+connection later. These rules come first (each fires only in its own situation) and otherwise
+leave the verdict to the connection rules (:mod:`conndebug.core.diagnosis.connection`):
+
+1. **a stall** in progress (nothing arrived for longer than the bound) while connected →
+   ``connection_unstable`` / ``stalled`` (exit 1, as the state is);
+2. **drops at a regular interval** (the drop rule, :mod:`conndebug.core.drops`): below the
+   heartbeat → ``connection_unstable`` / ``proxy_read_timeout``, otherwise ``periodic`` (the
+   ``default``) — drops the user caused, drops whose cause the client saw, and restarts never
+   count;
+3. **a kick later than right after connecting** → ``server_disconnect`` / ``kicked`` (right after
+   connecting is the connection rules' ``server_disconnect``);
+4. **dropped and not back yet** (no failure since: a reconnection is on its way) →
+   ``connection_unstable`` / ``dropped``, critical while it lasts.
+
+A failure after a drop, the session's expiry and giving up after N attempts are the connection
+rules' (the last failure names the verdict; giving up makes it critical there).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from conndebug.core.diagnosis.connection import KICK_WINDOW_MS, base_evidence
+from conndebug.core.diagnosis.facts import Facts, Finding
+
+__all__ = ["RULES"]
+
+_WHO = {
+    "server": "the server ended it",
+    "network": "the connection or the path ended it",
+    "user": "dropped on request",
+    "client": "conndebug closed it",
+}
+
+
+def _seconds(value: float | None) -> str:
+    return f"{value:g}" if value is not None else "unknown"
+
+
+def _heartbeat(facts: Facts) -> tuple[str, dict[str, Any]]:
+    conn = facts.connected or facts.ever_connected
+    interval = conn.ping_interval_ms if conn is not None else None
+    timeout = conn.ping_timeout_ms if conn is not None else None
+    if interval is None or timeout is None:
+        return "pingInterval + pingTimeout", {}
+    total = (interval + timeout) / 1000
+    return f"{total:g} s (pingInterval + pingTimeout)", {
+        "ping_interval_s": f"{interval / 1000:g}",
+        "ping_timeout_s": f"{timeout / 1000:g}",
+        "heartbeat_s": f"{total:g}",
+    }
+
+
+def _stalled(facts: Facts) -> Finding | None:
+    stall = facts.stall
+    conn = facts.connected
+    if stall is None or conn is None:
+        return None
+    heartbeat, beats = _heartbeat(facts)
+    interval = facts.context.get("rtt_interval_s")
+    bound_note = f", with round trips every {interval} s" if interval else ""
+    return Finding(
+        "connection_unstable",
+        "stalled",
+        {
+            **base_evidence(facts),
+            **beats,
+            "transport": conn.transport,
+            "silent_s": f"{stall.silent_s:.1f}",
+            "bound_s": f"{stall.bound_s:g}",
+            "bound_note": bound_note,
+            "heartbeat": heartbeat,
+        },
+    )
+
+
+def _periodic(facts: Facts) -> Finding | None:
+    found = facts.drop_finding
+    if found is None:
+        return None
+    heartbeat, beats = _heartbeat(facts)
+    evidence = {
+        **base_evidence(facts),
+        **beats,
+        "every_s": f"{found.every_s:.1f}",
+        "count": found.count,
+        "why": found.reason.split(" (")[0],
+        "heartbeat": heartbeat,
+    }
+    if found.below_heartbeat and found.heartbeat_s is not None:
+        evidence["heartbeat_s"] = f"{found.heartbeat_s:g}"
+        evidence["nginx_s"] = max(60, int(found.heartbeat_s) + 1)
+        return Finding("connection_unstable", "proxy_read_timeout", evidence)
+    return Finding("connection_unstable", "default", evidence)
+
+
+def _kicked_later(facts: Facts) -> Finding | None:
+    kicked = facts.kicked
+    conn = facts.ever_connected
+    if kicked is None or facts.connected is not None or conn is None:
+        return None
+    after = facts.kicked_after_ms
+    if after is not None and after <= KICK_WINDOW_MS:
+        return None  # right after connecting: the connection rules' server_disconnect
+    return Finding(
+        "server_disconnect",
+        "kicked",
+        {
+            **base_evidence(facts),
+            "namespace": conn.namespace,
+            "sid": conn.sid,
+            "after": f"{after / 1000:.1f} s" if after is not None else "some time",
+        },
+        critical=True,
+    )
+
+
+def _dropped(facts: Facts) -> Finding | None:
+    gone = facts.last_disconnect
+    if gone is None or facts.connected is not None or facts.kicked is not None:
+        return None
+    if gone.by in ("user", "client") or not gone.will_reconnect:
+        return None
+    since = [f for f in (*facts.failures, *facts.rejections) if f.t >= gone.t]
+    if since:
+        return None  # a failure after the drop names the verdict
+    return Finding(
+        "connection_unstable",
+        "dropped",
+        {
+            **base_evidence(facts),
+            "transport": gone.transport or facts.transport or "unknown",
+            "why": gone.reason,
+            "who": _WHO.get(gone.by or "", "the cause is not known"),
+        },
+        critical=True,
+    )
+
+
+RULES: tuple[Callable[[Facts], Finding | None], ...] = (
+    _stalled,
+    _periodic,
+    _kicked_later,
+    _dropped,
+)
+"""The live monitor's rules, in order (see the module's docstring)."""
