@@ -38,7 +38,7 @@ See and explain what happens to a Socket.IO connection.
   conndebug --url URL [options]     open the live panel (TUI) against a server
   conndebug demo                    reference server + TUI with fault switches on keys
   conndebug probe URL... [--json]   layered diagnosis, a verdict in plain words, exit code by verdict
-  conndebug watch URL [--jsonl]     headless live history (JSON lines with --jsonl)
+  conndebug watch URL [--jsonl]     headless live history and verdict (JSON lines with --jsonl)
   conndebug serve [--port P]        the reference server alone, faults switchable over HTTP
   conndebug explain FILE... [--json]  a verdict from a HAR or a client log a customer sent in
 
@@ -135,13 +135,20 @@ def _probe_parser() -> argparse.ArgumentParser:
 def _watch_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="conndebug watch",
-        description="Connect like the web client and print the history as it happens; stops after "
-        "--duration or on Ctrl-C; exit code by final state.",
+        description="Connect like the web client and print the history as it happens, with the "
+        "diagnosis as it changes; stops after --duration or on Ctrl-C, prints the final verdict; "
+        "exit code by that verdict (0 ok, 1 degraded, 2 cannot connect), as probe's.",
         epilog=_EPILOG,
         formatter_class=_formatter,
     )
     p.add_argument("url", metavar="URL", help="the Socket.IO server")
     p.add_argument("--jsonl", action="store_true", help="print the history events as JSON lines")
+    p.add_argument(
+        "--trace",
+        action="store_true",
+        help="also print every Engine.IO/Socket.IO packet in and out (`packet` events: direction, "
+        "transport, type, size, what it carried; redacted)",
+    )
     p.add_argument(
         "--duration",
         type=float,
@@ -276,7 +283,7 @@ def _run(argv: Sequence[str]) -> int:
             )
         from conndebug.commands.watch import run_watch
 
-        return run_watch(settings, jsonl=args.jsonl, duration=args.duration)
+        return run_watch(settings, jsonl=args.jsonl, duration=args.duration, trace=args.trace)
     if command == "probe":
         from conndebug.commands.probe import run_probe_command
 

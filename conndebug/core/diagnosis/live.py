@@ -13,7 +13,11 @@ leave the verdict to the connection rules (:mod:`conndebug.core.diagnosis.connec
 3. **a kick later than right after connecting** → ``server_disconnect`` / ``kicked`` (right after
    connecting is the connection rules' ``server_disconnect``);
 4. **dropped and not back yet** (no failure since: a reconnection is on its way) →
-   ``connection_unstable`` / ``dropped``, critical while it lasts.
+   ``connection_unstable`` / ``dropped``, critical while it lasts;
+5. **connected over polling after the websocket failed** (the monitor falls back as
+   ``tryAllTransports`` does; the probe tries each transport instead) where the server offers the
+   websocket → ``websocket_blocked``, its variant by how the websocket failed (refused with a
+   status, the upgrade headers stripped, hung, cut off, the proxy's tunnel refused).
 
 A failure after a drop, the session's expiry and giving up after N attempts are the connection
 rules' (the last failure names the verdict; giving up makes it critical there).
@@ -141,10 +145,54 @@ def _dropped(facts: Facts) -> Finding | None:
     )
 
 
+def _ws_url(facts: Facts) -> str:
+    ctx = facts.context
+    url = str(ctx.get("url") or facts.url or "")
+    if url.startswith("http"):
+        url = "ws" + url[len("http") :]
+    return f"{url}{str(ctx.get('path') or '/socket.io').rstrip('/')}/"
+
+
+def _fell_back(facts: Facts) -> Finding | None:
+    conn = facts.connected
+    if conn is None or conn.how != "fallback" or conn.transport != "polling":
+        return None
+    if facts.upgrades_known and "websocket" not in facts.upgrades_offered:
+        return None  # the server offers no websocket: the connection rules' transport_unavailable
+    failed = [f for f in facts.failures if f.transport == "websocket" and f.t <= conn.t]
+    if not failed:
+        return None
+    f = failed[-1]
+    ev: dict[str, Any] = {
+        **base_evidence(facts),
+        "ws_url": _ws_url(facts),
+        "error": f.message,
+        "status": f.status,
+        "upgrades": ", ".join(facts.upgrades_offered) or "websocket",
+        "message": f.engine_message or f.message,
+    }
+    if f.phase == "proxy":
+        return Finding("websocket_blocked", "proxy_tunnel", ev)
+    if f.status is not None and f.status != 101:
+        if f.status == 400 and f.code in (0, 3):
+            ev["code_note"] = f" (Engine.IO code {f.code})"
+            return Finding("websocket_blocked", "upgrade_stripped", ev)
+        ev["server_note"] = f' "{f.engine_message}"' if f.engine_message else ""
+        return Finding("websocket_blocked", "refused", ev)
+    if f.failure == "connect_timeout":
+        ev["timeout_s"] = f"{facts.context.get('ws_timeout_s', 'unknown')}"
+        return Finding("websocket_blocked", "hang", ev)
+    if f.reason in ("reset", "eof", "closed") or f.failure == "closed":
+        ev["ms"] = f"{(conn.t - f.t) * 1000:.0f}" if f.t <= conn.t else "unknown"
+        return Finding("websocket_blocked", "reset", ev)
+    return Finding("websocket_blocked", "default", ev)
+
+
 RULES: tuple[Callable[[Facts], Finding | None], ...] = (
     _stalled,
     _periodic,
     _kicked_later,
     _dropped,
+    _fell_back,
 )
 """The live monitor's rules, in order (see the module's docstring)."""
