@@ -445,12 +445,16 @@ class SessionCreated(Event):
     token: str | None = None
     """Always redacted unless ``--show-secrets``."""
     source: str = "guest"
-    """``guest`` (created at the guest endpoint) or ``token`` (given with ``--token``)."""
+    """``guest`` (created at the guest endpoint), ``stored`` (the one kept for this guest
+    endpoint from an earlier run, reused as the browser reuses its token) or ``token`` (given
+    with ``--token``)."""
 
     @property
     def detail(self) -> str:
         if self.source == "token":
             return f"using the given token for {self.username or 'an unknown user'}"
+        if self.source == "stored":
+            return f"guest session kept from before reused: {self.username} ({self.user_id})"
         return f"guest session created: {self.username} ({self.user_id})"
 
 

@@ -160,13 +160,13 @@ def gather(facts: Facts, event: Event) -> bool:
         facts.disconnects.append(event)
         facts.stall = None
         _drops(facts, event)
-        if facts.connected is not None and "client" not in event.reason:
+        if facts.connected is None:
             facts.last_disconnect = event
         if event.reason == "io server disconnect" and facts.connected is not None:
             facts.kicked = event
             facts.kicked_after_ms = max(0.0, (event.t - facts.connected.t) * 1000.0)
-        if "client" not in event.reason:  # the client leaving on purpose ends nothing wrong
-            facts.connected = None
+        if "client" not in event.reason and event.by not in ("user", "client"):
+            facts.connected = None  # the client (or its user) leaving on purpose ends nothing wrong
     elif isinstance(event, Fallback):
         if event.failure is not None:  # a live client's failed transport, then the next one
             facts.failures.append(_fallback_failure(event))

@@ -12,7 +12,8 @@ leave the verdict to the connection rules (:mod:`conndebug.core.diagnosis.connec
    count;
 3. **a kick later than right after connecting** → ``server_disconnect`` / ``kicked`` (right after
    connecting is the connection rules' ``server_disconnect``);
-4. **dropped and not back yet** (no failure since: a reconnection is on its way) →
+4. **dropped and not back yet**, later than right after connecting (no failure since: a
+   reconnection is on its way) →
    ``connection_unstable`` / ``dropped``, critical while it lasts;
 5. **connected over polling after the websocket failed** (the monitor falls back as
    ``tryAllTransports`` does; the probe tries each transport instead) where the server offers the
@@ -132,6 +133,9 @@ def _dropped(facts: Facts) -> Finding | None:
     since = [f for f in (*facts.failures, *facts.rejections) if f.t >= gone.t]
     if since:
         return None  # a failure after the drop names the verdict
+    ever = facts.ever_connected
+    if ever is not None and (gone.t - ever.t) * 1000.0 <= KICK_WINDOW_MS:
+        return None  # right after connecting: the connection rules say what that means
     return Finding(
         "connection_unstable",
         "dropped",

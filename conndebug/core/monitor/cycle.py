@@ -352,7 +352,7 @@ class Monitor:
     async def simulate_expiry(self) -> None:
         keeper = self.sessions
         session = keeper.session
-        if self.admin_key and session is not None and session.source == "guest":
+        if self.admin_key and session is not None and session.source in ("guest", "stored"):
             expired, problem = await expire_on_server(
                 self.settings, self.admin_key, session.session_id
             )

@@ -4,11 +4,14 @@
 (target-contract.md), and says so on the bus:
 
 - :meth:`~SessionKeeper.ensure` before each attempt: the given ``--token`` (read, never replaced),
-  or a guest session from the guest endpoint (``session_created``); an endpoint that is not there
-  (404, HTML, not the contract) means connecting without auth (a note, once); one that fails
-  (timeout, 429, 5xx) makes the attempt fail (a ``connect_error`` of phase ``guest``, retried);
+  or the guest session kept for this guest endpoint (as the browser keeps its token, see
+  :func:`conndebug.core.guest.guest_session`), or a new one (``session_created``); an endpoint
+  that is not there (404, HTML, not the contract, no answer within a few seconds) means
+  connecting without auth (a note, once); one that fails (429, 5xx, refused) makes the attempt
+  fail (a ``connect_error`` of phase ``guest`` with the answer's facts, retried);
 - :meth:`~SessionKeeper.after_rejection` when the server refused the namespace: an expiry message
-  (:func:`~conndebug.core.session.is_expiry_message`) → ``session_expired`` → a new guest session
+  (:func:`~conndebug.core.session.is_expiry_message`) → ``session_expired`` (the kept session is
+  forgotten) → a new guest session
   → ``session_regenerated`` → reconnect at once, unless the token was given (``--token`` is
   judged, not swapped), there is no guest endpoint, or the loop guard stops a server that
   rejects its own fresh sessions; any other refusal is final;
@@ -34,7 +37,7 @@ from conndebug.core.events import (
     SessionRegenerated,
 )
 from conndebug.core.failure import FailureKind
-from conndebug.core.guest import GuestResult, GuestSession, create_guest_session, session_from_token
+from conndebug.core.guest import GuestResult, GuestSession, session_from_token
 from conndebug.core.redact import Redactor
 from conndebug.core.session import RegenerationGuard, is_expiry_message
 
@@ -47,6 +50,8 @@ REGENERATE_PAUSE_S = 0.1
 """The web client reconnects 100 ms after creating the new guest session."""
 
 CreateGuest = Callable[[Settings], Awaitable[GuestResult]]
+"""``create(settings)`` → a guest session (kept or new), "absent" or an error; a new one when
+asked with ``fresh=True`` (the regeneration after an expiry)."""
 Emit = Callable[..., Any]
 
 
@@ -88,7 +93,7 @@ class SessionKeeper:
         self.redactor = redactor
         self._emit = emit
         self._note = note
-        self._create_guest = create_guest or create_guest_session
+        self._create_guest = create_guest
         self.session: GuestSession | None = None
         self.created_at: float | None = None
         self.guest_absent = False
@@ -129,7 +134,7 @@ class SessionKeeper:
             return None
         if s.no_guest or self.guest_absent:
             return None
-        result = await self._create_guest(s)
+        result = await self._guest(fresh=False)
         if result.session is not None:
             self._adopt(result.session)
             self._announce(result.session)
@@ -143,10 +148,22 @@ class SessionKeeper:
                 topic="guest",
                 status=result.status,
                 url=self.redactor.text(s.guest_url),
-                facts={"outcome": "absent", "why": self.redactor.text(result.absent)},
+                facts=self.redactor.value(result.facts()),
             )
             return None
-        message = self.redactor.text(f"cannot create a guest session: {result.error}")
+        return self._guest_failed(result, "cannot create a guest session")
+
+    async def _guest(self, *, fresh: bool) -> GuestResult:
+        if self._create_guest is not None:
+            return await self._create_guest(self.settings)
+        from conndebug.core.guest import GUEST_TIMEOUT, guest_session
+
+        timeout = min(self.settings.connect_timeout, GUEST_TIMEOUT)
+        return await guest_session(self.settings, timeout=timeout, reuse=not fresh)
+
+    def _guest_failed(self, result: GuestResult, what: str) -> GuestFailure:
+        """The endpoint failed this time: a ``connect_error`` of phase ``guest`` with the facts."""
+        message = self.redactor.text(f"{what}: {result.error or result.absent}")
         kind = result.kind or FailureKind.OTHER
         self._emit(
             ConnectError,
@@ -155,7 +172,8 @@ class SessionKeeper:
             phase="guest",
             failure=kind.value,
             status=result.status,
-            url=self.redactor.text(s.guest_url),
+            url=self.redactor.text(self.settings.guest_url),
+            facts=self.redactor.value(result.facts()),
         )
         return GuestFailure(kind=kind, message=message, status=result.status)
 
@@ -179,8 +197,8 @@ class SessionKeeper:
         if session.problem is not None:
             unsigned = "alg: none" in session.problem
             self._note(
-                f"{'guest session' if session.source == 'guest' else '--token'}: {session.problem}",
-                level="warning" if unsigned or session.source == "guest" else "info",
+                f"{'--token' if session.source == 'token' else 'guest session'}: {session.problem}",
+                level="warning" if unsigned or session.source != "token" else "info",
                 topic="session",
             )
 
@@ -254,17 +272,11 @@ class SessionKeeper:
         previous = session.session_id if session else None
         self.session = None
         self.token_discarded = False
-        result = await self._create_guest(self.settings)
+        self._forget_kept()
+        result = await self._guest(fresh=True)
         if result.session is None:
             why = result.error or result.absent or "no session"
-            self._emit(
-                ConnectError,
-                message=self.redactor.text(f"cannot create a new guest session: {why}"),
-                source="transport",
-                phase="guest",
-                failure=(result.kind or FailureKind.OTHER).value,
-                status=result.status,
-            )
+            self._guest_failed(result, "cannot create a new guest session")
             if result.absent is not None:
                 return Decision(
                     "stop",
@@ -283,6 +295,13 @@ class SessionKeeper:
         )
         await self.clock.sleep(REGENERATE_PAUSE_S)
         return Decision("now")
+
+    def _forget_kept(self) -> None:
+        """The server refused the kept session: the next start must not reuse it."""
+        if self._create_guest is None and not self.settings.token:
+            from conndebug.core import guest_store
+
+            guest_store.forget(self.settings.guest_url)
 
     # -- the expiry simulation --------------------------------------------------------------
 
