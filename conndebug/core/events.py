@@ -88,6 +88,15 @@ def iso_utc(ts: float) -> str:
     return f"{_iso_second[1]}{micro // 1000:03d}Z"
 
 
+def _short_json(value: Any, limit: int = 200) -> str:
+    """A short JSON text of a server's value for a detail line (never raises)."""
+    try:
+        text = json.dumps(value, ensure_ascii=False, default=str, separators=(",", ":"))
+    except (TypeError, ValueError, RecursionError):
+        text = "…"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Event:
     """Base of every history event."""
@@ -362,6 +371,8 @@ class ConnectError(Event):
     @property
     def detail(self) -> str:
         who = "server rejected the connection" if self.source == "server" else "connection failed"
+        if self.source == "server" and self.data is not None:
+            return f"{who}: {self.message} (data: {_short_json(self.data)})"
         return f"{who}: {self.message}"
 
 

@@ -568,10 +568,11 @@ def _rejected(facts: Facts) -> Finding | None:
                 why = _guest_why(facts) or "no session"
                 ev["regen_error"] = f"creating a new guest session failed ({why})"
             return Finding("session_expired", "default", ev, critical=True)
-    data = last.data if isinstance(last.data, dict) else {}
-    extra = data.get("data") if data else None
-    if extra is None and last.facts:
-        extra = last.facts.get("server_data")
+    # the server's err.data: a live client's facts say which it is; a record's data may be
+    # the whole CONNECT_ERROR payload ({message, data})
+    extra = (last.facts or {}).get("server_data")
+    if extra is None and isinstance(last.data, dict):
+        extra = last.data.get("data")
     ev["with_token"] = _with_token(facts)
     ev["data_note"] = f" (data: {json.dumps(extra, default=str)[:120]})" if extra else ""
     ev["auth_fix"] = auth_fix(message, _guest_why(facts))

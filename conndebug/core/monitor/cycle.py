@@ -733,7 +733,9 @@ class Monitor:
         rejected = failure.kind is FailureKind.REJECTED
         engine = failure.engine_error
         message = failure.server_message if rejected and failure.server_message else failure.message
-        evidence = failure.evidence
+        facts = dict(failure.evidence)
+        if rejected and failure.server_data is not None:
+            facts["server_data"] = failure.server_data
         self._emit(
             ConnectError,
             message=one_line(self.redactor.text(message), NOTE_CHARS),
@@ -749,7 +751,7 @@ class Monitor:
             ws_code=failure.ws_code,
             ws_who=failure.ws_who,
             namespace=self.settings.namespace if rejected else None,
-            facts=self.redactor.value(dict(evidence)) if evidence else None,
+            facts=self.redactor.value(facts) if facts else None,
         )
 
     def _adopt(self, link: LinkLike, started: float) -> None:
