@@ -182,6 +182,8 @@ class Monitor(ConnectionListener):
         self._events_in = 0
         self._events_out = 0
         self._rtt_misses = 0
+        self._rtt_missed = 0
+        """Round trips without an answer since the start (for the report)."""
         self._reporting = False
         self.degraded: str | None = None
         """Why the connection is degraded (polling after a fallback or failed upgrade), else None."""
@@ -232,6 +234,7 @@ class Monitor(ConnectionListener):
             rtt_recent=tuple(self._liveness.rtts),
             rtt_method=(s.rtt_event or "namespace-probe") if self._rtt_ms is not None else None,
             rtt_off=s.rtt_interval == 0,
+            rtt_misses=self._rtt_missed,
             pings_seen=self._liveness.pings,
             last_ping_at=self._liveness.last_ping,
             last_life_at=self._liveness.last_life if self._conn is not None else None,
@@ -958,6 +961,7 @@ class Monitor(ConnectionListener):
                 self._emit(Rtt, ms=round(ms, 3), method=method)
             else:
                 self._rtt_misses += 1
+                self._rtt_missed += 1
                 if self._rtt_misses == 1 and self.settings.rtt_event:
                     self._note(
                         f"no ack for --rtt-event {self.settings.rtt_event!r} within {timeout:.1f} s",
