@@ -41,7 +41,7 @@ class ProbeScreen(ModalScreen[None]):
             padding: 0 1;
         }
         #probe-title { text-style: bold; }
-        #probe-scroll { height: auto; max-height: 1fr; }
+        #probe-scroll { height: auto; }
         #probe-ladder { height: auto; }
         #probe-verdict { height: auto; padding-top: 1; }
         #probe-foot { color: $text-muted; }
@@ -79,7 +79,17 @@ class ProbeScreen(ModalScreen[None]):
             )
 
     def on_mount(self) -> None:
+        self._fit()
         self.run_probe()
+
+    def on_resize(self) -> None:
+        self._fit()
+
+    def _fit(self) -> None:
+        """Ladder and verdict get the rows the screen has besides the box's border, title and
+        foot; they scroll only beyond that."""
+        chrome = 2 + 1 + 1  # the box's border, the title, the foot
+        self.query_one("#probe-scroll").styles.max_height = max(3, self.size.height - chrome)
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -127,13 +127,18 @@ class BoundedLog(RichLog):
     def on_resize(self, event: Resize) -> None:
         # RichLog's own handler (called too) first draws the writes made before the size was
         # known; look at the width once both have run.
-        self.call_later(self._fit_width)
+        following = self.following
+        self.call_later(self._fit, following)
 
-    def _fit_width(self) -> None:
+    def _fit(self, following: bool) -> None:
         width = self.scrollable_content_region.width
         if width and self.drawn_width and width != self.drawn_width:
             with self.redrawing():
                 self.redraw()
+        elif following:
+            # Same width, another height: the newest line stays at the bottom.
+            self.following = True
+            self.scroll_end(animate=False, immediate=False, x_axis=False)
 
     @contextmanager
     def redrawing(self) -> Iterator[None]:

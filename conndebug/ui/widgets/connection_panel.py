@@ -72,8 +72,8 @@ class ConnectionPanel(Vertical):
         if snap.transport:
             how = snap.how or "how unknown"
             style = "$warning" if how.startswith(("fell back", "upgrade failed")) else ""
-            if compact and ":" in how:
-                how = how.split(":", 1)[0] + " (why: Status)"
+            if ":" in how:  # the why is in the Status panel, whole
+                how = how.split(":", 1)[0] + ("" if compact else " (why: see Status)")
             transport = Content.assemble((snap.transport, "bold"), " · ", (how, style))
         if snap.ping_interval_ms is not None or snap.ping_timeout_ms is not None:
             interval = (
