@@ -226,6 +226,7 @@ class ConndebugApp(App[int]):
         """The result of the last ``p`` (its verdict and ladder go into the ``s`` report)."""
         self._footer_ids: frozenset[str] = frozenset()
         """The binding ids the footer has room for (see :func:`footer_fit`)."""
+        self._laid_out_for: tuple[int, int] = (0, 0)
         self.redactor = settings_redactor(settings)
         self.pending: list[Event] = []
         """Events received since the last refresh (the bus subscriber only appends here)."""
@@ -293,7 +294,16 @@ class ConndebugApp(App[int]):
     # -- refreshing ---------------------------------------------------------------------------
 
     def on_resize(self) -> None:
+        self.fit_to_size()
+
+    def fit_to_size(self) -> None:
+        """Lay the panels out for the screen's size (footer keys, compact panels, reason rows).
+
+        Called on resize, and by the refresh timer whenever the size it was made for is no
+        longer the screen's (Textual debounces the app's resize; the screen's own changes later).
+        """
         width, height = self.size
+        self._laid_out_for = (width, height)
         narrow = width < WIDE
         # Small screens: the compact footer fits more keys (the help screen lists them all).
         footer = self.query_one(Footer)
@@ -334,6 +344,9 @@ class ConndebugApp(App[int]):
     def _tick(self) -> None:
         """The refresh timer: every tick while events are pending, else at the idle rate."""
         since = time.monotonic() - self._refreshed_at
+        if tuple(self.size) != self._laid_out_for:
+            self.fit_to_size()
+            return
         if self.pending and not all(isinstance(e, Rtt) for e in self.pending):
             self.refresh_panels()
         elif self.snap.state is State.CONNECTED:
