@@ -14,8 +14,8 @@ from textual.pilot import Pilot
 
 from conndebug.config import Settings
 from conndebug.core.model import State
-from conndebug.ui.app import ConndebugApp
 from conndebug.core.verdicts import Verdict
+from conndebug.ui.app import ConndebugApp
 from conndebug.ui.screens import HelpScreen
 from conndebug.ui.screens.reason_screen import ReasonScreen
 from tests.ui.helpers import SIZE, SMALL, build, history, until
