@@ -85,14 +85,13 @@ STOP_TIMEOUT_S = 5.0
 _HELP: dict[str, str] = {
     "conndebug.reconnect": "reconnect cleanly: disconnect, then connect again",
     "conndebug.drop_transport": "drop the transport underneath (auto-reconnect follows)",
-    "conndebug.simulate_expiry": "simulate session expiry: the session ends, a new guest session "
-    "is created and the connection comes back (demo: the server forgets it)",
+    "conndebug.simulate_expiry": "session expiry: a new guest session, then reconnect",
     "conndebug.toggle": "connect / disconnect",
     "conndebug.probe": "probe the target and show the verdict",
     "conndebug.emit": "emit an event (name, JSON payload, wait for the ack)",
     "conndebug.save_report": "save a redacted report (JSON + Markdown)",
     "conndebug.history_filter": "history filter: quiet / everything / problems",
-    "conndebug.details": "the whole reason: title, explanation and fix of what is wrong",
+    "conndebug.details": "the whole reason: title, explanation and fix",
     "conndebug.help": "this help",
     "conndebug.quit": "quit (closes the connection cleanly)",
     "demo.firewall": "websocket firewall: allow → reject → blackhole",
@@ -586,15 +585,11 @@ class ConndebugApp(App[int]):
 _LIVE_STATES = frozenset({"connected", "connecting", "stalled", "reconnecting"})
 
 SCROLL_ROWS: list[HelpRow] = [
-    HelpRow("↑ ↓", "scroll one line (scrolling up stops following the newest)", "scroll_up/down"),
-    HelpRow("PgUp PgDn", "scroll one page", "page_up/down"),
+    HelpRow("↑ ↓", "a line (up: stop following the newest)", "scroll_up/down"),
+    HelpRow("PgUp PgDn", "a page", "page_up/down"),
     HelpRow("Home", "the oldest line kept", "scroll_home"),
-    HelpRow(
-        "End", "the newest line, and follow new ones again (“↓ N new” counts them)", "scroll_end"
-    ),
-    HelpRow(
-        "Tab", "move between History and Events (the mouse wheel scrolls either)", "focus_next"
-    ),
+    HelpRow("End", "the newest line; follow again (“↓ N new” counts)", "scroll_end"),
+    HelpRow("Tab", "History ⇄ Events (the mouse wheel scrolls either)", "focus_next"),
 ]
 """Textual's own scrolling keys of the two logs (their ids are Textual's actions)."""
 

@@ -106,7 +106,12 @@ class SessionPanel(Static):
     def _expires(self, token_left: float | None, server_left: float | None) -> Content | str:
         parts: list[Content] = []
         if server_left is not None:
-            text = f"{duration(server_left)} on the server" if server_left >= 0 else "now (server)"
+            if server_left < 0:
+                text = "now (server)"
+            elif self.compact:
+                text = f"{duration(server_left)} (server)"
+            else:
+                text = f"{duration(server_left)} on the server"
             parts.append(Content.styled(text, "$warning" if server_left < 30 else ""))
         if token_left is not None and not (self.compact and parts):
             if token_left >= 0:

@@ -92,7 +92,8 @@ class StatusPanel(Vertical):
         self._last = (snap, now)
         b = badge(snap, now)
         self.state_classes = b.css_class
-        set_content(self.query_one("#badge", Static), Content(b.label))
+        # Compact, the badge is as wide as its words: a new label may need another width.
+        set_content(self.query_one("#badge", Static), Content(b.label), wraps=self.compact)
         set_content(self.query_one("#status-since", Static), self._since(snap, now))
         summary = Content.styled(self._summary(snap), "$text-muted")
         set_content(self.query_one("#status-summary", Static), summary)
