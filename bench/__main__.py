@@ -23,7 +23,7 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from bench import fallback, fleet, idle, restart, stall, startup, storm, verdicts
+from bench import fallback, fleet, idle, restart, stall, startup, storm, tui_start, verdicts
 from bench.common import BENCH_DIR, Params, Row, node_available, say
 from bench.report import machine, produced_now, write_results
 
@@ -36,6 +36,7 @@ BENCHMARKS: dict[str, Callable[[Params, asyncio.Lock], Awaitable[list[Row]]]] = 
     "fleet": fleet.run,
     "idle": idle.run,
     "verdicts": verdicts.run,
+    "tui_start": tui_start.run,
 }
 
 
