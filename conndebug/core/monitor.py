@@ -964,7 +964,7 @@ class Monitor(ConnectionListener):
                 self._rtt_missed += 1
                 if self._rtt_misses == 1 and self.settings.rtt_event:
                     self._note(
-                        f"no ack for --rtt-event {self.settings.rtt_event!r} within {timeout:.1f} s",
+                        f"no ack for --rtt-event “{self.settings.rtt_event}” within {timeout:.1f} s",
                         level="warning",
                         topic="rtt",
                     )

@@ -185,6 +185,13 @@ async def test_scrolling_up_stops_following_and_counts_new_lines() -> None:
         await until(pilot, lambda: log.following)
         assert log.new_below == 0
         assert not str(log.border_subtitle).startswith("↓")
+        for i in range(5):  # lines keep coming: End must have resumed following for good
+            monitor.bus.emit(Note, text=f"later line {i}", topic="ui")
+            app.refresh_panels()
+            await pilot.pause()
+        await until(pilot, lambda: log.scroll_y == log.max_scroll_y)
+        assert log.following
+        assert log.new_below == 0
 
 
 async def test_events_rewrap_and_count_new_lines_too() -> None:

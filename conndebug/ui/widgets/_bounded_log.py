@@ -96,6 +96,11 @@ class BoundedLog(RichLog):
     ) -> BoundedLog:
         """Write one entry; it scrolls the log to the bottom only while :attr:`following`."""
         if scroll_end is None:
+            if not self.following and self.is_vertical_scroll_end and self.max_scroll_y > 0:
+                # The user scrolled back down to the last line: follow again.
+                self.following = True
+                self.new_below = 0
+                self.on_new_below()
             scroll_end = self.following or self._redrawing
         super().write(content, width, expand, shrink, scroll_end, animate)
         return self
@@ -118,6 +123,14 @@ class BoundedLog(RichLog):
         elif new_value < old_value and self.following:
             self.following = False
             self.on_new_below()
+
+    def action_scroll_end(self) -> None:
+        """End: the newest line, and follow the new ones again (at once: an animation would
+        aim at a bottom that new lines keep moving)."""
+        self.following = True
+        self.new_below = 0
+        self.on_new_below()
+        self.scroll_end(animate=False, immediate=True, x_axis=False)
 
     def on_new_below(self) -> None:
         """:attr:`new_below` or :attr:`following` changed (subclasses update their subtitle)."""
