@@ -41,13 +41,13 @@ class ConnectionPanel(Vertical):
     ConnectionPanel.-rtt-off #rtt-spark { display: none; }
     """
 
+    compact = False
+    """Small screens: shorter labels and values, so that nothing is cut at 80 columns."""
+
     def compose(self) -> ComposeResult:
         yield Static(id="conn-main")
         yield Sparkline([], id="rtt-spark")
         yield Static(id="conn-life")
-
-    compact = False
-    """Small screens: shorter labels and values, so that nothing is cut at 80 columns."""
 
     def show(self, snap: Snapshot, now: Now) -> None:
         """Render ``snap`` as of ``now``."""
