@@ -32,6 +32,7 @@ from bench import (
     stall,
     startup,
     storm,
+    tui_start,
     verdicts,
     wire,
 )
@@ -49,6 +50,7 @@ BENCHMARKS: dict[str, Callable[[Params, asyncio.Lock], Awaitable[list[Row]]]] = 
     "verdicts": verdicts.run,
     "wire": wire.run,
     "client": client_storm.run,
+    "tui_start": tui_start.run,
 }
 
 
