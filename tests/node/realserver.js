@@ -4,7 +4,7 @@
 //                      [--transports polling,websocket] [--parser msgpack] [--recovery]
 //                      [--allow-eio3] [--disconnect-on-connect] [--reject-with-data]
 //                      [--cors-origin ORIGIN | --cors-any | --cors-reflect] [--bare | --spa]
-//                      [--chat] [--guest-limit N]
+//                      [--chat] [--guest-limit N] [--binary]
 //
 // Every option is one line of a real server's set-up; nothing else is changed from the library's
 // defaults (pingInterval, pingTimeout, maxHttpBufferSize, ... stay as the library ships them):
@@ -30,6 +30,8 @@
 //                          "Token has expired", "Guest session not found or expired")
 //   --guest-limit N        POST /api/guest answers 429 with the backend's body after N sessions
 //                          (express-rate-limit's answer; 0: always 429)
+//   --binary               after "welcome", emits "bin" with a 4-byte Buffer [1, 2, 3, 4], then
+//                          "after" {i: 1} (text): binary attachments and their order
 // Without --bare or --spa, unknown paths answer 404 "Cannot METHOD /path" as Express does.
 //
 // Test hooks (loopback test servers only; not counted by --guest-limit):
@@ -186,6 +188,10 @@ io.on("connection", (socket) => {
   socket.on("disconnect", (reason) => log({ event: "disconnect", id: socket.id, reason }));
   if (args["disconnect-on-connect"]) { socket.disconnect(true); return; }
   if (!socket.recovered) socket.emit("welcome", { id: socket.id });
+  if (args.binary) {
+    socket.emit("bin", Buffer.from([1, 2, 3, 4]));
+    socket.emit("after", { i: 1 });
+  }
   socket.on("echo", (...a) => {
     const ack = a[a.length - 1];
     if (typeof ack === "function") ack(...a.slice(0, -1));

@@ -139,8 +139,18 @@ def _probe_says(*needles: str, where: str = "verdict") -> Check:
 
 
 def _watch_says(*needles: str) -> Check:
+    """What watch shows a reader (each event's ``detail`` line, its final verdict, its closing
+    line on stderr) contains each needle; a JSON field nobody reads in the text output does not
+    count."""
+
     def run(result: CaseResult) -> None:
-        text = result.watch.text()
+        text = "\n".join(
+            [
+                *(str(e.get("detail", "")) for e in result.watch.events),
+                _verdict_text(result, "watch"),
+                result.watch.stderr,
+            ]
+        )
         for needle in needles:
             assert needle.lower() in text.lower(), (
                 f"watch does not show {needle!r}: {result.watch.summary()}"
@@ -215,6 +225,26 @@ def _probe_never(*wrong: str) -> Check:
             assert at < 0, f"the probe says {words!r}: …{text[max(0, at - 160) : at + 40]}…"
 
     return Check(f"probe-never-{_slug(wrong[0])}", run)
+
+
+def _binary_events(command: str) -> Check:
+    """The server emits welcome, bin (a 4-byte Buffer), after: the command's history shows them
+    in that order, the binary one as 4 bytes, not as a Python bytes repr."""
+
+    def run(result: CaseResult) -> None:
+        if command == "watch":
+            events = result.watch.events
+        else:
+            events = (result.probe.result or {}).get("history", [])
+        arrived = [e for e in events if e.get("kind") == "event_in"]
+        names = [e.get("name") for e in arrived]
+        assert names[:3] == ["welcome", "bin", "after"], f"{command} shows events {names}"
+        binary = arrived[1]
+        shown = f"{binary.get('detail')} {binary.get('preview')}"
+        assert "b'" not in shown, f"{command} shows a bytes repr: {shown}"
+        assert "4 B" in shown, f"{command} does not show the binary as 4 bytes: {shown}"
+
+    return Check(f"binary-events-{command}", run)
 
 
 def _never_connected(result: CaseResult) -> None:
@@ -310,6 +340,24 @@ _CASES: tuple[Case, ...] = (
         ),
     ),
     Case(
+        id="sio4-binary",
+        server=sio("--binary"),
+        right="ok",
+        why="binary attachments are ordinary events: shown in order, as `<binary 4 B>`",
+        client=OK_CLIENT,
+        checks=(_binary_events("probe"), _binary_events("watch")),
+    ),
+    Case(
+        id="sio4-binary-polling",
+        server=sio("--binary"),
+        flags=("--transports", "polling"),
+        right="ok",
+        why="the user asks for polling and the server offers it: the official client connects "
+        "over polling; binary packets arrive base64 in the payload, still in order",
+        client=ClientExpectation(connects=True, connects_try_all=True, transport="polling"),
+        checks=(_binary_events("probe"), _binary_events("watch")),
+    ),
+    Case(
         id="sio4-msgpack",
         server=sio("--parser", "msgpack"),
         right="parser_mismatch",
@@ -359,7 +407,7 @@ _CASES: tuple[Case, ...] = (
         client=ClientExpectation(
             connects=False, connects_try_all=False, connect_error="xhr poll error"
         ),
-        checks=(_probe_says("Transport unknown", where="all"), _watch_says("Transport unknown")),
+        checks=(_probe_says("Transport unknown"), _watch_says("Transport unknown")),
     ),
     Case(
         id="sio4-allow-eio3",
@@ -401,7 +449,7 @@ _CASES: tuple[Case, ...] = (
         ),
         checks=(
             _probe_says("not authorized"),
-            _probe_says("please retry later", where="all"),
+            _probe_says("please retry later"),
             _watch_says("not authorized"),
             _watch_says("please retry later"),
         ),
@@ -619,6 +667,16 @@ TODAY: dict[str, dict[str, str]] = {
         "watch-recovered": "after the drop watch reconnects with a new session and no `recovered` "
         "field, while the official client is recovered (same id)",
     },
+    "sio4-binary": {
+        "binary-events-probe": "the probe's history drops the binary event: welcome, after",
+        "binary-events-watch": "watch shows `← bin (25 B) \"b'\\x01\\x02\\x03\\x04'\"`: a Python "
+        "bytes repr and its size",
+    },
+    "sio4-binary-polling": {
+        "binary-events-probe": "the probe's history drops the binary event: welcome, after",
+        "binary-events-watch": "watch shows welcome, after, bin: the binary event after the text "
+        "event sent after it (and as a bytes repr)",
+    },
     "sio4-msgpack": {
         "probe": "server_error exit 2 'The server broke the protocol: the server closed the "
         "session (close packet)'",
@@ -637,6 +695,8 @@ TODAY: dict[str, dict[str, str]] = {
     "sio4-websocket-only-forced-polling": {
         "probe": "server_error exit 2 'The server broke the protocol: no session' (watch quotes "
         "“Transport unknown” but exits as a reconnecting client)",
+        "probe-says-transport-unknown": "the verdict says 'the server answered something "
+        "Engine.IO/Socket.IO does not allow: no session'; “Transport unknown” is in a step only",
     },
     "sio4-allow-eio3-old-client": {"probe": _EXIT3_EIO, "watch": _EXIT3_EIO},
     "sio4-disconnect-on-connect": {
@@ -647,7 +707,11 @@ TODAY: dict[str, dict[str, str]] = {
         "own-words": "probe: 'Round trip unknown ms'; watch: 'library: Server sent 257 packet "
         "data None'",
     },
-    "sio4-reject-with-data": {"own-words": _LIBRARY_CLOSE},
+    "sio4-reject-with-data": {
+        "own-words": _LIBRARY_CLOSE,
+        "watch-says-please-retry-later": "watch keeps err.data in the JSON `data` field only: its "
+        "lines say 'server rejected the connection: not authorized'",
+    },
     "sio4-bare-guest-hangs": {
         "watch": "exit 2 'watch: connecting': it waits on the hanging /api/guest and never "
         "connects in 8 s (the probe waits 10 s, then says ok)",

@@ -46,6 +46,7 @@ NODE_PACKAGES = (
     "socket.io-v2",
     "socket.io-v3",
     "socket.io-client",
+    "socket.io-client-v2",
     "socket.io-msgpack-parser",
 )
 """What ``tests/node/package.json`` must have installed for the matrix."""
