@@ -247,6 +247,18 @@ def _binary_events(command: str) -> Check:
     return Check(f"binary-events-{command}", run)
 
 
+def _probe_not_stuck_on_guest(result: CaseResult) -> None:
+    """The probe connects before its whole connect timeout (5 s) is gone: a guest endpoint that
+    never answers must not cost the connection's entire time budget."""
+    history = (result.probe.result or {}).get("history", [])
+    connected = [e for e in history if e.get("kind") == "connected"]
+    assert connected, f"the probe never connected: {result.probe.summary()}"
+    assert float(connected[0]["t"]) < 5.0, (
+        f"the probe connected only after {float(connected[0]['t']):.1f} s: "
+        f"{connected[0].get('detail')}"
+    )
+
+
 def _never_connected(result: CaseResult) -> None:
     connected = result.watch.of("connected")
     assert not connected, f"watch shows a connection: {connected[0].get('detail')}"
@@ -462,7 +474,10 @@ _CASES: tuple[Case, ...] = (
         "the official client connects, so treat the hang as 'no guest API' quickly and connect",
         client=OK_CLIENT,
         duration=8.0,
-        checks=(Check("watch-connects", _watch_connects),),
+        checks=(
+            Check("watch-connects", _watch_connects),
+            Check("probe-not-stuck-on-guest", _probe_not_stuck_on_guest),
+        ),
     ),
     Case(
         id="sio4-spa-fallback",
@@ -717,6 +732,8 @@ TODAY: dict[str, dict[str, str]] = {
         "connects in 8 s (the probe waits 10 s, then says ok)",
         "agree": "probe ok exit 0, watch exit 2",
         "watch-connects": "no `connected` event in 8 s: stuck on /api/guest",
+        "probe-not-stuck-on-guest": "the probe connects after 5.0 s: 'guest session at …/api/guest: "
+        "no complete answer within 5 s' (the whole --connect-timeout)",
     },
     "sio4-cors-any": {
         "probe-never-not-allowed": "the probe's cors step says 'a made-up origin is not allowed' "
