@@ -26,7 +26,10 @@ from tests.realservers.servers import (
 if TYPE_CHECKING:
     from tests.realservers.matrix import CaseResult
 
-__all__ = ["CASES", "EXIT", "Case", "Check", "ClientExpectation"]
+__all__ = ["CASES", "CONNECT_TIMEOUT", "EXIT", "TODAY", "Case", "Check", "ClientExpectation"]
+
+CONNECT_TIMEOUT = 5.0
+"""``--connect-timeout`` of every conndebug run: each case stays bounded in time."""
 
 EXIT = {
     "ok": 0,
@@ -248,12 +251,12 @@ def _binary_events(command: str) -> Check:
 
 
 def _probe_not_stuck_on_guest(result: CaseResult) -> None:
-    """The probe connects before its whole connect timeout (5 s) is gone: a guest endpoint that
+    """The probe connects before its whole connect timeout is gone: a guest endpoint that
     never answers must not cost the connection's entire time budget."""
     history = (result.probe.result or {}).get("history", [])
     connected = [e for e in history if e.get("kind") == "connected"]
     assert connected, f"the probe never connected: {result.probe.summary()}"
-    assert float(connected[0]["t"]) < 5.0, (
+    assert float(connected[0]["t"]) < CONNECT_TIMEOUT, (
         f"the probe connected only after {float(connected[0]['t']):.1f} s: "
         f"{connected[0].get('detail')}"
     )
@@ -280,22 +283,31 @@ def _no_retry_storm(result: CaseResult) -> None:
 
 
 def _token_not_replaced(result: CaseResult) -> None:
+    """After the server refused the user's --token, neither command regenerated or created a
+    guest session in its place (the token is judged, not swapped)."""
     for name, events in (
         ("probe", (result.probe.result or {}).get("history", [])),
         ("watch", result.watch.events),
     ):
-        swapped = [e for e in events if e.get("kind") in ("session_created", "session_regenerated")]
+        kinds = [e.get("kind") for e in events]
+        refused = kinds.index("connect_error") if "connect_error" in kinds else len(kinds)
+        swapped = [
+            e
+            for e in events[refused:]
+            if e.get("kind") in ("session_created", "session_regenerated")
+        ]
         assert not swapped, (
             f"{name} replaced the user's --token with a new guest session: {swapped[0].get('detail')}"
         )
 
 
 def _noticed_before_timeout(result: CaseResult) -> None:
-    """The server's close is noticed, not the connect timeout (5 s) awaited."""
+    """The server's close is noticed, not the connect timeout awaited."""
     seen = [e for e in result.watch.events if e.get("kind") in ("connect_error", "verdict")]
-    early = [e for e in seen if float(e.get("t", 99)) < 5.0]
+    early = [e for e in seen if float(e.get("t", 99)) < CONNECT_TIMEOUT]
     assert early, (
-        f"watch showed no connect_error before its 5 s connect timeout: {result.watch.summary()}"
+        f"watch showed no connect_error before its {CONNECT_TIMEOUT:g} s connect timeout: "
+        + result.watch.summary()
     )
 
 

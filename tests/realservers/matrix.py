@@ -16,24 +16,27 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.realservers.cases import CASES, Case
+import httpx
+
+from tests.conftest import NODE_DIR, ROOT
+from tests.realservers.cases import CASES, CONNECT_TIMEOUT, Case
 from tests.realservers.procs import (
     ClientRun,
     ProbeRun,
     WatchRun,
     conndebug_env,
+    conndebug_probe,
+    conndebug_watch,
     reference_client,
     reference_client_argv,
     streaming,
 )
 from tests.realservers.servers import RealServer
 
-__all__ = ["CONCURRENCY", "CONNECT_TIMEOUT", "CaseResult", "run_case", "run_matrix", "table"]
+__all__ = ["CONCURRENCY", "CaseResult", "run_case", "run_matrix", "table"]
 
 CONCURRENCY = 4
 """Cases run at once (each is a server, two conndebug processes and two Node clients)."""
-CONNECT_TIMEOUT = 5.0
-"""``--connect-timeout`` of every conndebug run (each case stays bounded in time)."""
 
 
 @dataclass
@@ -64,8 +67,6 @@ async def _token(case: Case, server: RealServer) -> tuple[str | None, str | None
         return str(body["token"]), str(body["token"])
     if case.token == "guest":
         # The web client's flow: a guest session first. A refusal (429) leaves it without a token.
-        import httpx
-
         async with httpx.AsyncClient(trust_env=False, timeout=10) as http:
             answer = await http.post(f"{server.url}/api/guest", json={})
         if answer.status_code == 201:
@@ -88,8 +89,6 @@ async def _recovery(server: RealServer, url: str, flags: list[str], home: Path) 
     """Drop the transport of a connected client (a network drop, which connection state recovery
     covers) once it holds an offset; see whether its reconnection is recovered. The official
     client first, then conndebug watch."""
-    from tests.conftest import NODE_DIR, ROOT
-
     out: dict[str, Any] = {}
 
     def welcomed(lines: list[dict[str, Any]], key: str, value: str) -> bool:
@@ -126,8 +125,7 @@ async def _recovery(server: RealServer, url: str, flags: list[str], home: Path) 
 
 
 async def run_case(case: Case) -> CaseResult:
-    from tests.realservers.procs import conndebug_probe, conndebug_watch
-
+    """Start the case's server; run probe, watch and the official client against it."""
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="conndebug-matrix-") as tmp:
         home = Path(tmp)
