@@ -160,9 +160,8 @@ async def _child(kind: str, argv: list[str], cwd: Path) -> AsyncIterator[RealSer
 def node_server(*flags: str) -> AbstractAsyncContextManager[RealServer]:
     """``node tests/node/realserver.js FLAGS`` (socket.io 4 unless ``--io 3``/``--io 2``)."""
     require_node_peers()
-    generation = flags[flags.index("--io") + 1] if "--io" in flags else "4"
     argv = ["node", str(NODE_DIR / "realserver.js"), *flags]
-    return _child(f"socket.io {generation}:", argv, NODE_DIR)
+    return _child("socket.io", argv, NODE_DIR)
 
 
 def python_server(kind: str) -> AbstractAsyncContextManager[RealServer]:
