@@ -680,10 +680,6 @@ _CASES: tuple[Case, ...] = (
 
 _EXIT3_PARSER = "exit 3: `unrecognized arguments: --parser msgpack` (the option does not exist yet)"
 _EXIT3_EIO = "exit 3: `unrecognized arguments: --eio 3` (the option does not exist yet)"
-_LIBRARY_CLOSE = (
-    "watch notes 'the server closed the Engine.IO session (library: Server sent close packet "
-    "data None, aborting)' after the CONNECT_ERROR, although conndebug closed it"
-)
 _REPLACED = (
     "ok exit 0 'Connected over websocket after renewing an expired session': the probe swapped "
     "the user's --token for a new guest session"
@@ -707,8 +703,6 @@ TODAY: dict[str, dict[str, str]] = {
     "sio4-msgpack": {
         "probe": "server_error exit 2 'The server broke the protocol: the server closed the "
         "session (close packet)'",
-        "own-words": "watch notes 'the server closed the Engine.IO session (library: Server sent "
-        "close packet data 0, aborting)'",
         "noticed-before-timeout": "watch shows a websocket→polling fallback and no connect_error "
         "in 4 s ('watch: connecting', exit 2)",
     },
@@ -735,7 +729,6 @@ TODAY: dict[str, dict[str, str]] = {
         "data None'",
     },
     "sio4-reject-with-data": {
-        "own-words": _LIBRARY_CLOSE,
         "watch-says-please-retry-later": "watch keeps err.data in the JSON `data` field only: its "
         "lines say 'server rejected the connection: not authorized'",
     },
@@ -757,7 +750,6 @@ TODAY: dict[str, dict[str, str]] = {
     },
     "sio4-path-in-url": {
         "probe": "auth_rejected exit 2 'The server refused the connection: \"Invalid namespace\"'",
-        "own-words": _LIBRARY_CLOSE,
         "probe-says-path": "the fix talks about tokens, not --path",
     },
     "sio4-https-to-plain-port": {
@@ -777,7 +769,6 @@ TODAY: dict[str, dict[str, str]] = {
         "probe": _REPLACED,
         "agree": "probe ok exit 0, watch exit 2",
         "consistent": "probe exits 0 where a client with this token never connects",
-        "own-words": _LIBRARY_CLOSE,
         "token-not-replaced": "probe: session_regenerated 'new guest session … replaces the "
         "expired one'",
         "tells-the-jwt-expired": "probe: 'the server had dropped the session while the token was "
@@ -787,7 +778,6 @@ TODAY: dict[str, dict[str, str]] = {
         "probe": _REPLACED,
         "agree": "probe ok exit 0, watch exit 2",
         "consistent": "probe exits 0 where a client with this token never connects",
-        "own-words": _LIBRARY_CLOSE,
         "token-not-replaced": "probe: session_regenerated 'new guest session … replaces the "
         "expired one'",
         "tells-the-session-was-dropped": "watch: 'the server says the given token expired "

@@ -18,6 +18,7 @@ from conndebug.core.verdicts import Verdict
 from conndebug.ui.app import ConndebugApp
 from conndebug.ui.screens import HelpScreen
 from conndebug.ui.screens.reason_screen import ReasonScreen
+from conndebug.ui.widgets._bounded_log import BoundedLog
 from tests.ui.helpers import SIZE, SMALL, build, history, until
 
 BIG = (200, 50)
@@ -136,6 +137,17 @@ def test_detail_view(snap_compare: Compare) -> None:
     assert snap_compare(app, terminal_size=SMALL, run_before=settled(app, details))
 
 
+def laid_out(app: ConndebugApp, size: tuple[int, int]) -> bool:
+    """The app has laid its panels out for ``size`` and its logs are drawn for their new width
+    (Textual debounces resizes, and the logs re-draw on the step after: under load that takes
+    longer than any fixed pause)."""
+    if tuple(app.size) != size or app._laid_out_for != size:
+        return False
+    logs = app.query(BoundedLog)
+    widths = [(log.drawn_width, log.scrollable_content_region.width) for log in logs]
+    return all(drawn == width for drawn, width in widths if drawn and width)  # 0: not shown
+
+
 def test_resized_from_wide_to_small(snap_compare: Compare) -> None:
     app, monitor, _ = build(demo=True)
 
@@ -144,9 +156,9 @@ def test_resized_from_wide_to_small(snap_compare: Compare) -> None:
         app.refresh_panels()
         await pilot.pause()
         await pilot.resize_terminal(*BIG)
-        await pilot.pause(0.1)
+        await until(pilot, lambda: laid_out(app, BIG))
         await pilot.resize_terminal(*SMALL)
-        await pilot.pause(0.1)
+        await until(pilot, lambda: laid_out(app, SMALL))
 
     assert snap_compare(app, terminal_size=SIZE, run_before=settled(app, resize))
 
