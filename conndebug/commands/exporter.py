@@ -62,6 +62,7 @@ from conndebug.core.probe import ProbeResult, run_probe
 from conndebug.core.redact import Redactor
 
 __all__ = [
+    "EXPORTER_KEY",
     "TIMEOUT_HEADER",
     "Busy",
     "Exporter",
@@ -258,11 +259,15 @@ class Exporter:
             print(f"conndebug exporter: {self.redactor.text(line)}", file=self.log, flush=True)
 
 
+EXPORTER_KEY = web.AppKey("exporter", Exporter)
+"""Where the application keeps its :class:`Exporter` (handlers, slots, metrics)."""
+
+
 def make_exporter_app(config: ExporterConfig) -> web.Application:
     """The aiohttp application (tests run it on a free port)."""
     exporter = Exporter(config)
     app = web.Application()
-    app["exporter"] = exporter
+    app[EXPORTER_KEY] = exporter
     app.router.add_get("/", exporter.index)
     app.router.add_get("/probe", exporter.probe)
     app.router.add_get("/metrics", exporter.own_metrics)

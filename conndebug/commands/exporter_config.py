@@ -185,10 +185,16 @@ class AllowRule:
                 return False
             if not _has_port(rest):
                 rest += f":{_default_port(scheme)}"
-            return fnmatch.fnmatchcase(f"{shown_host}:{port}", rest.rstrip("/"))
+            return _glob(f"{shown_host}:{port}", rest.rstrip("/"))
         if _has_port(text):
-            return fnmatch.fnmatchcase(f"{shown_host}:{port}", text)
-        return fnmatch.fnmatchcase(host, text.strip("[]"))
+            return _glob(f"{shown_host}:{port}", text)
+        return _glob(host, text.strip("[]"))
+
+
+def _glob(text: str, pattern: str) -> bool:
+    """``fnmatch`` with only ``*`` and ``?`` as wildcards (brackets are IPv6's, not classes)."""
+    escaped = "".join(f"[{ch}]" if ch in "[]" else ch for ch in pattern)
+    return fnmatch.fnmatchcase(text, escaped)
 
 
 def _has_port(host_part: str) -> bool:
