@@ -14,7 +14,7 @@ The monitoring-plugin format (the Monitoring Plugins Development Guidelines)::
   trip), ``ping_interval`` and ``ping_timeout`` (the server's heartbeat).
 
 A plugin checks one service, so ``--nagios`` takes exactly one URL: define one service per
-endpoint (a usage error, UNKNOWN, otherwise). Text and perfdata are redacted like every output.
+endpoint (otherwise a usage error: ``UNKNOWN: …`` on stdout, exit 3, as for a bad threshold or URL). Text and perfdata are redacted like every output.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from typing import Any
 from conndebug.config import settings_from_args
 from conndebug.core.errors import ConfigError
 from conndebug.core.probe.result import ProbeResult
-from conndebug.core.redact import settings_redactor
+from conndebug.core.redact import Redactor, settings_redactor
 
 __all__ = ["STATUS_WORDS", "Thresholds", "nagios_line", "parse_thresholds", "run_nagios"]
 
@@ -113,14 +113,22 @@ def nagios_line(result: ProbeResult, duration_s: float, thresholds: Thresholds) 
 
 
 def run_nagios(args: argparse.Namespace) -> int:
-    """Probe one URL and print the plugin line; the exit code is the plugin's state."""
-    if len(args.urls) != 1:
-        raise ConfigError(
-            f"--nagios checks one URL, {len(args.urls)} were given",
-            "a monitoring plugin checks one service: define one service (check) per endpoint",
-        )
-    thresholds = parse_thresholds(args.warning, args.critical)
-    settings = settings_from_args(args, args.urls[0])
+    """Probe one URL and print the plugin line; the exit code is the plugin's state.
+
+    A usage error is a plugin line too (``UNKNOWN: …`` on stdout, exit 3): the monitoring server
+    shows stdout, not stderr."""
+    try:
+        if len(args.urls) != 1:
+            raise ConfigError(
+                f"--nagios checks one URL, {len(args.urls)} were given",
+                "a monitoring plugin checks one service: define one service (check) per endpoint",
+            )
+        thresholds = parse_thresholds(args.warning, args.critical)
+        settings = settings_from_args(args, args.urls[0])
+    except ConfigError as exc:
+        words = " ".join(str(exc).replace("|", "/").split())
+        print(f"UNKNOWN: {Redactor().text(words)}", flush=True)
+        return 3
     from conndebug.core.probe import run_probe
 
     started = time.monotonic()
