@@ -13,7 +13,14 @@ from tests.conftest import ROOT
 
 @pytest.mark.parametrize(
     "module",
-    ["conndebug.core", "conndebug.cli", "conndebug.config"],
+    [
+        "conndebug.core",
+        "conndebug.cli",
+        "conndebug.config",
+        "conndebug.commands.exporter",
+        "conndebug.commands.nagios",
+        "conndebug.commands.textfile",
+    ],
 )
 def test_headless_modules_do_not_import_textual(module: str) -> None:
     code = f"import sys, {module}; print('textual' in sys.modules)"
