@@ -2,7 +2,7 @@
 
     uv run python -m bench                 # the full run (a few minutes), writes bench/RESULTS.md
     uv run python -m bench --smoke         # tiny numbers, no 60 s caps (CI runs this)
-    uv run python -m bench --only storm,idle
+    uv run python -m bench --only storm,idle   # these rows replaced in bench/RESULTS.md
     uv run python -m bench --render        # RESULTS.md again from bench/out/raw.json (after editing notes)
 
 Raw samples go to ``bench/out/`` (git-ignored). Needs the Node peers (``npm ci`` in tests/node).
@@ -23,9 +23,9 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from bench import fallback, fleet, idle, restart, stall, startup, storm, verdicts
+from bench import exporter, fallback, fleet, idle, restart, stall, startup, storm, verdicts
 from bench.common import BENCH_DIR, Params, Row, node_available, say
-from bench.report import machine, produced_now, write_results
+from bench.report import machine, merge_results, produced_now, write_results
 
 BENCHMARKS: dict[str, Callable[[Params, asyncio.Lock], Awaitable[list[Row]]]] = {
     "fallback": fallback.run,
@@ -36,6 +36,7 @@ BENCHMARKS: dict[str, Callable[[Params, asyncio.Lock], Awaitable[list[Row]]]] = 
     "fleet": fleet.run,
     "idle": idle.run,
     "verdicts": verdicts.run,
+    "exporter": exporter.run,
 }
 
 
@@ -83,20 +84,40 @@ def main(argv: list[str] | None = None) -> int:
     params = Params.smoke_run() if args.smoke else Params.full()
     out = BENCH_DIR / "out"
     results = args.results or (out / "RESULTS-smoke.md" if args.smoke else BENCH_DIR / "RESULTS.md")
-    raw = args.raw or out / ("raw-smoke.json" if args.smoke else "raw.json")
+    if args.raw:
+        raw = args.raw
+    elif args.smoke:
+        raw = out / "raw-smoke.json"
+    elif names != list(BENCHMARKS):  # a partial run keeps the full run's raw data intact
+        raw = out / f"raw-only-{'-'.join(names)}.json"
+    else:
+        raw = out / "raw.json"
     rows, failures, took = asyncio.run(run_all(params, names))
     machine_text, produced_at = machine(), produced_now()
-    text = write_results(
-        results,
-        rows,
-        failures=failures,
-        params=params,
-        took_s=took,
-        names=names,
-        only=names != list(BENCHMARKS),
-        machine_text=machine_text,
-        produced_at=produced_at,
-    )
+    only = names != list(BENCHMARKS)
+    if only and not params.smoke and args.results is None and results.exists():
+        # A partial run updates its rows of the full run's table instead of replacing the file.
+        text = merge_results(
+            results,
+            rows,
+            failures=failures,
+            command="uv run python -m bench --only " + ",".join(names),
+            took_s=took,
+            machine_text=machine_text,
+            produced_at=produced_at,
+        )
+    else:
+        text = write_results(
+            results,
+            rows,
+            failures=failures,
+            params=params,
+            took_s=took,
+            names=names,
+            only=only,
+            machine_text=machine_text,
+            produced_at=produced_at,
+        )
     raw.parent.mkdir(parents=True, exist_ok=True)
     raw.write_text(
         json.dumps(
