@@ -129,6 +129,8 @@ class Exporter:
         self.config = config
         self.metrics = ExporterMetrics()
         self.slots = Slots(config.max_concurrent, config.max_queued)
+        self.metrics.in_flight.set_function(lambda: self.slots.in_use)
+        self.metrics.waiting.set_function(lambda: self.slots.waiting)
         self.redactor: Redactor = config.redactor
         self.log: TextIO = sys.stderr
 
@@ -191,10 +193,8 @@ class Exporter:
         deadline = started + self.budget(request, module)
         try:
             async with self.slots.slot(deadline):
-                self.metrics.waiting.set(self.slots.waiting)
                 outcome, result = await self._run(module, settings, deadline)
         except Busy as exc:
-            self.metrics.waiting.set(self.slots.waiting)
             return self._text(503, f"busy: {exc}", "busy")
         except Exception as exc:  # noqa: BLE001 - a bug in the ladder: answered 500, counted and logged (redacted); the exporter keeps serving
             self._warn(f"500 {target}: {type(exc).__name__}: {exc}")
@@ -203,8 +203,6 @@ class Exporter:
                 f"internal error ({type(exc).__name__}: {exc}) — a bug in conndebug",
                 "internal",
             )
-        finally:
-            self.metrics.waiting.set(self.slots.waiting)
         self.metrics.probes.labels(module.name, "success" if outcome.success else "failure").inc()
         self.metrics.duration.labels(module.name).observe(outcome.duration_s)
         encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
@@ -230,15 +228,12 @@ class Exporter:
                 steps.append(event)
 
         bus.subscribe(on_event)
-        self.metrics.in_flight.inc()
         started = time.monotonic()
         try:
             result = await asyncio.wait_for(run_probe(settings, bus=bus), budget)
         except asyncio.TimeoutError:
             self.metrics.deadlines.inc()
             return partial_outcome(steps, time.monotonic() - started), None
-        finally:
-            self.metrics.in_flight.dec()
         return outcome_of(result, time.monotonic() - started), result
 
     def _debug(self, settings: Settings, result: ProbeResult | None, outcome: Outcome) -> str:
