@@ -74,6 +74,8 @@ __all__ = [
 
 TIMEOUT_HEADER = "X-Prometheus-Scrape-Timeout-Seconds"
 _MIN_BUDGET_S = 0.1
+_CANCEL_GRACE_S = 0.2
+"""How long a probe cancelled at its deadline may take to close its sockets before the answer."""
 
 
 class Busy(Exception):
@@ -133,6 +135,8 @@ class Exporter:
         self.metrics.waiting.set_function(lambda: self.slots.waiting)
         self.redactor: Redactor = config.redactor
         self.log: TextIO = sys.stderr
+        self._abandoned: set[asyncio.Future[ProbeResult]] = set()
+        """Probes cancelled at their deadline that have not finished closing yet."""
 
     # -- helpers -----------------------------------------------------------------------------
     def _text(self, status: int, text: str, reason: str) -> web.Response:
@@ -229,12 +233,29 @@ class Exporter:
 
         bus.subscribe(on_event)
         started = time.monotonic()
+        task = asyncio.ensure_future(run_probe(settings, bus=bus))
         try:
-            result = await asyncio.wait_for(run_probe(settings, bus=bus), budget)
-        except asyncio.TimeoutError:
+            await asyncio.wait({task}, timeout=budget)
+        finally:
+            if not task.done():
+                task.cancel()
+                # Give the ladder a moment to close its sockets, but never wait on it unbounded:
+                # the scrape gets its answer at its deadline whatever the probe does.
+                await asyncio.wait({task}, timeout=_CANCEL_GRACE_S)
+                if not task.done():
+                    self._abandoned.add(task)
+                    task.add_done_callback(self._forget)
+        if task.cancelled() or not task.done():
             self.metrics.deadlines.inc()
             return partial_outcome(steps, time.monotonic() - started), None
+        result = task.result()
         return outcome_of(result, time.monotonic() - started), result
+
+    def _forget(self, task: asyncio.Future[ProbeResult]) -> None:
+        """A probe that outlived its deadline and its grace has ended: let it go."""
+        self._abandoned.discard(task)
+        if not task.cancelled():
+            task.exception()  # retrieved: nothing to report for a probe nobody waits for
 
     def _debug(self, settings: Settings, result: ProbeResult | None, outcome: Outcome) -> str:
         from conndebug.commands.probe_render import plain_result

@@ -302,3 +302,33 @@ def test_the_banner_is_loud_beyond_loopback() -> None:
     ruled = text(":9516", "10.0.0.0/8")
     assert "WARNING: listening beyond loopback" in ruled
     assert "1 --allow rule(s)" in ruled
+
+
+async def test_a_probe_that_will_not_stop_does_not_hold_the_answer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import conndebug.commands.exporter as exporter_module
+
+    ended = asyncio.Event()
+
+    async def stubborn(settings: object, *, bus: object) -> object:
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            await asyncio.sleep(5.0)  # a cleanup that takes its time, far past the deadline
+            ended.set()
+            raise
+        raise AssertionError("not reached")
+
+    monkeypatch.setattr(exporter_module, "run_probe", stubborn)
+    async with exporter_client() as (client, exporter):
+        response = await client.get(
+            "/probe", params={"target": "http://127.0.0.1:1"}, headers={TIMEOUT_HEADER: "1"}
+        )
+        metrics = parse_metrics(await response.text())
+        assert metrics.one("probe_success") == 0
+        assert metrics.labels("conndebug_verdict", "code") == ["connect_timeout"]
+        assert not ended.is_set()  # answered at the deadline, while the probe was still closing
+        assert exporter._abandoned  # and the probe is still held, not lost
+        await asyncio.wait_for(ended.wait(), 20)
+        await _wait(lambda: not exporter._abandoned)
