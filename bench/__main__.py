@@ -140,7 +140,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def render(raw: Path, results: Path | None) -> int:
-    """Write the results file again from a run's raw data and the current notes."""
+    """Write the results file again from a run's raw data and the current notes (a partial
+    run's rows go into the full run's file, as when it ran)."""
     data = json.loads(raw.read_text())
     smoke = bool(data.get("smoke"))
     params = Params.smoke_run() if smoke else Params.full()
@@ -148,6 +149,20 @@ def render(raw: Path, results: Path | None) -> int:
         BENCH_DIR / "out" / "RESULTS-smoke.md" if smoke else BENCH_DIR / "RESULTS.md"
     )
     rows = [Row(**row) for row in data["rows"]]
+    names = list(data.get("names") or BENCHMARKS)
+    if names != list(BENCHMARKS) and not smoke and target.exists():
+        print(
+            merge_results(
+                target,
+                rows,
+                failures=list(data.get("failures", [])),
+                command="uv run python -m bench --only " + ",".join(names),
+                took_s=float(data["took_s"]),
+                machine_text=data.get("machine"),
+                produced_at=data.get("produced_at"),
+            )
+        )
+        return 0
     print(
         write_results(
             target,
@@ -155,8 +170,8 @@ def render(raw: Path, results: Path | None) -> int:
             failures=list(data.get("failures", [])),
             params=params,
             took_s=float(data["took_s"]),
-            names=list(data.get("names") or BENCHMARKS),
-            only=list(data.get("names") or BENCHMARKS) != list(BENCHMARKS),
+            names=names,
+            only=names != list(BENCHMARKS),
             machine_text=data.get("machine"),
             produced_at=data.get("produced_at"),
         )
