@@ -19,8 +19,8 @@ Answers that are not a probe, in plain words (``text/plain``):
 A probe's budget is Prometheus' ``X-Prometheus-Scrape-Timeout-Seconds`` less ``--timeout-margin``
 (0.5 s), or the module's ``timeout`` when smaller, or 10 s without either; the probe's own
 ``connect_timeout`` and ``ws_timeout`` are cut to fit it. A probe still running at the deadline is
-cancelled and answered with ``probe_success 0``, the rungs it finished and the verdict
-``connect_timeout``. Secrets of the modules (tokens, headers) never appear in any answer or log.
+cancelled (given 0.2 s to close its sockets, never more) and answered with ``probe_success 0``, the
+rungs it finished and the verdict ``connect_timeout``. Secrets of the modules (tokens, headers) never appear in any answer or log.
 """
 
 from __future__ import annotations
