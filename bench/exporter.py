@@ -1,4 +1,4 @@
-"""9. The exporter at scale: probes per second with 1 and 50 concurrent scrapes, memory after
+"""12. The exporter at scale: probes per second with 1 and 50 concurrent scrapes, memory after
 10,000 probes.
 
 ``conndebug exporter`` (its defaults: 32 probes at once, a queue of 128; a module with
@@ -131,7 +131,7 @@ async def run(params: Params, fg: asyncio.Lock) -> list[Row]:
             connector = aiohttp.TCPConnector(limit=concurrency, force_close=False)
             async with fg, aiohttp.ClientSession(connector=connector) as session:
                 say(
-                    f"9. exporter: warm-up, {serial_chunks}×{serial_chunk} serial, "
+                    f"12. exporter: warm-up, {serial_chunks}×{serial_chunk} serial, "
                     f"{many_chunks}×{many_chunk} at {concurrency}"
                 )
                 await _scrape_many(session, base, targets, 20, 5, 0)
@@ -163,7 +163,7 @@ async def run(params: Params, fg: asyncio.Lock) -> list[Row]:
                 async with session.get(f"{base}/metrics") as response:
                     own = (await response.text()).splitlines()
                 # The baseline: a `conndebug probe` process per probe, one after the other.
-                say("9. exporter: baseline, a probe process per probe")
+                say("12. exporter: baseline, a probe process per probe")
                 probe_argv = [*conndebug_exe(), "probe", "--json", "--no-guest", targets[0]]
                 await timed_run(probe_argv, timeout=60, env=user_env())
                 walls: list[float] = []
@@ -192,7 +192,7 @@ async def run(params: Params, fg: asyncio.Lock) -> list[Row]:
     grew = (rss_end - rss_1k) / rss_1k
     return [
         Row(
-            benchmark="9. exporter: probes per second, 1 scrape at a time",
+            benchmark="12. exporter: probes per second, 1 scrape at a time",
             conndebug=f"{spread(serial_s, _rate)}; {latency.median * 1000:.0f} ms per scrape; "
             + ok_text,
             baseline=f"a `conndebug probe --json` process per probe: {spread(baseline, _rate)}",
@@ -202,7 +202,7 @@ async def run(params: Params, fg: asyncio.Lock) -> list[Row]:
             raw={"serial": serial, "latencies": latencies, "baseline_walls": walls},
         ),
         Row(
-            benchmark=f"9. exporter: probes per second, {concurrency} concurrent scrapes",
+            benchmark=f"12. exporter: probes per second, {concurrency} concurrent scrapes",
             conndebug=f"{spread(many_s, _rate)} over {probes:,} probes ({many_chunks} chunks); "
             f"CPU per probe: exporter {cpu_me:.1f} ms, the {TARGETS} Node targets "
             f"{cpu_them:.1f} ms",
@@ -213,7 +213,7 @@ async def run(params: Params, fg: asyncio.Lock) -> list[Row]:
             raw={"rates": many, "cpu_ms_exporter": cpu_me, "cpu_ms_targets": cpu_them},
         ),
         Row(
-            benchmark=f"9. exporter: memory after {probes:,} probes",
+            benchmark=f"12. exporter: memory after {probes:,} probes",
             conndebug=f"RSS {_mb(rss_end)} after {served:,.0f} probes served (after the warm-up "
             f"{_mb(rss_start)}, after the first {many_chunk:,} of the {probes:,}: {_mb(rss_1k)}; "
             f"{grew * 100:+.1f} % since)",
