@@ -16,7 +16,9 @@ failed, or waiting to retry), on Ctrl-C or SIGTERM (no traceback), or when stdou
 exits by the final verdict's exit code, as ``probe`` does on the same server: **0** ok, **1**
 connected but degraded (polling only, a polling-only server, stalled, drops on a timer), **2** not
 connected; without a verdict yet, by the state (2 not connected); **3** bad configuration (raised
-before anything runs). ``--log`` works here too. This module never imports Textual.
+before anything runs). ``--log`` works here too, and ``--prom-textfile FILE`` keeps a
+node_exporter textfile with the live state, uptime and drop counters (:mod:`.textfile`). This
+module never imports Textual.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import os
 import signal
 import sys
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from conndebug.config import Settings
@@ -187,12 +190,30 @@ def _silence(out: TextIO) -> None:
 
 
 async def _watch(
-    settings: Settings, *, jsonl: bool, duration: float | None, out: TextIO, trace: bool = False
+    settings: Settings,
+    *,
+    jsonl: bool,
+    duration: float | None,
+    out: TextIO,
+    trace: bool = False,
+    textfile: Path | None = None,
+    textfile_interval: float = 5.0,
 ) -> int:
     stop = asyncio.Event()
     monitor = make_monitor(settings, trace=trace)
     printer = _Printer(out, jsonl=jsonl, stop=stop)
     monitor.bus.subscribe(printer)
+    writer = None
+    if textfile is not None:
+        from conndebug.commands.textfile import TextfileWriter
+
+        writer = TextfileWriter(
+            textfile,
+            bus=monitor.bus,
+            snapshot=monitor.snapshot,
+            interval=textfile_interval,
+            redactor=monitor.redactor,
+        )
     loop = asyncio.get_running_loop()
     handled: list[signal.Signals] = []
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -200,6 +221,8 @@ async def _watch(
             loop.add_signal_handler(sig, stop.set)
             handled.append(sig)
     try:
+        if writer is not None:
+            writer.start()
         await monitor.start()
         waiters = [asyncio.ensure_future(stop.wait())]
         if duration == 0:
@@ -217,6 +240,8 @@ async def _watch(
         snap = monitor.snapshot()
     finally:
         await monitor.stop()
+        if writer is not None:
+            await writer.stop()
         printer.flush()
         for sig in handled:
             loop.remove_signal_handler(sig)
@@ -236,9 +261,25 @@ async def _watch(
 
 
 def run_watch(
-    settings: Settings, *, jsonl: bool, duration: float | None, trace: bool = False
+    settings: Settings,
+    *,
+    jsonl: bool,
+    duration: float | None,
+    trace: bool = False,
+    textfile: Path | None = None,
+    textfile_interval: float = 5.0,
 ) -> int:
-    """Watch the connection headlessly; returns the exit code (see the module docstring)."""
+    """Watch the connection headlessly; returns the exit code (see the module docstring).
+
+    ``textfile``: keep this node_exporter textfile up to date (:mod:`.textfile`)."""
     return asyncio.run(
-        _watch(settings, jsonl=jsonl, duration=duration, out=sys.stdout, trace=trace)
+        _watch(
+            settings,
+            jsonl=jsonl,
+            duration=duration,
+            out=sys.stdout,
+            trace=trace,
+            textfile=textfile,
+            textfile_interval=textfile_interval,
+        )
     )

@@ -162,6 +162,8 @@ class Snapshot:
     rtt_method: str | None = None
     rtt_off: bool = False
     """Round trips are turned off (``--rtt-interval 0``): RTT is not measured, on purpose."""
+    rtt_misses: int = 0
+    """Round trips that got no answer in time, since the start."""
     pings_seen: int = 0
     """Server heartbeats seen on this connection."""
     last_ping_at: float | None = None

@@ -35,9 +35,9 @@ async def wait_until(predicate: Callable[[], bool], timeout: float, what: str = 
         await asyncio.sleep(0.01)
 
 
-def kinds(bus: EventBus, *, verdicts: bool = False) -> list[str]:
-    """The kinds in the history, in order; ``verdict`` events (the diagnosis following along)
-    only when asked for."""
+def kinds(bus: EventBus, *, verdicts: bool = True) -> list[str]:
+    """The kinds in the history, in order (``verdicts=False``: without the ``verdict`` events
+    of the diagnosis following along)."""
     return [e.kind for e in bus.history if verdicts or e.kind != "verdict"]
 
 

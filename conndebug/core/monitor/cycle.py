@@ -25,12 +25,12 @@ connects the way the seed's web client does and reports everything on one
 - **the packet tap** (``trace=True``): one ``packet`` event per Engine.IO packet; off, the client
   makes no records at all.
 
-Manual operations: ``reconnect()`` (clean disconnect, new cycle, new guest session if the token was
-discarded), ``drop_transport()`` (drops the connection underneath: an unexpected drop),
-``toggle()``, and ``simulate_expiry()`` (with the reference server's admin key: expire the session
-server-side and drop the transport; otherwise discard the token as the web client's button does and
-report what the server answers). A subscriber that raises cannot stop the monitor: its error
-becomes a note.
+Manual operations: ``reconnect()`` (clean disconnect, new cycle), ``drop_transport()`` (drops the
+connection underneath: an unexpected drop), ``toggle()``, and ``simulate_expiry()`` (with the
+reference server's admin key: expire the session server-side and drop the transport, so the
+server's rejection drives the regeneration; on any other server, expire it the way a browser meets
+it: the client's session is dropped, a new guest session is created and the connection comes back
+with it). A subscriber that raises cannot stop the monitor: its error becomes a note.
 
 The state changes only through :func:`conndebug.core.model.transition`. Time and randomness are
 injected (``clock``, ``rng``); the connector and the guest-session factory too, for unit tests.
@@ -284,6 +284,7 @@ class Monitor:
             rtt_recent=tuple(live.liveness.rtts),
             rtt_method=(s.rtt_event or "namespace-probe") if live.rtt_ms is not None else None,
             rtt_off=s.rtt_interval == 0,
+            rtt_misses=live.misses,
             pings_seen=live.liveness.pings,
             last_ping_at=live.liveness.last_ping,
             last_life_at=live.liveness.last_life if connected else None,
@@ -369,20 +370,28 @@ class Monitor:
         async with self._op_lock:
             if self._state is State.STOPPED:
                 return
-            if session is None or keeper.token_discarded:
+            session = keeper.session
+            if session is None:
                 self._note(
-                    "nothing to expire: the connection uses no token; reconnecting to show what "
-                    "the server answers",
+                    "nothing to expire: this connection uses no session",
+                    level="warning",
                     topic="action",
                 )
-            else:
+                return
+            if session.source == "token":
                 self._note(
-                    "discarded the token (as the web client's “Test Session Expiry” button does) "
-                    "and reconnecting without it: the server's answer follows",
+                    "a --token cannot be regenerated, so its expiry is not simulated: the "
+                    "connection keeps it",
+                    level="warning",
                     topic="action",
                 )
-            keeper.discard_token()
-            await self._restart("io client disconnect (token discarded)")
+                return
+            problem = await keeper.expire_here()
+            if problem is not None:
+                await self._halt("io client disconnect (session expired)", State.FAILED, by="user")
+                self._verdict = problem
+                return
+            await self._restart("io client disconnect (reconnecting with the new session)")
 
     async def emit(
         self, name: str, payload: Any = None, *, ack: bool = False, timeout: float = 5.0
@@ -487,7 +496,7 @@ class Monitor:
     def _stalled(self, silent: float, bound: float) -> None:
         self._set_state(
             State.STALLED,
-            f"no sign of life for {silent:.1f} s (bound {bound:.1f} s): the path may be "
+            f"the server went silent (nothing for more than {bound:.1f} s): the path may be "
             "black-holed; the heartbeat would notice only after "
             f"{self.live.heartbeat_deadline()}",
         )
@@ -818,13 +827,6 @@ class Monitor:
             parser=facts.parser if facts.parser != "json" else None,
         )
         self._set_state(State.CONNECTED, self.degraded)
-        if self.sessions.token_discarded:
-            self._note(
-                "the server accepted a connection without a token: it does not check tokens here, "
-                "so a session expiry cannot be simulated against it",
-                level="warning",
-                topic="session",
-            )
         link.announce(self._event_in)
         self.live.start(link)
 

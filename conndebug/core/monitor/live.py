@@ -53,7 +53,10 @@ class LiveWatch:
         self._on_recovered = recovered
         self.liveness = Liveness(stall_after=settings.stall_after)
         self.rtt_ms: float | None = None
+        """The latest round trip that measured the path (not one that spanned a stall)."""
         self.misses_in_a_row = 0
+        self.misses = 0
+        """Round trips without an answer in time, since the start (for the report)."""
         self.link: LinkLike | None = None
         self._marks: tuple[object, int] | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -142,14 +145,16 @@ class LiveWatch:
             if ms is not None:
                 self._sample(link)  # the answer is a sign of life, seen now
                 self.misses_in_a_row = 0
-                self.rtt_ms = round(ms, 3)
-                self.liveness.rtt(ms, stalls_at_send=stalls)
-                self._emit(Rtt, ms=self.rtt_ms, method=method)
+                if self.liveness.rtt(ms, stalls_at_send=stalls):
+                    # One that spanned a stall timed the silence: in the history, not in RTT.
+                    self.rtt_ms = round(ms, 3)
+                self._emit(Rtt, ms=round(ms, 3), method=method)
             else:
                 self.misses_in_a_row += 1
+                self.misses += 1
                 if self.misses_in_a_row == 1 and event:
                     self._note(
-                        f"no ack for --rtt-event {event!r} within {timeout:.1f} s",
+                        f"no ack for --rtt-event “{event}” within {timeout:.1f} s",
                         level="warning",
                         topic="rtt",
                     )

@@ -15,7 +15,8 @@
   → ``session_regenerated`` → reconnect at once, unless the token was given (``--token`` is
   judged, not swapped), there is no guest endpoint, or the loop guard stops a server that
   rejects its own fresh sessions; any other refusal is final;
-- the expiry simulation's part (``x``): the token discarded, as the web client's button does.
+- the expiry simulation's part (``x``) where the server cannot be told to forget the session:
+  the session dropped the way a browser meets an expiry, and a new one created.
 
 It decides; the monitor (the cycle's owner) applies the decision to its state.
 """
@@ -97,7 +98,6 @@ class SessionKeeper:
         self.session: GuestSession | None = None
         self.created_at: float | None = None
         self.guest_absent = False
-        self.token_discarded = False
         self.guard = RegenerationGuard()
 
     # -- what the attempt sends -------------------------------------------------------------
@@ -105,7 +105,7 @@ class SessionKeeper:
     def auth(self) -> dict[str, Any] | None:
         """The ``auth`` object of the next attempt: ``--auth-json`` plus the token, if any."""
         auth = dict(self.settings.auth)
-        if self.session is not None and not self.token_discarded:
+        if self.session is not None:
             auth["token"] = self.session.token
         return auth or None
 
@@ -113,20 +113,16 @@ class SessionKeeper:
     def source(self) -> str:
         """``guest``, ``token`` or ``none`` (what the snapshot shows)."""
         session = self.session
-        return session.source if session is not None and not self.token_discarded else "none"
+        return session.source if session is not None else "none"
 
     def reset_for_new_cycle(self) -> None:
-        """A new cycle by hand (reconnect, toggle): the endpoint may be back; a discarded token
-        is gone, as in the web client (a new one is fetched)."""
+        """A new cycle by hand (reconnect, toggle): the guest endpoint may be back."""
         self.guest_absent = False
-        if self.token_discarded:
-            self.session = None
-            self.token_discarded = False
 
     async def ensure(self) -> GuestFailure | None:
         """Have the token the attempt should use (or none); a failure if the endpoint failed."""
         s = self.settings
-        if self.session is not None or self.token_discarded:
+        if self.session is not None:
             return None
         if s.token:
             self._adopt(session_from_token(s.token, source="token"))
@@ -180,7 +176,6 @@ class SessionKeeper:
     def _adopt(self, session: GuestSession) -> None:
         self.redactor.add(session.token)
         self.session = session
-        self.token_discarded = False
         self.created_at = self.clock.time()
 
     def _announce(self, session: GuestSession | None) -> None:
@@ -209,14 +204,7 @@ class SessionKeeper:
         raw = failure.server_message if failure.server_message is not None else failure.message
         message = self.redactor.text(raw)
         if not is_expiry_message(raw):
-            verdict = f"the server rejected the connection: “{message}”"
-            if self.token_discarded:
-                verdict += (
-                    " (the token was discarded to simulate an expiry; the web client only "
-                    "regenerates on expiry messages, so it would stop here too — reconnect to get "
-                    "a new session)"
-                )
-            return Decision("stop", verdict)
+            return Decision("stop", f"the server rejected the connection: “{message}”")
         session = self.session
         token_expired = None
         if session is not None and session.expires_at is not None:
@@ -271,7 +259,6 @@ class SessionKeeper:
         self._emit(SessionExpired, **expired, renewable=True)
         previous = session.session_id if session else None
         self.session = None
-        self.token_discarded = False
         self._forget_kept()
         result = await self._guest(fresh=True)
         if result.session is None:
@@ -305,6 +292,37 @@ class SessionKeeper:
 
     # -- the expiry simulation --------------------------------------------------------------
 
-    def discard_token(self) -> None:
-        """Forget the token, as the web client's "Test Session Expiry" button does."""
-        self.token_discarded = True
+    async def expire_here(self) -> str | None:
+        """Expire the session the way a browser meets it when the server cannot be told to.
+
+        The client's session is gone (the web client's "Test Session Expiry" button removes the
+        stored token), so a new guest session is created: ``session_expired`` →
+        ``session_regenerated``; the caller reconnects with it. The old session stays valid on
+        the server until it expires there. Returns why it could not, or None.
+        """
+        session = self.session
+        assert session is not None
+        self._emit(
+            SessionExpired,
+            message="simulated here (x): the client dropped its session; the server was not told",
+            session_id=session.session_id,
+            source=session.source,
+            renewable=True,
+        )
+        self.session = None
+        self._forget_kept()
+        result = await self._guest(fresh=True)
+        if result.session is None:
+            self._guest_failed(result, "cannot create a new guest session")
+            why = self.redactor.text(result.error or result.absent or "no session")
+            return f"the session was dropped (x) and no new one can be created: {why}"
+        self._adopt(result.session)
+        self._emit(
+            SessionRegenerated,
+            username=result.session.username,
+            user_id=result.session.user_id,
+            session_id=result.session.session_id,
+            previous_session_id=session.session_id,
+        )
+        self.guard.record_requested()
+        return None
