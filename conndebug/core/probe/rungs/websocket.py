@@ -38,6 +38,8 @@ def _facts(
         "failure": f.kind.value,
         "via": "proxy" if f.kind is FailureKind.PROXY else None,
     }
+    if f.kind is FailureKind.PROXY and f.evidence.get("status_line"):
+        facts["error"] = f"the proxy answered {f.evidence['status_line']} to CONNECT"
     refusal = ctx.seen.ws_refusal
     if f.status is not None and refusal is not None and refusal.status == f.status:
         answer = ctx.exchange_facts(refusal)
