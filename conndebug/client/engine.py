@@ -1071,6 +1071,11 @@ class EngineSession:
                 self._out.append(close_packet)
                 batch, self._out = self._out, []
                 await asyncio.wait_for(self._post(batch), timeout)
+        if self._ws is not None and self.transport == "websocket":
+            # The close handshake while the reader still runs: it reads the server's answer
+            # (a reader cancelled first would leave the close waiting its whole time limit).
+            with contextlib.suppress(WireError, OSError, asyncio.TimeoutError):
+                await self._ws.close(1000, "", timeout)
         self._finish(reason)
         if self._ws is not None:
             with contextlib.suppress(WireError, OSError, asyncio.TimeoutError):
