@@ -2,7 +2,7 @@
 
     uv run python -m bench                 # the full run (a few minutes), writes bench/RESULTS.md
     uv run python -m bench --smoke         # tiny numbers, no 60 s caps (CI runs this)
-    uv run python -m bench --only storm,idle
+    uv run python -m bench --only storm,idle   # these rows replaced in bench/RESULTS.md
     uv run python -m bench --render        # RESULTS.md again from bench/out/raw.json (after editing notes)
 
 Raw samples go to ``bench/out/`` (git-ignored). Needs the Node peers (``npm ci`` in tests/node).
@@ -25,6 +25,7 @@ from pathlib import Path
 
 from bench import (
     client_storm,
+    exporter,
     fallback,
     fleet,
     idle,
@@ -32,11 +33,12 @@ from bench import (
     stall,
     startup,
     storm,
+    tui_start,
     verdicts,
     wire,
 )
 from bench.common import BENCH_DIR, Params, Row, node_available, say
-from bench.report import machine, produced_now, write_results
+from bench.report import machine, merge_results, produced_now, write_results
 
 BENCHMARKS: dict[str, Callable[[Params, asyncio.Lock], Awaitable[list[Row]]]] = {
     "fallback": fallback.run,
@@ -49,6 +51,8 @@ BENCHMARKS: dict[str, Callable[[Params, asyncio.Lock], Awaitable[list[Row]]]] = 
     "verdicts": verdicts.run,
     "wire": wire.run,
     "client": client_storm.run,
+    "tui_start": tui_start.run,
+    "exporter": exporter.run,
 }
 
 
@@ -96,20 +100,40 @@ def main(argv: list[str] | None = None) -> int:
     params = Params.smoke_run() if args.smoke else Params.full()
     out = BENCH_DIR / "out"
     results = args.results or (out / "RESULTS-smoke.md" if args.smoke else BENCH_DIR / "RESULTS.md")
-    raw = args.raw or out / ("raw-smoke.json" if args.smoke else "raw.json")
+    if args.raw:
+        raw = args.raw
+    elif args.smoke:
+        raw = out / "raw-smoke.json"
+    elif names != list(BENCHMARKS):  # a partial run keeps the full run's raw data intact
+        raw = out / f"raw-only-{'-'.join(names)}.json"
+    else:
+        raw = out / "raw.json"
     rows, failures, took = asyncio.run(run_all(params, names))
     machine_text, produced_at = machine(), produced_now()
-    text = write_results(
-        results,
-        rows,
-        failures=failures,
-        params=params,
-        took_s=took,
-        names=names,
-        only=names != list(BENCHMARKS),
-        machine_text=machine_text,
-        produced_at=produced_at,
-    )
+    only = names != list(BENCHMARKS)
+    if only and not params.smoke and args.results is None and results.exists():
+        # A partial run updates its rows of the full run's table instead of replacing the file.
+        text = merge_results(
+            results,
+            rows,
+            failures=failures,
+            command="uv run python -m bench --only " + ",".join(names),
+            took_s=took,
+            machine_text=machine_text,
+            produced_at=produced_at,
+        )
+    else:
+        text = write_results(
+            results,
+            rows,
+            failures=failures,
+            params=params,
+            took_s=took,
+            names=names,
+            only=only,
+            machine_text=machine_text,
+            produced_at=produced_at,
+        )
     raw.parent.mkdir(parents=True, exist_ok=True)
     raw.write_text(
         json.dumps(
@@ -132,7 +156,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def render(raw: Path, results: Path | None) -> int:
-    """Write the results file again from a run's raw data and the current notes."""
+    """Write the results file again from a run's raw data and the current notes (a partial
+    run's rows go into the full run's file, as when it ran)."""
     data = json.loads(raw.read_text())
     smoke = bool(data.get("smoke"))
     params = Params.smoke_run() if smoke else Params.full()
@@ -140,6 +165,20 @@ def render(raw: Path, results: Path | None) -> int:
         BENCH_DIR / "out" / "RESULTS-smoke.md" if smoke else BENCH_DIR / "RESULTS.md"
     )
     rows = [Row(**row) for row in data["rows"]]
+    names = list(data.get("names") or BENCHMARKS)
+    if names != list(BENCHMARKS) and not smoke and target.exists():
+        print(
+            merge_results(
+                target,
+                rows,
+                failures=list(data.get("failures", [])),
+                command="uv run python -m bench --only " + ",".join(names),
+                took_s=float(data["took_s"]),
+                machine_text=data.get("machine"),
+                produced_at=data.get("produced_at"),
+            )
+        )
+        return 0
     print(
         write_results(
             target,
@@ -147,8 +186,8 @@ def render(raw: Path, results: Path | None) -> int:
             failures=list(data.get("failures", [])),
             params=params,
             took_s=float(data["took_s"]),
-            names=list(data.get("names") or BENCHMARKS),
-            only=list(data.get("names") or BENCHMARKS) != list(BENCHMARKS),
+            names=names,
+            only=names != list(BENCHMARKS),
             machine_text=data.get("machine"),
             produced_at=data.get("produced_at"),
         )

@@ -137,3 +137,65 @@ def write_results(
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
     return text
+
+
+_PARTIAL_MARK = "Rows measured by a later partial run"
+
+
+def _row_number(line: str) -> str:
+    """``9`` for a table line ``| 9. exporter: … |``."""
+    return line[2:].split(".", 1)[0].strip()
+
+
+def merge_results(
+    path: Path,
+    rows: list[Row],
+    *,
+    failures: list[str],
+    command: str,
+    took_s: float,
+    machine_text: str | None = None,
+    produced_at: str | None = None,
+) -> str:
+    """Put the rows of a partial run (``--only``) into an existing results file.
+
+    The full run's header, machine and rows stay; rows with the same benchmark number as the new
+    ones are replaced (new numbers go in numeric order), and a line under the table says which
+    rows came from which partial run, when, and the machine's load then. The notes are taken
+    from ``bench/notes.md`` again.
+    """
+    text = path.read_text()
+    lines = text.split("\n")
+    header_at = lines.index("| benchmark | conndebug | baseline | ratio | goal | met? |")
+    end = header_at + 2
+    while end < len(lines) and lines[end].startswith("| "):
+        end += 1
+    new_lines = table(rows).split("\n")[2:]
+    new_numbers = {_row_number(line) for line in new_lines}
+    kept = [line for line in lines[header_at + 2 : end] if _row_number(line) not in new_numbers]
+    merged = sorted(kept + new_lines, key=lambda line: int(_row_number(line) or 0))
+    partial_lines = [
+        line
+        for line in lines[end:]
+        if line.startswith(f"{_PARTIAL_MARK}")
+        and not any(f" {n}:" in line.split("`", 1)[0] for n in new_numbers)
+    ]
+    numbers = ", ".join(sorted(new_numbers, key=int))
+    load_line = next(
+        (ln for ln in (machine_text or machine()).split("\n") if "load average" in ln), ""
+    )
+    load = load_line.split("load average at the end of the run ", 1)[-1]
+    partial_lines.append(
+        f"{_PARTIAL_MARK} {numbers}: `{command}` on {produced_at or produced_now()} in "
+        f"{took_s:.0f} s, load average at its end {load}."
+    )
+    parts = [*lines[: header_at + 2], *merged, "", *partial_lines]
+    if failures:
+        parts += ["", "## Benchmarks that failed to run", ""] + [f"- {f}" for f in failures]
+    notes_file = BENCH_DIR / "notes.md"
+    notes = notes_file.read_text().strip() if notes_file.exists() else ""
+    if notes:
+        parts += ["", notes]
+    out = "\n".join(parts) + "\n"
+    path.write_text(out)
+    return out

@@ -30,6 +30,7 @@ _COMMANDS = {
     "watch": "headless live monitor: the history as it happens (text or JSON lines)",
     "serve": "run the reference chat server alone, with fault switches (for demos behind real proxies)",
     "explain": "a verdict from a HAR, a DEBUG=socket.io-client log, a python-socketio log, a JSONL",
+    "exporter": "Prometheus exporter, blackbox style: GET /probe?target=URL&module=NAME, GET /metrics",
 }
 
 _MAIN_DESCRIPTION = """\
@@ -41,6 +42,8 @@ See and explain what happens to a Socket.IO connection.
   conndebug watch URL [--jsonl]     headless live history (JSON lines with --jsonl)
   conndebug serve [--port P]        the reference server alone, faults switchable over HTTP
   conndebug explain FILE... [--json]  a verdict from a HAR or a client log a customer sent in
+  conndebug exporter                Prometheus exporter: /probe?target=URL (blackbox style)
+  conndebug probe URL --nagios      one monitoring-plugin line with perfdata (Nagios, Icinga)
 
 Run `conndebug COMMAND --help` for a command's options.
 """
@@ -128,6 +131,20 @@ def _probe_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--report", metavar="FILE", help="write a redacted report for a ticket (.md or .json)"
     )
+    g = p.add_argument_group(
+        "monitoring plugin (Nagios, Icinga, Checkmk)",
+        "--nagios prints one line, STATUS: text | perfdata (the time of every rung, the round "
+        "trip, the heartbeat), and exits with the worse of the verdict and the thresholds. "
+        "Thresholds are ranges on the total time in seconds, in the plugin syntax: -w 2 (warn "
+        "above 2 s), -c 5, -w 0.5:3 (outside 0.5-3 s), -w @1:2 (inside). One URL per check.",
+    )
+    g.add_argument("--nagios", action="store_true", help="print one monitoring-plugin line")
+    g.add_argument(
+        "-w", "--warning", metavar="S", help="WARNING when the total time is outside this range"
+    )
+    g.add_argument(
+        "-c", "--critical", metavar="S", help="CRITICAL when the total time is outside this range"
+    )
     add_connection_options(p)
     return p
 
@@ -148,6 +165,19 @@ def _watch_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="S",
         help="stop after S seconds (0: stop as soon as the first connect settles)",
+    )
+    p.add_argument(
+        "--prom-textfile",
+        metavar="FILE",
+        help="keep FILE (*.prom, in node_exporter's --collector.textfile.directory) up to date "
+        "with the live state, uptime and drop counters by reason; rewritten atomically",
+    )
+    p.add_argument(
+        "--prom-interval",
+        type=float,
+        default=5.0,
+        metavar="S",
+        help="seconds between textfile rewrites (default: 5; changes of state are written at once)",
     )
     add_connection_options(p)
     return p
@@ -242,12 +272,89 @@ def _explain_parser() -> argparse.ArgumentParser:
     return p
 
 
+_EXPORTER_EPILOG = """\
+Prometheus scrape config (the blackbox pattern: the target list is relabelled onto the exporter):
+
+  scrape_configs:
+    - job_name: socketio
+      metrics_path: /probe
+      params: {module: [default]}
+      static_configs: [{targets: ["https://chat.example.com"]}]
+      relabel_configs:
+        - {source_labels: [__address__], target_label: __param_target}
+        - {source_labels: [__param_target], target_label: instance}
+        - {target_label: __address__, replacement: "127.0.0.1:9516"}
+
+Try it by hand:  curl 'http://127.0.0.1:9516/probe?target=https://chat.example.com'
+Metrics: probe_success, probe_duration_seconds, conndebug_probe_phase_duration_seconds{phase},
+conndebug_verdict{code}, conndebug_transport{transport}, conndebug_rtt_seconds,
+conndebug_heartbeat_seconds{kind}, conndebug_tls_cert_expiry_timestamp_seconds. The README's
+"Monitoring" section has the config file format, an alert rule and more.
+"""
+
+
+def _exporter_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="conndebug exporter",
+        description="Serve Socket.IO probes to Prometheus, blackbox_exporter style: GET "
+        "/probe?target=URL[&module=NAME] runs the probe ladder and answers with its metrics; GET "
+        "/metrics is the exporter's own. Listens on loopback unless told otherwise.",
+        epilog=_EXPORTER_EPILOG,
+        formatter_class=_formatter,
+    )
+    p.add_argument(
+        "--listen",
+        default="127.0.0.1:9516",
+        metavar="HOST:PORT",
+        help="address to listen on (default: %(default)s, loopback only; 0.0.0.0:9516 for every "
+        "interface, said loudly: then give --allow rules)",
+    )
+    p.add_argument(
+        "--config",
+        metavar="FILE",
+        help="TOML file of modules ([modules.NAME] tables of probe options) and allow rules",
+    )
+    p.add_argument(
+        "--allow",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="only probe matching targets (repeatable; others get 403): 'https://*.example.com' "
+        "(scheme, host and port, wildcards), 'chat.example.com', '10.1.2.3:*', '10.0.0.0/8'",
+    )
+    p.add_argument(
+        "--max-concurrent",
+        type=int,
+        default=32,
+        metavar="N",
+        help="probes running at once (default: %(default)s)",
+    )
+    p.add_argument(
+        "--max-queued",
+        type=int,
+        default=128,
+        metavar="N",
+        help="scrapes that may wait for a free slot, until their deadline; beyond, 503 at once "
+        "(default: %(default)s)",
+    )
+    p.add_argument(
+        "--timeout-margin",
+        type=float,
+        default=0.5,
+        metavar="S",
+        help="taken off Prometheus' scrape timeout (X-Prometheus-Scrape-Timeout-Seconds) to get a "
+        "probe's budget (default: %(default)s)",
+    )
+    return p
+
+
 _PARSERS: dict[str, Callable[[], argparse.ArgumentParser]] = {
     "demo": _demo_parser,
     "probe": _probe_parser,
     "watch": _watch_parser,
     "serve": _serve_parser,
     "explain": _explain_parser,
+    "exporter": _exporter_parser,
 }
 
 
@@ -294,10 +401,36 @@ def _run(argv: Sequence[str]) -> int:
             raise ConfigError(
                 f"--duration {args.duration:g} is out of range", "use 0 or more seconds"
             )
+        textfile = None
+        if args.prom_textfile:
+            from conndebug.commands.textfile import check_textfile
+
+            textfile = check_textfile(args.prom_textfile)
+            if not (0.2 <= args.prom_interval <= 3600):
+                raise ConfigError(
+                    f"--prom-interval {args.prom_interval:g} is out of range",
+                    "use 0.2 to 3600 seconds",
+                )
         from conndebug.commands.watch import run_watch
 
-        return run_watch(settings, jsonl=args.jsonl, duration=args.duration)
+        return run_watch(
+            settings,
+            jsonl=args.jsonl,
+            duration=args.duration,
+            textfile=textfile,
+            textfile_interval=args.prom_interval,
+        )
     if command == "probe":
+        if args.nagios:
+            if args.json or args.report:
+                raise ConfigError(
+                    "--nagios prints one plugin line", "drop --json and --report with --nagios"
+                )
+            from conndebug.commands.nagios import run_nagios
+
+            return run_nagios(args)
+        if args.warning is not None or args.critical is not None:
+            raise ConfigError("-w and -c are thresholds of --nagios", "add --nagios")
         from conndebug.commands.probe import run_probe_command
 
         return run_probe_command(args)
@@ -305,6 +438,10 @@ def _run(argv: Sequence[str]) -> int:
         from conndebug.commands.explain import run_explain
 
         return run_explain(args.files, json_out=args.json, show_secrets=args.show_secrets)
+    if command == "exporter":
+        from conndebug.commands.exporter import run_exporter
+
+        return run_exporter(args)
     if command == "demo":
         from conndebug.commands.tui import run_demo
 

@@ -20,13 +20,13 @@ def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         main(["--help"])
     out = capsys.readouterr().out
-    for command in ("demo", "probe", "watch", "serve", "--url"):
+    for command in ("demo", "probe", "watch", "serve", "exporter", "--nagios", "--url"):
         assert command in out
     for option in ("--transports", "--ws-timeout", "--insecure", "--show-secrets", "--log"):
         assert option in out
 
 
-@pytest.mark.parametrize("command", ["demo", "probe", "watch", "serve"])
+@pytest.mark.parametrize("command", ["demo", "probe", "watch", "serve", "exporter"])
 def test_each_command_has_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
         main([command, "--help"])

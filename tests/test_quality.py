@@ -20,6 +20,9 @@ from tests.conftest import ROOT
         "conndebug.core.explain",
         "conndebug.core.diagnosis",
         "conndebug.commands.explain",
+        "conndebug.commands.exporter",
+        "conndebug.commands.nagios",
+        "conndebug.commands.textfile",
     ],
 )
 def test_headless_modules_do_not_import_textual(module: str) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import importlib
 from pathlib import Path
 
 from conndebug.config import Settings, settings_from_args
@@ -28,12 +29,15 @@ def run_tui(settings: Settings) -> int:
 
 async def _tui(settings: Settings) -> int:
     from conndebug.core.monitor import make_monitor
-    from conndebug.ui.app import make_app
 
     clock = SystemClock()
     monitor = make_monitor(settings, clock=clock)
-    app = make_app(settings, monitor=monitor, clock=clock)
     try:
+        # Connect while Textual loads (its import takes a few hundred ms in a thread, beside the
+        # loop): the app replays what happened before it subscribed, so nothing is lost.
+        await monitor.start()
+        ui = await asyncio.to_thread(importlib.import_module, "conndebug.ui.app")
+        app = ui.make_app(settings, monitor=monitor, clock=clock)
         await app.run_async()
     finally:
         await monitor.stop()

@@ -11,7 +11,8 @@ failed, or waiting to retry), on Ctrl-C or SIGTERM (no traceback), or when stdou
 exits by the final state: **0** connected over websocket (or over polling where the server offers
 no upgrade), **1** connected but degraded (polling after a fallback or a failed upgrade, stalled),
 **2** not connected, **3** bad configuration (raised before anything runs). ``--log`` works here
-too. This module never imports Textual.
+too, and ``--prom-textfile FILE`` keeps a node_exporter textfile with the live state, uptime and
+drop counters (:mod:`.textfile`). This module never imports Textual.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import os
 import signal
 import sys
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from conndebug.config import Settings
@@ -157,11 +159,30 @@ def _silence(out: TextIO) -> None:
         os.close(devnull)
 
 
-async def _watch(settings: Settings, *, jsonl: bool, duration: float | None, out: TextIO) -> int:
+async def _watch(
+    settings: Settings,
+    *,
+    jsonl: bool,
+    duration: float | None,
+    out: TextIO,
+    textfile: Path | None = None,
+    textfile_interval: float = 5.0,
+) -> int:
     stop = asyncio.Event()
     monitor = make_monitor(settings)
     printer = _Printer(out, jsonl=jsonl, stop=stop)
     monitor.bus.subscribe(printer)
+    writer = None
+    if textfile is not None:
+        from conndebug.commands.textfile import TextfileWriter
+
+        writer = TextfileWriter(
+            textfile,
+            bus=monitor.bus,
+            snapshot=monitor.snapshot,
+            interval=textfile_interval,
+            redactor=monitor.redactor,
+        )
     loop = asyncio.get_running_loop()
     handled: list[signal.Signals] = []
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -169,6 +190,8 @@ async def _watch(settings: Settings, *, jsonl: bool, duration: float | None, out
             loop.add_signal_handler(sig, stop.set)
             handled.append(sig)
     try:
+        if writer is not None:
+            writer.start()
         await monitor.start()
         waiters = [asyncio.ensure_future(stop.wait())]
         if duration == 0:
@@ -186,6 +209,8 @@ async def _watch(settings: Settings, *, jsonl: bool, duration: float | None, out
         snap = monitor.snapshot()
     finally:
         await monitor.stop()
+        if writer is not None:
+            await writer.stop()
         printer.flush()
         for sig in handled:
             loop.remove_signal_handler(sig)
@@ -199,6 +224,24 @@ async def _watch(settings: Settings, *, jsonl: bool, duration: float | None, out
     return code
 
 
-def run_watch(settings: Settings, *, jsonl: bool, duration: float | None) -> int:
-    """Watch the connection headlessly; returns the exit code (see the module docstring)."""
-    return asyncio.run(_watch(settings, jsonl=jsonl, duration=duration, out=sys.stdout))
+def run_watch(
+    settings: Settings,
+    *,
+    jsonl: bool,
+    duration: float | None,
+    textfile: Path | None = None,
+    textfile_interval: float = 5.0,
+) -> int:
+    """Watch the connection headlessly; returns the exit code (see the module docstring).
+
+    ``textfile``: keep this node_exporter textfile up to date (:mod:`.textfile`)."""
+    return asyncio.run(
+        _watch(
+            settings,
+            jsonl=jsonl,
+            duration=duration,
+            out=sys.stdout,
+            textfile=textfile,
+            textfile_interval=textfile_interval,
+        )
+    )

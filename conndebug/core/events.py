@@ -547,9 +547,14 @@ class EventBus:
 
     def emit(self, cls: type[E], **fields: Any) -> E:
         """Build an event of ``cls`` stamped with the bus clock, publish it and return it."""
-        event = cls(ts=self.clock.time(), t=self.clock.monotonic() - self._start, **fields)
+        event = self.stamp(cls, **fields)
         self.publish(event)
         return event
+
+    def stamp(self, cls: type[E], **fields: Any) -> E:
+        """Build an event of ``cls`` stamped with the bus clock, without publishing it (for a
+        record that goes to the ``--log`` file only)."""
+        return cls(ts=self.clock.time(), t=self.clock.monotonic() - self._start, **fields)
 
     def publish(self, event: Event) -> None:
         """Record an already-built event and hand it to every subscriber."""

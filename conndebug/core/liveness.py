@@ -101,15 +101,17 @@ class Liveness:
         self.pings += 1
         self.last_ping = now
 
-    def rtt(self, ms: float, *, stalls_at_send: int | None = None) -> None:
+    def rtt(self, ms: float, *, stalls_at_send: int | None = None) -> bool:
         """A round trip was measured (``stalls_at_send``: :attr:`stalls` when it was sent).
 
         It is not counted when a stall fell inside it: that sample timed the silence (a frozen
-        server), and k × p95 would stretch the next stall's bound to 4× the silence.
+        server), not the path; it would show as the RTT, pollute p50/p95, and k × p95 would
+        stretch the next stall's bound to 4× the silence. Returns whether it was counted.
         """
         if stalls_at_send is not None and (self.stalls != stalls_at_send or self.stalled):
-            return
+            return False
         self.rtts.append(ms)
+        return True
 
     def silence(self, now: float) -> float:
         """Seconds since the last sign of life (0 if none was ever recorded)."""

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from conndebug.core.events import EventBus
+from conndebug.core.verdicts import Verdict
 
 __all__ = [
     "EXIT_BY_STATE",
@@ -133,6 +134,10 @@ class Snapshot:
     """Wall-clock time the state was entered."""
     verdict: str | None = None
     """One plain-words line when something is wrong (why it failed, stalled, fell back)."""
+    diagnosis: Verdict | None = None
+    """The current diagnosis in the verdict catalogue's terms (code, title, explanation, fix),
+    when the monitor has one; views show it in place of :attr:`verdict`, which stays the
+    fallback."""
     url: str = ""
     path: str = "/socket.io"
     namespace: str = "/"
@@ -157,6 +162,8 @@ class Snapshot:
     rtt_method: str | None = None
     rtt_off: bool = False
     """Round trips are turned off (``--rtt-interval 0``): RTT is not measured, on purpose."""
+    rtt_misses: int = 0
+    """Round trips that got no answer in time, since the start."""
     pings_seen: int = 0
     """Server heartbeats seen on this connection."""
     last_ping_at: float | None = None

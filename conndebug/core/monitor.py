@@ -23,12 +23,16 @@ one :class:`~conndebug.core.events.EventBus` and does what the web client only p
   (:mod:`conndebug.core.session`); a ``--token`` cannot be regenerated, so its expiry is final;
 - **liveness**: round trips, server pings and stalls (:mod:`conndebug.core.liveness`).
 
-Manual operations: ``reconnect()`` (clean disconnect, new cycle, new guest session if the token was
-discarded), ``drop_transport()`` (closes the transport underneath: an unexpected drop),
-``toggle()``, and ``simulate_expiry()`` (with the reference server's admin key: expire the session
-server-side and drop the transport; otherwise discard the token as the web client's button does and
-report what the server answers). A subscriber that raises cannot stop the monitor: its error
-becomes a note.
+Manual operations: ``reconnect()`` (clean disconnect, new cycle), ``drop_transport()`` (closes the
+transport underneath: an unexpected drop), ``toggle()``, and ``simulate_expiry()`` (with the
+reference server's admin key: expire the session server-side and drop the transport, so the
+server's rejection drives the regeneration; on any other server, expire it the way a browser meets
+it: the client's session is dropped, a new guest session is created and the connection comes back
+with it). A subscriber that raises cannot stop the monitor: its error becomes a note.
+
+Library log records (topics ``engineio`` and ``socketio``) go to the ``--log`` file only, never
+to the history: what they mean reaches the history as typed events in plain words (a disconnect's
+reason, an upgrade that failed).
 
 The state changes only through :func:`conndebug.core.model.transition`. Time and randomness are
 injected (``clock``, ``rng``); the connection and guest-session factories too, for unit tests.
@@ -159,7 +163,6 @@ class Monitor(ConnectionListener):
 
         self._session: GuestSession | None = None
         self._guest_absent = False
-        self._token_discarded = False
         self._regenerations = RegenerationGuard()
         self._session_created_at: float | None = None
 
@@ -179,6 +182,8 @@ class Monitor(ConnectionListener):
         self._events_in = 0
         self._events_out = 0
         self._rtt_misses = 0
+        self._rtt_missed = 0
+        """Round trips without an answer since the start (for the report)."""
         self._reporting = False
         self.degraded: str | None = None
         """Why the connection is degraded (polling after a fallback or failed upgrade), else None."""
@@ -204,7 +209,7 @@ class Monitor(ConnectionListener):
             session_id=session.session_id if session else None,
             token_redacted=self.redactor.secret(session.token, "token") if session else None,
             expires_at=session.expires_at if session else None,
-            source=session.source if session and not self._token_discarded else "none",
+            source=session.source if session else "none",
             created_at=self._session_created_at,
             regenerations=self._regenerations.total,
         )
@@ -229,6 +234,7 @@ class Monitor(ConnectionListener):
             rtt_recent=tuple(self._liveness.rtts),
             rtt_method=(s.rtt_event or "namespace-probe") if self._rtt_ms is not None else None,
             rtt_off=s.rtt_interval == 0,
+            rtt_misses=self._rtt_missed,
             pings_seen=self._liveness.pings,
             last_ping_at=self._liveness.last_ping,
             last_life_at=self._liveness.last_life if self._conn is not None else None,
@@ -266,9 +272,6 @@ class Monitor(ConnectionListener):
             if self._state is State.STOPPED:
                 return
             self._guest_absent = False
-            if self._token_discarded:  # it is gone, as in the web client: get a new one
-                self._session = None
-                self._token_discarded = False
             await self._restart("io client disconnect (reconnect requested)")
 
     async def drop_transport(self) -> None:
@@ -293,9 +296,6 @@ class Monitor(ConnectionListener):
                 self._verdict = "disconnected on request"
             else:
                 self._guest_absent = False
-                if self._token_discarded:
-                    self._session = None
-                    self._token_discarded = False
                 if self._state is State.IDLE:
                     self._announce_target()
                 self._begin()
@@ -319,20 +319,59 @@ class Monitor(ConnectionListener):
         async with self._op_lock:
             if self._state is State.STOPPED:
                 return
-            if session is None or self._token_discarded:
+            session = self._session
+            if session is None:
                 self._note(
-                    "nothing to expire: the connection uses no token; reconnecting to show what "
-                    "the server answers",
+                    "nothing to expire: this connection uses no session",
+                    level="warning",
                     topic="action",
                 )
-            else:
+                return
+            if session.source != "guest":
                 self._note(
-                    "discarded the token (as the web client's “Test Session Expiry” button does) "
-                    "and reconnecting without it: the server's answer follows",
+                    "a --token cannot be regenerated, so its expiry is not simulated: the "
+                    "connection keeps it",
+                    level="warning",
                     topic="action",
                 )
-            self._token_discarded = True
-            await self._restart("io client disconnect (token discarded)")
+                return
+            await self._expire_here(session)
+
+    async def _expire_here(self, session: GuestSession) -> None:
+        """Expire the session the way a browser meets it when the server cannot be told to.
+
+        The client's session is gone (the web client's "Test Session Expiry" button removes the
+        stored token), so a new guest session is created and the connection comes back with it:
+        ``session_expired`` → ``session_regenerated`` → ``connected``. The old session stays valid
+        on the server until it expires there.
+        """
+        self._emit(
+            SessionExpired,
+            message="simulated here (x): the client dropped its session; the server was not told",
+            session_id=session.session_id,
+        )
+        self._session = None
+        result = await self._create_guest(self.settings)
+        if result.session is None:
+            why = self.redactor.text(result.error or result.absent or "no session")
+            self._emit(
+                ConnectError,
+                message=f"cannot create a new guest session: {why}",
+                source="transport",
+            )
+            await self._halt("io client disconnect (session expired)", State.FAILED)
+            self._verdict = f"the session was dropped (x) and no new one can be created: {why}"
+            return
+        self._adopt_session(result.session)
+        self._emit(
+            SessionRegenerated,
+            username=result.session.username,
+            user_id=result.session.user_id,
+            session_id=result.session.session_id,
+            previous_session_id=session.session_id,
+        )
+        self._regenerations.record_requested()
+        await self._restart("io client disconnect (reconnecting with the new session)")
 
     async def emit(
         self, name: str, payload: Any = None, *, ack: bool = False, timeout: float = 5.0
@@ -393,7 +432,10 @@ class Monitor(ConnectionListener):
         )
 
     def conn_log(self, conn: Any, topic: str, level: str, text: str) -> None:
-        self._note(text, level=level, topic=topic)
+        # The library's own words (python-engineio/python-socketio): for the --log file only.
+        if self._log is not None:
+            text = one_line(self.redactor.text(text), NOTE_CHARS)
+            self._log(self.bus.stamp(Note, text=text, level=level, topic=topic))
 
     def conn_error(self, conn: Any, where: str, exc: BaseException) -> None:
         self._note(
@@ -489,7 +531,7 @@ class Monitor(ConnectionListener):
 
     def _auth(self) -> dict[str, Any] | None:
         auth = dict(self.settings.auth)
-        if self._session is not None and not self._token_discarded:
+        if self._session is not None:
             auth["token"] = self._session.token
         return auth or None
 
@@ -635,7 +677,7 @@ class Monitor(ConnectionListener):
     async def _ensure_session(self) -> Failure | None:
         """Have the token the attempt should use (or none); a failure if the endpoint failed."""
         s = self.settings
-        if self._session is not None or self._token_discarded:
+        if self._session is not None:
             return None
         if s.token:
             self._session = session_from_token(s.token, source="token")
@@ -807,13 +849,6 @@ class Monitor(ConnectionListener):
             elapsed_ms=round((now - started) * 1000.0, 1),
         )
         self._set_state(State.CONNECTED, self.degraded)
-        if self._token_discarded:
-            self._note(
-                "the server accepted a connection without a token: it does not check tokens here, "
-                "so a session expiry cannot be simulated against it",
-                level="warning",
-                topic="session",
-            )
         conn.announce()
         self._live_tasks = [asyncio.create_task(self._stall_loop(conn), name="conndebug-stall")]
         if self.settings.rtt_interval > 0:
@@ -847,12 +882,6 @@ class Monitor(ConnectionListener):
         message = self.redactor.text(failure.message)
         if not is_expiry_message(failure.message):
             verdict = f"the server rejected the connection: “{message}”"
-            if self._token_discarded:
-                verdict += (
-                    " (the token was discarded to simulate an expiry; the web client only "
-                    "regenerates on expiry messages, so it would stop here too — reconnect to get "
-                    "a new session)"
-                )
             self._set_state(State.FAILED, verdict)
             return "stop"
         session = self._session
@@ -885,7 +914,6 @@ class Monitor(ConnectionListener):
             return "stop"
         previous = session.session_id if session else None
         self._session = None
-        self._token_discarded = False
         result = await self._create_guest(self.settings)
         if result.session is None:
             why = result.error or result.absent or "no session"
@@ -927,14 +955,16 @@ class Monitor(ConnectionListener):
                 return
             if ms is not None:
                 self._rtt_misses = 0
-                self._rtt_ms = round(ms, 3)
-                self._liveness.rtt(ms, stalls_at_send=stalls)
-                self._emit(Rtt, ms=self._rtt_ms, method=method)
+                if self._liveness.rtt(ms, stalls_at_send=stalls):
+                    # One that spanned a stall timed the silence: in the history, not in RTT.
+                    self._rtt_ms = round(ms, 3)
+                self._emit(Rtt, ms=round(ms, 3), method=method)
             else:
                 self._rtt_misses += 1
+                self._rtt_missed += 1
                 if self._rtt_misses == 1 and self.settings.rtt_event:
                     self._note(
-                        f"no ack for --rtt-event {self.settings.rtt_event!r} within {timeout:.1f} s",
+                        f"no ack for --rtt-event “{self.settings.rtt_event}” within {timeout:.1f} s",
                         level="warning",
                         topic="rtt",
                     )
@@ -952,8 +982,8 @@ class Monitor(ConnectionListener):
                 self._emit(Stall, silent_s=round(silent, 3), bound_s=round(bound, 3))
                 self._set_state(
                     State.STALLED,
-                    f"no sign of life for {silent:.1f} s (bound {bound:.1f} s): the path may be "
-                    "black-holed; the heartbeat would notice only after "
+                    f"the server went silent (nothing for more than {bound:.1f} s): the path may "
+                    "be black-holed; the heartbeat would notice only after "
                     f"{self._heartbeat_deadline()}",
                 )
 

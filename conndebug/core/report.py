@@ -110,6 +110,11 @@ class ReportSection:
     connection: Mapping[str, Any] = field(default_factory=dict)
     environment: Mapping[str, Any] = field(default_factory=dict)
     history: Sequence[Event] = ()
+    summary: Mapping[str, Any] = field(default_factory=dict)
+    """What a support engineer reads first (state, verdict, transport, cause, fix); shown above
+    everything else. Empty for the probe, whose verdict is its summary."""
+    round_trips: Mapping[str, Any] = field(default_factory=dict)
+    """Round trips as statistics (count, min, p50, p95, max, misses), not one row per sample."""
 
 
 def redact_url(url: str | None, redactor: Redactor | None = None) -> str | None:
@@ -243,6 +248,19 @@ def check_report_path(path: str | os.PathLike[str]) -> Path:
     return p
 
 
+def tidy(value: Any) -> Any:
+    """``value`` with every float rounded to 3 decimals (no 15-digit floats in a report)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, float):
+        return round(value, 3)
+    if isinstance(value, Mapping):
+        return {k: tidy(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [tidy(v) for v in value]
+    return value
+
+
 def _step_dict(step: StepLike, redactor: Redactor) -> dict[str, Any]:
     return {
         "name": step.name,
@@ -267,9 +285,15 @@ def build_report(
     out_sections: list[dict[str, Any]] = []
     for section in sections:
         verdict = section.verdict
+        extra: dict[str, Any] = {}
+        if section.summary:
+            extra["summary"] = tidy(redactor.value(dict(section.summary)))
+        if section.round_trips:
+            extra["round_trips"] = tidy(dict(section.round_trips))
         out_sections.append(
             {
                 "title": redactor.text(section.title),
+                **extra,
                 "verdict": None
                 if verdict is None
                 else {
@@ -280,8 +304,8 @@ def build_report(
                     "exit_code": verdict.exit_code,
                 },
                 "steps": [_step_dict(s, redactor) for s in section.steps],
-                "connection": redactor.value(dict(section.connection)),
-                "environment": redactor.value(dict(section.environment)),
+                "connection": tidy(redactor.value(dict(section.connection))),
+                "environment": tidy(redactor.value(dict(section.environment))),
                 "history": [redactor.value(e.to_dict()) for e in section.history],
             }
         )
@@ -307,6 +331,8 @@ def _md_escape(text: Any) -> str:
 def _md_value(value: Any) -> str:
     if value is None:
         return "unknown"
+    if isinstance(value, bool):  # as in the JSON file, not Python's True/False
+        return "true" if value else "false"
     if isinstance(value, (dict, list)):
         return "`" + json.dumps(value, ensure_ascii=False, default=str) + "`"
     return _md_escape(value)
@@ -337,6 +363,11 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         lines += [f"## {section['title']}", ""]
         if (section.get("environment") or {}).get("insecure"):
             lines += [f"> ⚠ **{INSECURE_WARNING}**", ""]
+        summary = section.get("summary") or {}
+        if summary:
+            lines += ["### Summary", "", "| | |", "|---|---|"]
+            lines += [f"| {k} | {_md_value(v)} |" for k, v in summary.items()]
+            lines.append("")
         verdict = section.get("verdict")
         if verdict:
             lines += [
@@ -362,7 +393,11 @@ def render_markdown(report: Mapping[str, Any]) -> str:
                 for s in evidence:
                     lines.append(f"- **{s['name']}**: {_md_value(s['evidence'])}")
                 lines += ["", "</details>", ""]
-        for title, key in (("Connection", "connection"), ("Environment", "environment")):
+        for title, key in (
+            ("Round trips", "round_trips"),
+            ("Connection", "connection"),
+            ("Environment", "environment"),
+        ):
             data = section.get(key) or {}
             if data:
                 lines += [f"### {title}", "", "| | |", "|---|---|"]

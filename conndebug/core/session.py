@@ -62,6 +62,11 @@ class RegenerationGuard:
         self.total += 1
         return self.recent(now)
 
+    def record_requested(self) -> None:
+        """Count a regeneration the user asked for (``x``): in the total, not in the loop guard's
+        window (the guard is about a server that rejects its own fresh sessions)."""
+        self.total += 1
+
 
 async def expire_on_server(
     settings: Settings, admin_key: str, session_id: str | None, *, timeout: float = 5.0

@@ -16,6 +16,7 @@ import dataclasses
 import datetime as _dt
 import gc
 import inspect
+import json
 import os
 import time
 from collections.abc import Awaitable, Callable
@@ -72,10 +73,11 @@ IDLE_REFRESH_HZ = 4
 """Panel refreshes per second when no event is pending: only the clocks ("0.4 s ago", countdowns)
 move then."""
 
-QUIET_REFRESH_S = 2.0
+QUIET_REFRESH_S = 1.0
 """Connected, and nothing but round-trip samples arriving: redraw this often (the samples gather
-in the sparkline). A redraw costs about 20 ms of CPU; redrawing 15 times a second, then once per
-round trip, kept an idle panel at 8 %, then 3 % of a core."""
+in the sparkline; "since" and "last life" count whole seconds). A redraw costs about 20 ms of
+CPU; redrawing 15 times a second, then once per round trip, kept an idle panel at 8 %, then 3 %
+of a core."""
 
 STOP_TIMEOUT_S = 5.0
 """How long quitting waits for the monitor to close its connection."""
@@ -83,12 +85,13 @@ STOP_TIMEOUT_S = 5.0
 _HELP: dict[str, str] = {
     "conndebug.reconnect": "reconnect cleanly: disconnect, then connect again",
     "conndebug.drop_transport": "drop the transport underneath (auto-reconnect follows)",
-    "conndebug.simulate_expiry": "simulate session expiry (the regeneration path runs)",
+    "conndebug.simulate_expiry": "session expiry: a new guest session, then reconnect",
     "conndebug.toggle": "connect / disconnect",
     "conndebug.probe": "probe the target and show the verdict",
     "conndebug.emit": "emit an event (name, JSON payload, wait for the ack)",
     "conndebug.save_report": "save a redacted report (JSON + Markdown)",
     "conndebug.history_filter": "history filter: quiet / everything / problems",
+    "conndebug.details": "the whole reason: title, explanation and fix",
     "conndebug.help": "this help",
     "conndebug.quit": "quit (closes the connection cleanly)",
     "demo.firewall": "websocket firewall: allow → reject → blackhole",
@@ -109,40 +112,48 @@ _CONNECTION_KEYS: list[Binding] = [
     Binding("e", "emit", "Emit", id="conndebug.emit"),
     Binding("s", "save_report", "Save", id="conndebug.save_report"),
     Binding("l", "history_filter", "Filter", id="conndebug.history_filter"),
+    Binding("i,enter", "details", "Why", key_display="i", id="conndebug.details"),
 ]
-_LATENCY = Binding.Group("Lag", compact=True)
 _DEMO_KEYS: list[Binding] = [
-    Binding("f", "firewall", "Firewall", id="demo.firewall"),
-    Binding("b", "blackhole", "Blackhole", id="demo.blackhole"),
-    Binding("k", "kick", "Kick", id="demo.kick"),
-    Binding("t", "restart_server", "Restart", id="demo.restart"),
+    Binding("f", "firewall", "Firewall", show=False, id="demo.firewall"),
+    Binding("b", "blackhole", "Blackhole", show=False, id="demo.blackhole"),
+    Binding("k", "kick", "Kick", show=False, id="demo.kick"),
+    Binding("t", "restart_server", "Restart", show=False, id="demo.restart"),
     Binding(
         "plus,equals_sign",
         "latency(1)",
         "more latency",
         key_display="+",
+        show=False,
         id="demo.latency_up",
-        group=_LATENCY,
     ),
     Binding(
-        "minus",
-        "latency(-1)",
-        "less latency",
-        key_display="-",
-        id="demo.latency_down",
-        group=_LATENCY,
+        "minus", "latency(-1)", "less latency", key_display="-", show=False, id="demo.latency_down"
     ),
 ]
+"""The demo's fault keys: not in the footer but in the line above it (the demo strip), which
+shows each switch's state beside its key."""
 _LAST_KEYS: list[Binding] = [
     Binding("question_mark,f1", "help", "Help", key_display="?", id="conndebug.help"),
     Binding("q", "quit", "Quit", id="conndebug.quit"),
     Binding("ctrl+c,ctrl+q", "quit", "Quit", show=False, priority=True, id="conndebug.interrupt"),
 ]
 
-
-def _hidden(binding: Binding) -> Binding:
-    return dataclasses.replace(binding, show=False)
-
+FOOTER_PRIORITY: tuple[str, ...] = (
+    "conndebug.quit",
+    "conndebug.help",
+    "conndebug.reconnect",
+    "conndebug.simulate_expiry",
+    "conndebug.drop_transport",
+    "conndebug.toggle",
+    "conndebug.probe",
+    "conndebug.emit",
+    "conndebug.save_report",
+    "conndebug.history_filter",
+    "conndebug.details",
+)
+"""Which footer keys stay when the footer is too narrow for all: the first ones. The others
+keep working (hidden twins, see :func:`_always`) and are listed by ``?``."""
 
 ALWAYS = "always"
 """Last action parameter of a hidden twin binding (see :func:`_always`)."""
@@ -156,6 +167,26 @@ def _always(binding: Binding) -> Binding:
     return dataclasses.replace(binding, action=action, show=False, group=None)
 
 
+def footer_fit(width: int, keys: list[tuple[str, str, str]], *, compact: bool) -> frozenset[str]:
+    """The binding ids of ``keys`` (``(id, key display, description)``) that fit in a footer
+    ``width`` columns wide, chosen in :data:`FOOTER_PRIORITY` order, so that the footer never
+    ends in a cut word. A key takes ``key desc`` plus one column (compact: ``keydesc`` and a
+    space, as in htop)."""
+    cost = {
+        binding_id: len(key) + len(description) + (1 if compact else 3)
+        for binding_id, key, description in keys
+    }
+    chosen: set[str] = set()
+    used = 0
+    for binding_id in (*FOOTER_PRIORITY, *cost):
+        if binding_id in chosen or binding_id not in cost:
+            continue
+        if used + cost[binding_id] - (1 if compact else 0) <= width:
+            chosen.add(binding_id)
+            used += cost[binding_id]
+    return frozenset(chosen)
+
+
 class ConndebugApp(App[int]):
     """Live panels for one Socket.IO connection, driven by a :class:`MonitorAPI`."""
 
@@ -167,7 +198,11 @@ class ConndebugApp(App[int]):
         (WIDE, "-wide"),
     ]
 
-    BINDINGS: ClassVar[list[BindingType]] = [*_CONNECTION_KEYS, *_LAST_KEYS]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *_CONNECTION_KEYS,
+        *_LAST_KEYS,
+        *(_always(b) for b in (*_CONNECTION_KEYS, *_LAST_KEYS[:2])),
+    ]
 
     def __init__(
         self,
@@ -184,8 +219,13 @@ class ConndebugApp(App[int]):
         self.monitor = monitor
         self.clock: Clock = clock or SystemClock()
         self.tz = tz
-        self.report_dir = report_dir or Path(os.environ.get("CONNDEBUG_REPORT_DIR") or ".")
+        self.report_dir = report_dir or default_report_dir()
         self.probe_runner = probe
+        self.last_probe: Any = None
+        """The result of the last ``p`` (its verdict and ladder go into the ``s`` report)."""
+        self._footer_ids: frozenset[str] = frozenset()
+        """The binding ids the footer has room for (see :func:`footer_fit`)."""
+        self._laid_out_for: tuple[int, int] = (0, 0)
         self.redactor = settings_redactor(settings)
         self.pending: list[Event] = []
         """Events received since the last refresh (the bus subscriber only appends here)."""
@@ -253,9 +293,48 @@ class ConndebugApp(App[int]):
     # -- refreshing ---------------------------------------------------------------------------
 
     def on_resize(self) -> None:
+        self.fit_to_size()
+
+    def fit_to_size(self) -> None:
+        """Lay the panels out for the screen's size (footer keys, compact panels, reason rows).
+
+        Called on resize, and by the refresh timer whenever the size it was made for is no
+        longer the screen's (Textual debounces the app's resize; the screen's own changes later).
+        """
+        width, height = self.size
+        self._laid_out_for = (width, height)
+        narrow = width < WIDE
         # Small screens: the compact footer fits more keys (the help screen lists them all).
-        self.query_one(Footer).compact = self.size.width < WIDE
+        footer = self.query_one(Footer)
+        footer.compact = narrow
+        shown = [
+            (b.id, self.get_key_display(b), b.description)
+            for _key, b in self._bindings
+            if b.show and b.id and (b.action != "probe" or self.probe_runner is not None)
+        ]
+        self._footer_ids = footer_fit(width, shown, compact=narrow)
         self.refresh_bindings()
+        status = self.query_one(StatusPanel)
+        self.query_one(ConnectionPanel).compact = narrow
+        self.query_one(SessionPanel).compact = narrow
+        status.compact = narrow
+        status.reason_rows = self.reason_rows(width, height)
+        self.refresh_panels()
+
+    def reason_rows(self, width: int, height: int) -> int:
+        """Rows the Status panel may give the reason: what is left once the other panels and at
+        least :data:`MIN_HISTORY_ROWS` rows of History (:data:`MIN_HISTORY_ROWS_NARROW` on small
+        screens) have theirs; between 2 and :data:`MAX_REASON_ROWS`."""
+        fixed = 1 + self.strip_rows() + (1 if self.settings.insecure else 0)
+        if width < WIDE:
+            other = 8 + 1 + MIN_HISTORY_ROWS_NARROW + 2  # Connection row, badge row, History
+        else:
+            other = 9 + 5 + MIN_HISTORY_ROWS + 2  # Connection row, badge and border, History
+        return max(2, min(MAX_REASON_ROWS, height - fixed - other))
+
+    def strip_rows(self) -> int:
+        """Rows above the footer (the demo's switches)."""
+        return 0
 
     def now(self) -> Now:
         """One reading of the injected clock."""
@@ -264,6 +343,9 @@ class ConndebugApp(App[int]):
     def _tick(self) -> None:
         """The refresh timer: every tick while events are pending, else at the idle rate."""
         since = time.monotonic() - self._refreshed_at
+        if tuple(self.size) != self._laid_out_for:
+            self.fit_to_size()
+            return
         if self.pending and not all(isinstance(e, Rtt) for e in self.pending):
             self.refresh_panels()
         elif self.snap.state is State.CONNECTED:
@@ -326,17 +408,21 @@ class ConndebugApp(App[int]):
 
     # -- actions ------------------------------------------------------------------------------
 
-    WIDE_ONLY: frozenset[str] = frozenset()
-    """Actions whose footer entry shows only on wide screens (see :class:`DemoApp`)."""
-
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "probe":
-            return self.probe_runner is not None
-        if action in self.WIDE_ONLY and parameters[-1:] != (ALWAYS,):
-            return self.size.width >= WIDE
+        if action == "probe" and self.probe_runner is None:
+            return False
+        if parameters[-1:] == (ALWAYS,):
+            return True
+        binding_id = self._footer_action_ids.get(action)
+        if binding_id is not None and self._footer_ids:
+            return binding_id in self._footer_ids
         return True
 
-    def action_reconnect(self) -> None:
+    @property
+    def _footer_action_ids(self) -> dict[str, str]:
+        return {b.action: b.id for _key, b in self._bindings if b.show and b.id}
+
+    def action_reconnect(self, _via: str = "") -> None:
         self.note("r: clean reconnect (disconnect, then a fresh connection cycle)")
         self.run_op("reconnect", self.monitor.reconnect)
 
@@ -344,8 +430,11 @@ class ConndebugApp(App[int]):
         self.note("d: dropping the transport underneath (automatic reconnection should follow)")
         self.run_op("drop transport", self.monitor.drop_transport)
 
-    def action_simulate_expiry(self) -> None:
-        self.note("x: simulating session expiry (the client must regenerate its guest session)")
+    def action_simulate_expiry(self, _via: str = "") -> None:
+        self.note(
+            "x: simulating session expiry: the session ends here, a new guest session is created "
+            "and the connection comes back"
+        )
         self.run_op("simulate expiry", self.monitor.simulate_expiry)
 
     def action_connect_toggle(self, _via: str = "") -> None:
@@ -353,12 +442,12 @@ class ConndebugApp(App[int]):
         self.note(f"c: {verb}")
         self.run_op(verb, self.monitor.toggle)
 
-    def action_history_filter(self) -> None:
+    def action_history_filter(self, _via: str = "") -> None:
         history = self.query_one(HistoryLog)
         history.history_filter = next_filter(history.history_filter)
         self.note(f"l: history filter: {history.history_filter.label}")
 
-    def action_help(self) -> None:
+    def action_help(self, _via: str = "") -> None:
         if isinstance(self.screen, HelpScreen):
             self.screen.dismiss(None)
             return
@@ -366,7 +455,7 @@ class ConndebugApp(App[int]):
             HelpScreen(self.help_groups(), "conndebug — keys", show_ids=self.size.width >= WIDE)
         )
 
-    def action_emit(self) -> None:
+    def action_emit(self, _via: str = "") -> None:
         self.push_screen(EmitScreen(), self._emit_chosen)
 
     def _emit_chosen(self, request: EmitRequest | None) -> None:
@@ -381,8 +470,14 @@ class ConndebugApp(App[int]):
             return
         if result.acked:
             self.notify(
-                self.redactor.text(f"{request.name}: ack in {millis(result.ms)}: {result.value!r}"),
+                self.redactor.text(
+                    f"{request.name}: ack in {millis(result.ms)}: {json_text(result.value)}"
+                ),
                 title="Ack received",
+            )
+        elif result.error == NOT_CONNECTED:
+            self.notify(
+                f"{request.name}: not sent: not connected", title="Not sent", severity="warning"
             )
         else:
             self.notify(
@@ -391,7 +486,7 @@ class ConndebugApp(App[int]):
                 severity="warning",
             )
 
-    def action_save_report(self) -> None:
+    def action_save_report(self, _via: str = "") -> None:
         self.run_op("save report", self._save_report)
 
     async def _save_report(self) -> None:
@@ -405,11 +500,12 @@ class ConndebugApp(App[int]):
             history,
             redactor=self.redactor,
             saved_at=self.clock.time(),
+            probe=self.last_probe,
         )
-        self.note(f"s: report saved: {json_path} and {md_path.name} (secrets redacted)")
-        self.notify(f"{json_path.resolve()}\n{md_path.resolve()}", title="Report saved")
+        self.note(f"s: report saved (secrets redacted): {json_path.resolve()} and {md_path.name}")
+        self.notify(f"{json_path.resolve()}\n{md_path.resolve()}", title="Report saved", timeout=12)
 
-    def action_probe(self) -> None:
+    def action_probe(self, _via: str = "") -> None:
         runner = self.probe_runner
         if runner is None:
             return
@@ -417,10 +513,31 @@ class ConndebugApp(App[int]):
 
         self.note(f"p: probing {self.settings.url} layer by layer")
         self.push_screen(
-            ProbeScreen(self.settings, runner, tz=self.tz, on_done=lambda line: self.note(line))
+            ProbeScreen(
+                self.settings,
+                runner,
+                tz=self.tz,
+                on_done=lambda line: self.note(line),
+                on_result=self._probe_done,
+            )
         )
 
-    async def action_quit(self) -> None:
+    def _probe_done(self, result: Any) -> None:
+        self.last_probe = result
+
+    def action_details(self, _via: str = "") -> None:
+        from conndebug.ui.screens.reason_screen import ReasonScreen
+
+        if isinstance(self.screen, ReasonScreen):
+            self.screen.dismiss(None)
+            return
+        if len(self.screen_stack) > 1:
+            return  # another dialog is open (Enter belongs to it)
+        status = self.query_one(StatusPanel)
+        snap, now = self.monitor.snapshot(), self.now()
+        self.push_screen(ReasonScreen(snap, now, status.reason))
+
+    async def action_quit(self, _via: str = "") -> None:
         if self._quitting:
             return
         self._quitting = True
@@ -453,30 +570,68 @@ class ConndebugApp(App[int]):
                 else "Connection"
             )
             key = binding.key_display or binding.key.split(",")[0]
+            if binding.id == "conndebug.details":
+                key = "i, ⏎"
             available = binding.action != "probe" or self.probe_runner is not None
             description = _HELP[binding.id] + ("" if available else " (not available)")
             rows.setdefault(group, []).append(HelpRow(key, description, binding.id, available))
-        return list(rows.items())
+        groups = list(rows.items())
+        groups.insert(
+            1, ("History and Events (the focused one; Tab moves between them)", SCROLL_ROWS)
+        )
+        return groups
 
 
 _LIVE_STATES = frozenset({"connected", "connecting", "stalled", "reconnecting"})
+
+SCROLL_ROWS: list[HelpRow] = [
+    HelpRow("↑ ↓", "a line (up: stop following the newest)", "scroll_up/down"),
+    HelpRow("PgUp PgDn", "a page", "page_up/down"),
+    HelpRow("Home", "the oldest line kept", "scroll_home"),
+    HelpRow("End", "the newest line; follow again (“↓ N new” counts)", "scroll_end"),
+    HelpRow("Tab", "History ⇄ Events (the mouse wheel scrolls either)", "focus_next"),
+]
+"""Textual's own scrolling keys of the two logs (their ids are Textual's actions)."""
+
+MIN_HISTORY_ROWS = 10
+"""History rows kept free on wide screens before the reason may take more."""
+MIN_HISTORY_ROWS_NARROW = 8
+"""History rows kept free on small screens (80×24)."""
+MAX_REASON_ROWS = 10
+"""The most rows the Status panel's reason takes (a longer one points to ``i``)."""
+
+NOT_CONNECTED = "not connected"
+"""The emit error of a send that was not made (no connection)."""
+
+
+def json_text(value: Any) -> str:
+    """``value`` as compact JSON (what the server sent), not as a Python repr."""
+    try:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def default_report_dir() -> Path:
+    """Where ``s`` saves reports: ``$CONNDEBUG_REPORT_DIR``, else the platform's user data folder
+    (``~/.local/share/conndebug/reports`` on Linux), never the current folder (a clone's root)."""
+    configured = os.environ.get("CONNDEBUG_REPORT_DIR")
+    if configured:
+        return Path(configured).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("conndebug", appauthor=False)) / "reports"
 
 
 class DemoApp(ConndebugApp, inherit_bindings=False):
     """The app on the in-process reference server, with its fault switches on keys."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        *_CONNECTION_KEYS[:4],
+        *_CONNECTION_KEYS,
         *_DEMO_KEYS,
         *_LAST_KEYS,
-        # Room in the footer for the fault keys: these stay on their keys and in the help screen.
-        *(_hidden(b) for b in _CONNECTION_KEYS[4:]),
-        # On narrow screens d, c and +/- leave the footer so that ? and q fit (the demo strip
-        # shows +/-); these hidden twins keep the keys working there.
-        *(_always(b) for b in (*_CONNECTION_KEYS[1:4:2], *_DEMO_KEYS[4:])),
+        *(_always(b) for b in (*_CONNECTION_KEYS, *_LAST_KEYS[:2])),
     ]
-    WIDE_ONLY = frozenset({"drop_transport", "connect_toggle", "latency"})
-    """Actions shown in the footer only on wide screens (their keys work everywhere)."""
 
     def __init__(
         self,
@@ -501,8 +656,12 @@ class DemoApp(ConndebugApp, inherit_bindings=False):
     def compose_bottom(self) -> ComposeResult:
         yield DemoPanel(id="demo-strip")
 
+    def strip_rows(self) -> int:
+        return 1
+
     def mount_extra(self) -> None:
         self.query_one("#demo").border_title = "Demo: fault switches"
+        self.query_one(SessionPanel).server_ttl_s = self.session_ttl_s
         self.server.on_change(self._server_said)
 
     def _server_said(self, line: str) -> None:
@@ -583,7 +742,7 @@ class DemoApp(ConndebugApp, inherit_bindings=False):
             return
         self.note(f"latency: {ms:.0f} ms added each way", topic="fault")
 
-    def action_simulate_expiry(self) -> None:
+    def action_simulate_expiry(self, _via: str = "") -> None:
         self.note(
             "x: the server forgets the session (its token stays valid); "
             "the client must regenerate it"

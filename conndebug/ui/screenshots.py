@@ -11,8 +11,9 @@ real monitor (120×35, one shot at 80×24), presses the keys a presenter would, 
   with the reason;
 - ``regenerated.svg``: after ``x``: the server forgot the session, a new guest session replaced it;
 - ``reconnecting.svg``: after ``t`` (server restart): the numbered attempt and its countdown;
+- ``stalled.svg``: after ``b`` (all traffic black-holed): the stall, its silence counted live;
 - ``help.svg``: the help screen;
-- ``small.svg``: the 80×24 layout.
+- ``small.svg``: the 80×24 layout, fallen back to polling after ``f`` and ``r``.
 """
 
 from __future__ import annotations
@@ -67,11 +68,12 @@ async def _session(folder: Path, size: tuple[int, int], script: str) -> list[Pat
     saved: list[Path] = []
     settings = Settings(url=server.url, rtt_event=DEMO_RTT_EVENT)
     monitor = make_monitor(settings, admin_key=server.admin_key)
-    app = make_app(settings, monitor=monitor, server=server, session_ttl_s=120, find_probe=False)
+    app = make_app(settings, monitor=monitor, server=server, session_ttl_s=120)
 
-    def shoot(name: str) -> None:
+    async def shoot(pilot: Pilot[object], name: str) -> None:
         app.clear_notifications()
         app.refresh_panels()
+        await pilot.pause(0.1)  # the layout pass that gives a longer reason its rows
         path = folder / f"{name}.svg"
         path.write_text(app.export_screenshot(title=f"conndebug demo — {name}"), encoding="utf-8")
         saved.append(path)
@@ -85,10 +87,25 @@ async def _session(folder: Path, size: tuple[int, int], script: str) -> list[Pat
     async def run(pilot: Pilot[object]) -> None:
         await connected(pilot)
         if script == "small":
-            await pilot.pause(0.2)
-            shoot("small")
+            await pilot.press("f", "r")
+            await _until(
+                pilot,
+                "fallen back to polling",
+                lambda: (
+                    (monitor.snapshot().how or "").startswith("fell back")
+                    and monitor.snapshot().state is State.CONNECTED
+                ),
+                20,
+            )
+            await _until(
+                pilot,
+                "round trips over polling",
+                lambda: len(monitor.snapshot().rtt_recent) >= 3,
+                20,
+            )
+            await shoot(pilot, "small")
             return
-        shoot("connected")
+        await shoot(pilot, "connected")
         await pilot.press("f")
         await pilot.press("r")
         await _until(
@@ -103,7 +120,7 @@ async def _session(folder: Path, size: tuple[int, int], script: str) -> list[Pat
         await _until(
             pilot, "round trips over polling", lambda: len(monitor.snapshot().rtt_recent) >= 3, 20
         )
-        shoot("fallback")
+        await shoot(pilot, "fallback")
         await pilot.press("f", "f")  # reject → blackhole → allow
         await pilot.press("x")
         await _until(
@@ -116,7 +133,7 @@ async def _session(folder: Path, size: tuple[int, int], script: str) -> list[Pat
             20,
         )
         await pilot.pause(0.5)
-        shoot("regenerated")
+        await shoot(pilot, "regenerated")
         await pilot.press("t")
         await _until(
             pilot,
@@ -124,11 +141,20 @@ async def _session(folder: Path, size: tuple[int, int], script: str) -> list[Pat
             lambda: _badge(app).startswith("Reconnecting") and " in " in _badge(app),
             20,
         )
-        shoot("reconnecting")
+        await shoot(pilot, "reconnecting")
         await _until(pilot, "back up", lambda: monitor.snapshot().state is State.CONNECTED, 30)
+        await _until(
+            pilot, "round trips again", lambda: len(monitor.snapshot().rtt_recent) >= 3, 20
+        )
+        await pilot.press("b")
+        await _until(pilot, "stalled", lambda: monitor.snapshot().state is State.STALLED, 20)
+        await pilot.pause(2.0)
+        await shoot(pilot, "stalled")
+        await pilot.press("b")
+        await _until(pilot, "recovered", lambda: monitor.snapshot().state is State.CONNECTED, 20)
         await pilot.press("question_mark")
         await pilot.pause(0.3)
-        shoot("help")
+        await shoot(pilot, "help")
 
     async def auto_pilot(pilot: Pilot[object]) -> None:
         try:

@@ -126,8 +126,13 @@ _LABELS = {
 }
 
 
-def badge(snap: Snapshot, now_mono: float) -> Badge:
-    """The badge for ``snap``: e.g. ``Reconnecting 3/10 in 3.2 s`` or ``Connected · polling``."""
+def badge(snap: Snapshot, now: Now) -> Badge:
+    """The badge for ``snap``: e.g. ``Reconnecting 3/10 in 3.2 s`` or ``Connected · polling``.
+
+    A stalled badge counts the time since the state was entered, from the same reading as the
+    Status panel's "since" line, so the two never disagree.
+    """
+    now_mono = now.mono
     label = _LABELS[snap.state]
     css = f"-{snap.state.value}"
     if snap.state is State.RECONNECTING:
@@ -140,6 +145,6 @@ def badge(snap: Snapshot, now_mono: float) -> Badge:
     elif snap.state is State.CONNECTED and snap.transport == "polling":
         label += " · polling"
         css += " -polling"
-    elif snap.state is State.STALLED and snap.last_life_at is not None:
-        label += f" {duration(now_mono - snap.last_life_at)}"
+    elif snap.state is State.STALLED and snap.state_since is not None:
+        label += f" {duration(now.wall - snap.state_since)}"
     return Badge(label, css)

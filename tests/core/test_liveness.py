@@ -63,3 +63,20 @@ def test_nothing_is_decided_before_the_first_life() -> None:
     live = Liveness(stall_after=3.0)
     assert live.check(1000.0) is None
     assert live.silence(1000.0) == 0.0
+
+
+def test_a_round_trip_that_spanned_a_stall_stays_out_of_the_percentiles() -> None:
+    live = Liveness(stall_after=3.0)
+    live.reset(0.0)
+    assert live.rtt(2.0, stalls_at_send=live.stalls)
+    sent_with = live.stalls
+    assert live.check(3.5) is LivenessChange.STALLED
+    # The held round trip comes back with the first packet after the black hole: 4.52 s.
+    assert live.life(4.6) is LivenessChange.RECOVERED
+    assert not live.rtt(4520.0, stalls_at_send=sent_with)
+    assert list(live.rtts) == [2.0]
+    assert percentile(list(live.rtts), 0.95) == 2.0
+    assert live.bound == 3.0
+    # The next one, sent after the recovery, counts again.
+    assert live.rtt(2.5, stalls_at_send=live.stalls)
+    assert list(live.rtts) == [2.0, 2.5]

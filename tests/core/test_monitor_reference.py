@@ -17,6 +17,7 @@ import jwt
 import pytest
 
 from conndebug.core.backoff import Backoff
+from conndebug.core.guest import create_guest_session
 from conndebug.core.model import State
 from conndebug.core.monitor import REGENERATIONS_PER_WINDOW, Monitor, make_monitor
 from tests.core.helpers import events_of, kinds, settings_for, wait_for_event, wait_until
@@ -230,18 +231,43 @@ async def test_a_server_side_expiry_is_regenerated_into_a_new_guest_session() ->
         assert monitor.state is State.CONNECTED
 
 
-async def test_without_the_admin_key_the_token_is_discarded_and_the_answer_reported() -> None:
+async def test_without_the_admin_key_x_expires_the_session_as_a_browser_meets_it() -> None:
+    # No admin access: the client's session is dropped, a new guest session is created, and the
+    # connection comes back with it (session_expired → session_regenerated → connected).
     async with reference_server() as server, running(server.url) as monitor:
         await connected(monitor)
+        before = monitor.snapshot().session
+        mark = len(monitor.bus.history)
         await monitor.simulate_expiry()
-        await wait_until(lambda: monitor.state is State.FAILED, 10, "failed")
-        assert (
-            events_of(monitor.bus, "connect_error")[-1].message == "Authentication token required"
-        )
-        assert "discarded" in (monitor.snapshot().verdict or "")
-        await monitor.reconnect()  # a reconnect by hand creates a new session
-        await connected(monitor)
-        assert len(events_of(monitor.bus, "session_created")) == 2
+        await wait_for_event(monitor, "connected", 10, after=mark)
+        history = kinds(monitor.bus)[mark:]
+        assert history.index("session_expired") < history.index("session_regenerated")
+        assert history.index("session_regenerated") < history.index("connected")
+        assert "connect_error" not in history
+        expired = events_of(monitor.bus, "session_expired")[-1]
+        assert expired.session_id == before.session_id
+        assert "simulated" in expired.message
+        after = monitor.snapshot().session
+        assert after.source == "guest"
+        assert after.session_id
+        assert after.session_id != before.session_id
+        assert after.regenerations == 1
+        assert monitor.state is State.CONNECTED
+        assert monitor.snapshot().verdict is None
+
+
+async def test_x_keeps_a_given_token_and_says_why() -> None:
+    async with reference_server() as server:
+        guest = await create_guest_session(settings_for(server.url))
+        assert guest.session is not None
+        async with running(server.url, token=guest.session.token) as monitor:
+            await connected(monitor)
+            mark = len(monitor.bus.history)
+            await monitor.simulate_expiry()
+            notes = [e for e in list(monitor.bus.history)[mark:] if e.kind == "note"]
+            assert any("--token cannot be regenerated" in n.detail for n in notes)
+            assert "session_expired" not in kinds(monitor.bus)[mark:]
+            assert monitor.state is State.CONNECTED
 
 
 async def test_a_loop_of_expiries_stops_at_the_bound() -> None:

@@ -7,6 +7,7 @@ the order of events are checked exactly.
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 from collections.abc import Callable
 from typing import Any
@@ -539,3 +540,25 @@ async def test_round_trips_keep_the_short_stall_bound() -> None:
     assert not snap.rtt_off
     assert snap.stall_bound_s == 3.0
     await monitor.stop()
+
+
+async def test_library_log_records_go_to_the_log_file_only(tmp_path: Any) -> None:
+    log = tmp_path / "run.jsonl"
+    monitor, _clock = make(Script(None), log=str(log))
+    for topic, text in (
+        ("engineio", "Server sent 257 packet data None, aborting"),
+        ("engineio", "Write loop: WebSocket connection was closed, aborting"),
+        ("socketio", "Connection failed, new attempt in 1.2 seconds"),
+    ):
+        monitor.conn_log(None, topic, "warning", text)
+    monitor.conn_log(None, "engineio", "debug", "ssl:default")
+    assert not [e for e in monitor.bus.history if e.kind == "note" and "aborting" in e.detail]
+    assert not [e for e in monitor.bus.history if "ssl:default" in e.detail]
+    await monitor.stop()
+    lines = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+    library = [line for line in lines if line.get("topic") in ("engineio", "socketio")]
+    assert [line["text"] for line in library][:2] == [
+        "Server sent 257 packet data None, aborting",
+        "Write loop: WebSocket connection was closed, aborting",
+    ]
+    assert len(library) == 4

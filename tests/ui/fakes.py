@@ -209,6 +209,8 @@ class FakeMonitor:
         self, name: str, payload: Any = None, *, ack: bool = False, timeout: float = 5.0
     ) -> AckResult:
         self._enter("emit")
+        if self.snap.state is not State.CONNECTED:
+            return AckResult(acked=False, error="not connected")
         self.emitted.append((name, payload, ack))
         self.bus.emit(
             EventOut,

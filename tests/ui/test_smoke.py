@@ -105,3 +105,38 @@ async def test_restart_shows_the_reconnection_countdown(server: ReferenceServer)
             assert "server      up" in text(app, "#demo")
     finally:
         await monitor.stop()
+
+
+async def test_x_without_admin_access_regenerates_and_the_panel_agrees(
+    server: ReferenceServer,
+) -> None:
+    # `conndebug --url` against a server it cannot administer: x must not end in Failed.
+    settings = demo_settings(demo_args("--ws-timeout", "1.5"), server.url)
+    monitor = make_monitor(settings)
+    app = make_app(settings, monitor=monitor, find_probe=False)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: "Connected" in text(app, "#badge"), timeout=15)
+            old = monitor.snapshot().session.session_id
+            mark = len(monitor.bus.history)
+            await pilot.press("x")
+            await until(pilot, lambda: "regenerated 1×" in text(app, "#session"), timeout=20)
+            await until(pilot, lambda: monitor.snapshot().state is State.CONNECTED, timeout=20)
+            kinds = [e.kind for e in list(monitor.bus.history)[mark:]]
+            path = [
+                k for k in kinds if k in ("session_expired", "session_regenerated", "connected")
+            ]
+            assert path == ["session_expired", "session_regenerated", "connected"]
+            assert "connect_error" not in kinds
+            app.refresh_panels()
+            await pilot.pause()
+            session = text(app, "#session")
+            new = monitor.snapshot().session.session_id
+            assert new
+            assert new != old
+            assert new in session
+            assert "✅" in session
+            assert "❌" not in session
+            assert "Failed" not in text(app, "#badge")
+    finally:
+        await monitor.stop()

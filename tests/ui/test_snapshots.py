@@ -14,9 +14,32 @@ from textual.pilot import Pilot
 
 from conndebug.config import Settings
 from conndebug.core.model import State
+from conndebug.core.verdicts import Verdict
 from conndebug.ui.app import ConndebugApp
 from conndebug.ui.screens import HelpScreen
+from conndebug.ui.screens.reason_screen import ReasonScreen
+from conndebug.ui.widgets._bounded_log import BoundedLog
 from tests.ui.helpers import SIZE, SMALL, build, history, until
+
+BIG = (200, 50)
+
+FELL_BACK = {
+    "transport": "polling",
+    "how": "fell back: HTTP 403 Forbidden to the websocket handshake",
+    "verdict": "connected over polling only: the websocket failed "
+    "(HTTP 403 Forbidden to the websocket handshake: “Forbidden: websocket upgrades are "
+    "blocked here”)",
+}
+BLOCKED = Verdict(
+    code="websocket_blocked",
+    title="Websocket blocked: the upgrade is answered 403",
+    explanation="The websocket handshake was answered HTTP 403 Forbidden (“Forbidden: websocket "
+    "upgrades are blocked here”) before any upgrade, as a proxy that forbids websockets answers; "
+    "the client fell back to HTTP long-polling, which works but costs a request per message.",
+    fix="Allow websocket upgrades on this path (nginx: proxy_http_version 1.1; proxy_set_header "
+    "Upgrade $http_upgrade; proxy_set_header Connection “upgrade”), then press r.",
+    exit_code=1,
+)
 
 Compare = Callable[..., bool]
 
@@ -70,14 +93,74 @@ def test_fell_back_to_polling(snap_compare: Compare) -> None:
     app, monitor, _ = build()
 
     async def fall_back(pilot: Pilot[Any]) -> None:
-        monitor.set(
-            transport="polling",
-            how="fell back: HTTP 403 Forbidden to the websocket handshake",
-            verdict="connected over polling only: the websocket failed "
-            "(HTTP 403 Forbidden to the websocket handshake)",
-        )
+        monitor.set(**FELL_BACK)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=settled(app, fall_back))
+
+
+def test_fell_back_small(snap_compare: Compare) -> None:
+    app, monitor, _ = build(demo=True)
+
+    async def fall_back(pilot: Pilot[Any]) -> None:
+        monitor.set(**FELL_BACK)
+
+    assert snap_compare(app, terminal_size=SMALL, run_before=settled(app, fall_back))
+
+
+def test_diagnosis_big(snap_compare: Compare) -> None:
+    app, monitor, _ = build(demo=True)
+
+    async def diagnose(pilot: Pilot[Any]) -> None:
+        monitor.set(**FELL_BACK, diagnosis=BLOCKED)
+
+    assert snap_compare(app, terminal_size=BIG, run_before=settled(app, diagnose))
+
+
+def test_diagnosis_small_points_to_the_detail_view(snap_compare: Compare) -> None:
+    app, monitor, _ = build()
+
+    async def diagnose(pilot: Pilot[Any]) -> None:
+        monitor.set(**FELL_BACK, diagnosis=BLOCKED)
+
+    assert snap_compare(app, terminal_size=SMALL, run_before=settled(app, diagnose))
+
+
+def test_detail_view(snap_compare: Compare) -> None:
+    app, monitor, _ = build()
+
+    async def details(pilot: Pilot[Any]) -> None:
+        monitor.set(**FELL_BACK, diagnosis=BLOCKED)
+        app.refresh_panels()
+        await pilot.press("i")
+        await until(pilot, lambda: isinstance(app.screen, ReasonScreen))
+
+    assert snap_compare(app, terminal_size=SMALL, run_before=settled(app, details))
+
+
+def laid_out(app: ConndebugApp, size: tuple[int, int]) -> bool:
+    """The app has laid its panels out for ``size`` and its logs are drawn for their new width
+    (Textual debounces resizes, and the logs re-draw on the step after: under load that takes
+    longer than any fixed pause)."""
+    if tuple(app.size) != size or app._laid_out_for != size:
+        return False
+    logs = app.query(BoundedLog)
+    widths = [(log.drawn_width, log.scrollable_content_region.width) for log in logs]
+    return all(drawn == width for drawn, width in widths if drawn and width)  # 0: not shown
+
+
+def test_resized_from_wide_to_small(snap_compare: Compare) -> None:
+    app, monitor, _ = build(demo=True)
+
+    async def resize(pilot: Pilot[Any]) -> None:
+        monitor.set(**FELL_BACK)
+        app.refresh_panels()
+        await pilot.pause()
+        await pilot.resize_terminal(*BIG)
+        await until(pilot, lambda: laid_out(app, BIG))
+        await pilot.resize_terminal(*SMALL)
+        await until(pilot, lambda: laid_out(app, SMALL))
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=settled(app, resize))
 
 
 def test_insecure_banner_and_stall(snap_compare: Compare) -> None:
@@ -91,7 +174,9 @@ def test_insecure_banner_and_stall(snap_compare: Compare) -> None:
             insecure=True,
             state=State.STALLED,
             last_life_at=monitor.clock.monotonic() - 4.2,
-            verdict="no sign of life for 4.2 s (bound 3.0 s): the path may be black-holed",
+            stall_bound_s=3.0,
+            verdict="the server went silent (nothing for more than 3.0 s): the path may be "
+            "black-holed; the heartbeat would notice only after 85 s (pingInterval + pingTimeout)",
         )
 
     assert snap_compare(app, terminal_size=SIZE, run_before=settled(app, stall))

@@ -82,8 +82,8 @@ class HelpScreen(ModalScreen[None]):
             for row in rows:
                 style = "" if row.available else "$text-muted"
                 line = Content.assemble(
-                    (f"  {row.key:<7}", "bold" if row.available else "$text-muted"),
-                    (row.description.ljust(56) if self.show_ids else row.description, style),
+                    (f"  {row.key:<10}", "bold" if row.available else "$text-muted"),
+                    (row.description.ljust(54) if self.show_ids else row.description, style),
                     (f" {row.binding_id}" if self.show_ids else "", "$text-muted"),
                 )
                 parts.append(line)

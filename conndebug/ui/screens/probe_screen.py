@@ -32,7 +32,7 @@ class ProbeScreen(ModalScreen[None]):
     ProbeScreen {
         align: center middle;
         #probe-box {
-            width: 100;
+            width: 110;
             max-width: 100%;
             height: auto;
             max-height: 100%;
@@ -41,7 +41,8 @@ class ProbeScreen(ModalScreen[None]):
             padding: 0 1;
         }
         #probe-title { text-style: bold; }
-        #probe-steps { height: auto; max-height: 14; }
+        #probe-scroll { height: auto; }
+        #probe-ladder { height: auto; }
         #probe-verdict { height: auto; padding-top: 1; }
         #probe-foot { color: $text-muted; }
     }
@@ -54,25 +55,41 @@ class ProbeScreen(ModalScreen[None]):
         *,
         tz: _dt.tzinfo | None = None,
         on_done: Callable[[str], None] | None = None,
+        on_result: Callable[[Any], None] | None = None,
     ) -> None:
         super().__init__()
         self.settings = settings
         self.runner = runner
         self.tz = tz
         self.on_done = on_done
+        self.on_result = on_result
+        """Called with the probe's result (the app keeps it for the ``s`` report)."""
         self.steps: list[ProbeStep] = []
         self.verdict_line: str | None = None
 
     def compose(self) -> ComposeResult:
         with Vertical(id="probe-box"):
             yield Static(f"Probe of {self.settings.url} — running…", id="probe-title")
-            with VerticalScroll(id="probe-steps"):
+            # Ladder and verdict scroll together, and only when the screen is too small for both.
+            with VerticalScroll(id="probe-scroll"):
                 yield Static("", id="probe-ladder")
-            yield Static("", id="probe-verdict")
-            yield Static("Esc closes (the probe runs on its own connection).", id="probe-foot")
+                yield Static("", id="probe-verdict")
+            yield Static(
+                "Esc closes (the probe runs on its own connection) · ↑ ↓ scroll", id="probe-foot"
+            )
 
     def on_mount(self) -> None:
+        self._fit()
         self.run_probe()
+
+    def on_resize(self) -> None:
+        self._fit()
+
+    def _fit(self) -> None:
+        """Ladder and verdict get the rows the screen has besides the box's border, title and
+        foot; they scroll only beyond that."""
+        chrome = 2 + 1 + 1  # the box's border, the title, the foot
+        self.query_one("#probe-scroll").styles.max_height = max(3, self.size.height - chrome)
 
     def action_close(self) -> None:
         self.dismiss(None)
@@ -115,6 +132,8 @@ class ProbeScreen(ModalScreen[None]):
             verdict_box.update(Content.styled(f"{type(exc).__name__}: {exc}", "$error"))
             self._done(f"probe failed: {type(exc).__name__}: {exc}")
             return
+        if self.on_result is not None:
+            self.on_result(result)
         verdict = result.verdict
         tone = {0: "$success", 1: "$warning"}.get(int(verdict.exit_code), "$error")
         title.update(f"Probe of {self.settings.url} — done")

@@ -1,4 +1,12 @@
-"""A RichLog that stays cheap under a flood: a small line cache, and no layout pass per write."""
+"""A RichLog that stays cheap under a flood, follows its tail, and re-draws itself on resize.
+
+- A small line cache, and no layout pass per write (see :class:`BoundedLog`).
+- **Following**: new lines scroll the log to the bottom only while the user has not scrolled up;
+  while they read older lines, the lines that arrive below are counted (:attr:`new_below`) and
+  the panel's subtitle says "↓ N new". Scrolling back to the bottom (End) follows again.
+- **Resize**: lines are drawn for one width; when the width changes, the subclass draws its
+  remembered items again (:meth:`redraw`), so nothing stays clipped or narrow.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +14,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from rich.console import RenderableType
 from textual.cache import LRUCache
+from textual.events import Resize
 from textual.geometry import Region
 from textual.widgets import RichLog
 
@@ -39,6 +49,13 @@ class BoundedLog(RichLog):
             self._line_cache = LRUCache(LINE_CACHE)
         self._batching = False
         self._grew = False
+        self._redrawing = False
+        self.following = True
+        """New lines scroll to the bottom (False while the user reads older lines)."""
+        self.new_below = 0
+        """Entries written below the view since the user scrolled up."""
+        self.drawn_width = 0
+        """The width the current lines were drawn for (subclasses set it when they draw)."""
 
     @contextmanager
     def batch_writes(self) -> Iterator[None]:
@@ -65,3 +82,91 @@ class BoundedLog(RichLog):
             layout = False
         super().refresh(*regions, repaint=repaint, layout=layout, recompose=recompose)
         return self
+
+    # -- following the tail ----------------------------------------------------------------------
+
+    def write(
+        self,
+        content: RenderableType | object,
+        width: int | None = None,
+        expand: bool = False,
+        shrink: bool = True,
+        scroll_end: bool | None = None,
+        animate: bool = False,
+    ) -> BoundedLog:
+        """Write one entry; it scrolls the log to the bottom only while :attr:`following`."""
+        if scroll_end is None:
+            if not self.following and self.is_vertical_scroll_end and self.max_scroll_y > 0:
+                # The user scrolled back down to the last line: follow again.
+                self.following = True
+                self.new_below = 0
+                self.on_new_below()
+            scroll_end = self.following or self._redrawing
+        super().write(content, width, expand, shrink, scroll_end, animate)
+        return self
+
+    def count_new(self, entries: int) -> None:
+        """Count ``entries`` written below the view while not following (the subtitle shows it)."""
+        if not self.following and not self._redrawing:
+            self.new_below += entries
+            self.on_new_below()
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        if self._redrawing:
+            return
+        if new_value >= self.max_scroll_y:
+            if not self.following or self.new_below:
+                self.following = True
+                self.new_below = 0
+                self.on_new_below()
+        elif new_value < old_value and self.following:
+            self.following = False
+            self.on_new_below()
+
+    def action_scroll_end(self) -> None:
+        """End: the newest line, and follow the new ones again (at once: an animation would
+        aim at a bottom that new lines keep moving)."""
+        self.following = True
+        self.new_below = 0
+        self.on_new_below()
+        self.scroll_end(animate=False, immediate=True, x_axis=False)
+
+    def on_new_below(self) -> None:
+        """:attr:`new_below` or :attr:`following` changed (subclasses update their subtitle)."""
+
+    # -- resizing --------------------------------------------------------------------------------
+
+    def on_resize(self, event: Resize) -> None:
+        # RichLog's own handler (called too) first draws the writes made before the size was
+        # known; look at the width once both have run.
+        following = self.following
+        self.call_later(self._fit, following)
+
+    def _fit(self, following: bool) -> None:
+        width = self.scrollable_content_region.width
+        if width and self.drawn_width and width != self.drawn_width:
+            with self.redrawing():
+                self.redraw()
+        elif following:
+            # Same width, another height: the newest line stays at the bottom.
+            self.following = True
+            self.scroll_end(animate=False, immediate=False, x_axis=False)
+
+    @contextmanager
+    def redrawing(self) -> Iterator[None]:
+        """Draw everything again (a filter change): kept at the bottom, not counted as new."""
+        self._redrawing = True
+        try:
+            with self.batch_writes():
+                self.clear()
+                yield
+        finally:
+            self._redrawing = False
+        self.following = True
+        self.new_below = 0
+        self.on_new_below()
+        self.scroll_end(animate=False, immediate=False, x_axis=False)
+
+    def redraw(self) -> None:
+        """Write the remembered entries again at the current width (subclasses)."""

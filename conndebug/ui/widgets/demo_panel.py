@@ -95,19 +95,24 @@ class DemoPanel(Vertical):
 
     @staticmethod
     def _compact(faults: FaultView) -> Content:
+        """One line for above the footer: each fault key beside its switch's state (≤ 70
+        columns whatever the states, so it fits on 80)."""
+
         def part(key: str, label: str, value: str, bad: bool) -> Content:
             return Content.assemble(
                 (key, "$accent bold"),
-                (f" {label} ", "$text-muted"),
+                (f" {label}" + (" " if value else ""), "$text-muted"),
                 (value, "$error bold" if bad else "bold"),
             )
 
-        server = f"down {duration(faults.down_for_s)}" if faults.down_for_s is not None else "up"
-        return Content(" · ").join(
+        down = faults.down_for_s is not None
+        server = f"down {duration(faults.down_for_s or 0.0)}" if down else ""
+        return Content("  ").join(
             [
-                part("f", "websocket", faults.websocket, faults.websocket != "allow"),
-                part("b", "black hole", "ON" if faults.blackhole else "off", faults.blackhole),
-                part("+-", "latency", f"{faults.latency_ms:.0f} ms", faults.latency_ms > 0),
-                part("t", "server", server, faults.down_for_s is not None),
+                part("f", "ws", faults.websocket, faults.websocket != "allow"),
+                part("b", "blackhole", "ON" if faults.blackhole else "off", faults.blackhole),
+                part("+-", "lag", f"{faults.latency_ms:.0f} ms", faults.latency_ms > 0),
+                part("t", "restart", server, down),
+                part("k", "kick", "", False),
             ]
         )

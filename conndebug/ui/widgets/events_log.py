@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import datetime as _dt
 from collections.abc import Sequence
 
@@ -44,6 +45,10 @@ class EventsLog(BoundedLog):
         self._styles: dict[str, Style] = {}
         self.count_in = 0
         self.count_out = 0
+        self._traffic: collections.deque[EventIn | EventOut] = collections.deque(
+            maxlen=self.MAX_LINES
+        )
+        """The lines on the panel, to draw them again at a new width."""
 
     def on_mount(self) -> None:
         self._styles = theme_styles(self.app.get_css_variables())
@@ -59,9 +64,24 @@ class EventsLog(BoundedLog):
                 self.count_in += 1
             else:
                 self.count_out += 1
+        drawn = traffic[-self.MAX_PER_TICK :]
+        self._traffic.extend(drawn)
         with self.batch_writes():
-            for event in traffic[-self.MAX_PER_TICK :]:
-                self.write(self._line(event))
+            self._draw(drawn)
+        self.count_new(len(drawn))
+        self._update_subtitle()
+
+    def redraw(self) -> None:
+        """Every remembered line again, cut for the new width (after a resize)."""
+        self._draw(list(self._traffic))
+
+    def _draw(self, events: Sequence[EventIn | EventOut]) -> None:
+        width = self.scrollable_content_region.width or 40
+        self.drawn_width = width
+        for event in events:
+            self.write(self._line(event), width=width)
+
+    def on_new_below(self) -> None:
         self._update_subtitle()
 
     def _line(self, event: EventIn | EventOut) -> Text:
@@ -81,5 +101,7 @@ class EventsLog(BoundedLog):
 
     def _update_subtitle(self) -> None:
         subtitle = f"{self.count_in} in · {self.count_out} out"
+        if not self.following:
+            subtitle = f"↓ {self.new_below} new · End · {subtitle}"
         if self.border_subtitle != subtitle:
             self.border_subtitle = subtitle

@@ -22,6 +22,40 @@ KIND_WIDTH = 19
 """Width of the kind column (``session_regenerated`` is the longest kind)."""
 
 
+WIDE_HANG = 90
+"""From this width on, a long detail wraps under itself; below, under the kind column."""
+
+
+def wrap_words(text: str, width: int, rest: int | None = None) -> list[str]:
+    """``text`` in lines of at most ``width`` columns (``rest`` for the lines after the first),
+    broken only between words.
+
+    An id, a URL or a token is never split, unless it alone is wider than a whole line (then it
+    is cut into full-width pieces, so nothing is lost off the edge).
+    """
+    rest = width if rest is None else rest
+    pad = max(0, rest - width)
+    wrapper = textwrap.TextWrapper(
+        width=max(width, rest),
+        initial_indent=" " * pad,
+        break_on_hyphens=False,
+        break_long_words=False,
+        drop_whitespace=True,
+    )
+    chunks = wrapper.wrap(text)
+    if chunks:
+        chunks[0] = chunks[0][pad:]
+    out: list[str] = []
+    for n, chunk in enumerate(chunks):
+        limit = width if n == 0 else rest
+        while len(chunk) > limit:
+            out.append(chunk[:limit])
+            chunk = chunk[limit:]
+            limit = rest
+        out.append(chunk)
+    return out or [""]
+
+
 class HistoryLog(BoundedLog):
     """The history as it happens; bounded on screen (the ``--log`` file keeps everything)."""
 
@@ -35,6 +69,8 @@ class HistoryLog(BoundedLog):
     """Events shown at most (older ones scroll away)."""
     KEEP = 5_000
     """Events remembered for re-filtering."""
+    REDRAW = 300
+    """Events drawn again after a resize (the newest; older ones are in --log and the reports)."""
     MAX_PER_TICK = 25
     """Lines written per refresh at most (~375 a second): more than anyone reads, and cheap
     enough that a flood of events never starves the event loop. The rest of a burst is counted
@@ -71,14 +107,20 @@ class HistoryLog(BoundedLog):
         self._update_subtitle()
 
     def watch_history_filter(self) -> None:
-        with self.batch_writes():
-            self.clear()
+        with self.redrawing():
             self.shown.clear()
             # The newest screenful of remembered events: drawn at once, so no more than that
             # (100 took up to 0.15 s under a storm); the rest is in --log and the reports.
             screen = max(self.MAX_PER_TICK, self.scrollable_content_region.height)
             chosen = [e for e in self._events if self.history_filter.shows(e)]
             self._draw(chosen[-screen:])
+        self._update_subtitle()
+
+    def redraw(self) -> None:
+        """The newest remembered events again, wrapped for the new width (after a resize)."""
+        self.shown.clear()
+        chosen = [e for e in self._events if self.history_filter.shows(e)]
+        self._draw(chosen[-self.REDRAW :])
         self._update_subtitle()
 
     def add_events(self, events: Sequence[Event]) -> None:
@@ -104,9 +146,11 @@ class HistoryLog(BoundedLog):
             self.skipped += skipped
         self._flooding = bool(skipped)
         self._draw(chosen)
+        self.count_new(len(chosen))
 
     def _draw(self, events: Sequence[Event]) -> None:
         width = self.scrollable_content_region.width or 80
+        self.drawn_width = width
         for event in events:
             self.write(self._line(event, width), width=width)
 
@@ -123,22 +167,27 @@ class HistoryLog(BoundedLog):
         stamp = local_time(event.ts, self.tz)
         indent = len(stamp) + 1 + kind_width + 1
         detail = visible(event.detail)
-        chunks = textwrap.wrap(
-            detail, max(10, width - indent), break_on_hyphens=False, drop_whitespace=True
-        ) or [""]
+        # Narrow: continuation lines start under the kind, so that a 42-character id fits whole.
+        hang = indent if width >= WIDE_HANG else len(stamp) + 1
+        chunks = wrap_words(detail, max(10, width - indent), max(10, width - hang))
         line = Text(no_wrap=True, overflow="crop")
         line.append(stamp + " ", style=muted)
         line.append(kind.ljust(kind_width) + " ", style=style + Style(bold=True))
         line.append(chunks[0], style=style)
         for chunk in chunks[1:]:
-            line.append("\n" + " " * indent)
+            line.append("\n" + " " * hang)
             line.append(chunk, style=style)
         self.shown.append(f"{stamp} {kind} {detail}")
         return line
+
+    def on_new_below(self) -> None:
+        self._update_subtitle()
 
     def _update_subtitle(self) -> None:
         subtitle = f"{self.history_filter.label} · l: change filter · {self.seen} events"
         if self.skipped:
             subtitle += f" ({self.skipped} not drawn)"
+        if not self.following:
+            subtitle = f"↓ {self.new_below} new · End: follow · {subtitle}"
         if self.border_subtitle != subtitle:
             self.border_subtitle = subtitle

@@ -8,7 +8,7 @@ from textual.widgets import Static
 from conndebug.core.model import SessionInfo, Snapshot, State
 from conndebug.core.text import visible
 from conndebug.ui.text import UNKNOWN, Now, duration
-from conndebug.ui.widgets._lines import kv, lines, set_content
+from conndebug.ui.widgets._lines import LABEL_WIDTH, kv, lines, set_content
 
 _SOURCES = {
     "guest": "guest session created here",
@@ -17,7 +17,12 @@ _SOURCES = {
 
 
 class SessionPanel(Static):
-    """The guest user, the session and its token (always redacted unless --show-secrets)."""
+    """The guest user, the session and its token (always redacted unless --show-secrets).
+
+    Two clocks run out: the token's ``exp`` (days on the real backend) and, where it is known,
+    the server's own session lifetime (the demo's ``--session-ttl``, two minutes by default),
+    which is what ends a session first.
+    """
 
     DEFAULT_CSS = """
     SessionPanel {
@@ -27,39 +32,105 @@ class SessionPanel(Static):
     }
     """
 
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.compact = False
+        """Small screens: shorter labels and values."""
+        self.server_ttl_s: float | None = None
+        """The server's session lifetime when it is known (the demo's reference server)."""
+
     def show(self, snap: Snapshot, now: Now) -> None:
         """Render ``snap`` as of ``now``."""
         set_content(self, self._content(snap, now))
 
-    @staticmethod
-    def _content(snap: Snapshot, now: Now) -> Content:
+    def _content(self, snap: Snapshot, now: Now) -> Content:
         s: SessionInfo = snap.session
-        source = Content.styled(f"  {_SOURCES.get(s.source, s.source)}", "$text-muted")
-        if s.source == "none" and not s.session_id:
-            head = Content.styled("❌ no session: connecting without a token", "$warning")
-        elif snap.state is State.FAILED:
-            head = Content.styled(f"❌ {visible(s.username or UNKNOWN)}", "$error bold") + source
+        width = 8 if self.compact else LABEL_WIDTH
+        if not s.session_id and not s.username and not s.token_redacted:
+            return lines(
+                Content.styled("❌ no session: connecting without a token", "$warning"),
+                kv("user id" if not self.compact else "user", UNKNOWN, width=width),
+                kv("session id" if not self.compact else "session", UNKNOWN, width=width),
+                kv("token", "none", width=width),
+                kv("expires in" if not self.compact else "expires", UNKNOWN, width=width),
+                kv("last update" if not self.compact else "updated", UNKNOWN, width=width),
+            )
+        token_left = s.expires_at - now.wall if s.expires_at is not None else None
+        server_left = (
+            s.created_at + self.server_ttl_s - now.wall
+            if s.created_at is not None and self.server_ttl_s is not None and s.source == "guest"
+            else None
+        )
+        name = visible(s.username or UNKNOWN)
+        if token_left is not None and token_left < 0:
+            head = Content.styled(f"❌ {name}", "$error bold") + Content.styled(
+                "  token expired", "$error"
+            )
+        elif server_left is not None and server_left < 0:
+            head = Content.styled(f"❌ {name}", "$error bold") + Content.styled(
+                "  expired on the server", "$error"
+            )
         else:
-            head = Content.styled(f"✅ {visible(s.username or UNKNOWN)}", "$success bold") + source
-        if s.expires_at is not None:
-            left = s.expires_at - now.wall
-            if left >= 0:
-                expires: Content | str = f"{duration(left)} (token)"
-            else:
-                expires = Content.styled(f"expired {duration(-left)} ago (token)", "$error")
-        else:
-            expires = UNKNOWN
-        if s.created_at is not None:
-            update = f"{now.time_of(s.created_at)}  ({duration(now.wall - s.created_at)} ago)"
-            if s.regenerations:
-                update += f" · regenerated {s.regenerations}×"
-        else:
-            update = UNKNOWN
+            in_use = snap.state in (State.CONNECTED, State.STALLED)
+            words = "in use" if in_use else _SOURCES.get(s.source, s.source)
+            if in_use and not self.compact:
+                words += f" · {_SOURCES.get(s.source, s.source)}"
+            head = Content.styled(f"✅ {name}", "$success bold") + Content.styled(
+                f"  {words}", "$text-muted"
+            )
         return lines(
             head,
-            kv("user id", visible(s.user_id or UNKNOWN)),
-            kv("session id", visible(s.session_id or UNKNOWN)),
-            kv("token", s.token_redacted or UNKNOWN),
-            kv("expires in", expires),
-            kv("last update", update),
+            kv(
+                "user id" if not self.compact else "user",
+                visible(s.user_id or UNKNOWN),
+                width=width,
+            ),
+            kv(
+                "session id" if not self.compact else "session",
+                visible(s.session_id or UNKNOWN),
+                width=width,
+            ),
+            kv("token", s.token_redacted or UNKNOWN, width=width),
+            kv(
+                "expires in" if not self.compact else "expires",
+                self._expires(token_left, server_left),
+                width=width,
+            ),
+            kv(
+                "last update" if not self.compact else "updated",
+                self._updated(s, now),
+                width=width,
+            ),
         )
+
+    def _expires(self, token_left: float | None, server_left: float | None) -> Content | str:
+        parts: list[Content] = []
+        if server_left is not None:
+            if server_left < 0:
+                text = "now (server)"
+            elif self.compact:
+                text = f"{duration(server_left)} (server)"
+            else:
+                text = f"{duration(server_left)} on the server"
+            parts.append(Content.styled(text, "$warning" if server_left < 30 else ""))
+        if token_left is not None and not (self.compact and parts):
+            if token_left >= 0:
+                parts.append(Content(f"{duration(token_left)} (token)"))
+            else:
+                parts.append(
+                    Content.styled(f"expired {duration(-token_left)} ago (token)", "$error")
+                )
+        if not parts:
+            return UNKNOWN
+        return Content(" · ").join(parts)
+
+    def _updated(self, s: SessionInfo, now: Now) -> str:
+        if s.created_at is None:
+            return UNKNOWN
+        ago = duration(now.wall - s.created_at)
+        if self.compact:
+            return f"{now.time_of(s.created_at)[:8]} · {ago} ago"
+        update = f"{now.time_of(s.created_at)}  ({ago} ago)"
+        if s.regenerations:
+            update += f" · regenerated {s.regenerations}×"
+        return update

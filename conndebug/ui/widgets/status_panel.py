@@ -1,4 +1,4 @@
-"""The Status panel: a big state badge, since when, and what is wrong in plain words."""
+"""The Status panel: a big state badge, since when, and the whole reason in plain words."""
 
 from __future__ import annotations
 
@@ -10,16 +10,24 @@ from textual.widgets import Static
 
 from conndebug.core.model import Snapshot, State
 from conndebug.core.text import visible
+from conndebug.ui.reason import Reason, reason_lines, reason_of
 from conndebug.ui.text import Now, badge, duration, millis
-from conndebug.ui.widgets._lines import set_content
+from conndebug.ui.widgets._lines import lines, set_content
 
 
-class StatusPanel(Horizontal):
-    """The connection's state at a glance; coloured through the ``-<state>`` CSS classes."""
+class StatusPanel(Vertical):
+    """The connection's state at a glance, coloured through the ``-<state>`` CSS classes.
+
+    Under the badge, the reason takes the panel's whole width and as many rows as it needs, up to
+    :attr:`reason_rows` (the app sets it from the screen's height); a longer one ends with a
+    pointer to the detail view (``i``), never with a silent cut. ``compact`` (small screens): a
+    one-row badge, no border, the summary in the reason's place when nothing is wrong.
+    """
 
     DEFAULT_CSS = """
     StatusPanel {
-        height: 100%;
+        height: auto;
+        #status-head { height: auto; }
         #badge {
             width: 30;
             height: 3;
@@ -29,62 +37,100 @@ class StatusPanel(Horizontal):
         }
         #status-lines {
             width: 1fr;
-            height: 1fr;
+            height: auto;
             padding-left: 2;
         }
         .line { text-wrap: nowrap; text-overflow: ellipsis; }
-        #status-verdict { height: auto; max-height: 3; }
+        #status-reason { height: auto; }
+    }
+    StatusPanel.-compact {
+        #badge { width: auto; height: 1; padding: 0 1; }
+        #status-summary, #status-target { display: none; }
     }
     """
 
     state_classes: reactive[str] = reactive("-idle")
     """The CSS classes of the current state (e.g. ``-connected -polling``)."""
+    reason_rows: reactive[int] = reactive(4, init=False)
+    """Rows the reason may take (set by the app from the screen's height)."""
+    compact: reactive[bool] = reactive(False, init=False)
+    """The small-screen layout: one-row badge, summary in the reason's place."""
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.reason: Reason | None = None
+        """What the panel says is wrong now (the detail view shows all of it)."""
+        self.cut = False
+        """Whether the reason needed more rows than it had."""
+        self._last: tuple[Snapshot, Now] | None = None
 
     def compose(self) -> ComposeResult:
-        yield Static(id="badge")
-        with Vertical(id="status-lines"):
-            yield Static(id="status-since", classes="line")
-            yield Static(id="status-summary", classes="line")
-            yield Static(id="status-verdict")
-            yield Static(id="status-target", classes="line")
+        with Horizontal(id="status-head"):
+            yield Static(id="badge")
+            with Vertical(id="status-lines"):
+                yield Static(id="status-since", classes="line")
+                yield Static(id="status-summary", classes="line")
+                yield Static(id="status-target", classes="line")
+        yield Static(id="status-reason")
 
     def watch_state_classes(self, old: str, new: str) -> None:
         self.remove_class(*old.split())
         self.add_class(*new.split())
 
+    def watch_reason_rows(self) -> None:
+        self._redraw()
+
+    def watch_compact(self, compact: bool) -> None:
+        self.set_class(compact, "-compact")
+        self._redraw()
+
+    def on_resize(self) -> None:
+        self._redraw()
+
     def show(self, snap: Snapshot, now: Now) -> None:
         """Render ``snap`` as of ``now``."""
-        b = badge(snap, now.mono)
+        self._last = (snap, now)
+        b = badge(snap, now)
         self.state_classes = b.css_class
-        set_content(self.query_one("#badge", Static), Content(b.label))
-        since, summary, verdict = self._text(snap, now)
-        set_content(self.query_one("#status-since", Static), since)
+        # Compact, the badge is as wide as its words: a new label may need another width.
+        set_content(self.query_one("#badge", Static), Content(b.label), wraps=self.compact)
+        set_content(self.query_one("#status-since", Static), self._since(snap, now))
+        summary = Content.styled(self._summary(snap), "$text-muted")
         set_content(self.query_one("#status-summary", Static), summary)
-        set_content(self.query_one("#status-verdict", Static), verdict, wraps=True)
         target = Content.styled(f"target {snap.url or 'unknown'}", "$text-muted")
         set_content(self.query_one("#status-target", Static), target)
+        self.reason = reason_of(snap, now)
+        reason_box = self.query_one("#status-reason", Static)
+        if self.reason is None:
+            self.cut = False
+            rows = [summary, target] if self.compact else []
+            set_content(reason_box, lines(*rows) if rows else Content(""), wraps=True)
+        else:
+            width = reason_box.content_region.width or max(20, self.size.width - 4)
+            wrapped, self.cut = reason_lines(self.reason, width, self.reason_rows)
+            set_content(reason_box, lines(*wrapped), wraps=True)
+        subtitle = "i: the whole reason" if self.reason is not None else ""
+        if self.border_subtitle != subtitle:
+            self.border_subtitle = subtitle
 
-    def _text(self, snap: Snapshot, now: Now) -> tuple[Content, Content, Content]:
-        if snap.state_since is not None:
-            since = Content.assemble(
-                ("since ", "$text-muted"),
-                now.time_of(snap.state_since),
-                (f"  ({duration(now.wall - snap.state_since)})", "$text-muted"),
-            )
-        else:
-            since = Content.styled("since unknown", "$text-muted")
-        summary = Content.styled(self._summary(snap), "$text-muted" if snap.verdict else "")
-        if snap.verdict:
-            tone = "$error" if snap.state in (State.FAILED, State.STALLED) else "$warning"
-            verdict = Content.styled(f"⚠ {snap.verdict}", f"{tone} bold")
-        else:
-            verdict = Content("")
-        return since, summary, verdict
+    def _redraw(self) -> None:
+        if self._last is not None and self.is_mounted:
+            self.show(*self._last)
+
+    @staticmethod
+    def _since(snap: Snapshot, now: Now) -> Content:
+        if snap.state_since is None:
+            return Content.styled("since unknown", "$text-muted")
+        return Content.assemble(
+            ("since ", "$text-muted"),
+            now.time_of(snap.state_since),
+            (f"  ({duration(now.wall - snap.state_since)})", "$text-muted"),
+        )
 
     @staticmethod
     def _summary(snap: Snapshot) -> str:
         user = snap.session.username
-        if snap.state in (State.CONNECTED, State.STALLED):
+        if snap.state is State.CONNECTED:
             parts = [f"over {snap.transport or 'an unknown transport'}"]
             if snap.how and not snap.verdict:
                 parts[0] += f" ({snap.how})"
@@ -95,6 +141,8 @@ class StatusPanel(Horizontal):
             if user:
                 parts.append(f"as {visible(user)}")
             return " · ".join(parts)
+        if snap.state is State.STALLED:
+            return f"over {snap.transport or 'an unknown transport'} · RTT stale (stalled)"
         if snap.state is State.RECONNECTING:
             of = f"/{snap.reconnect_max}" if snap.reconnect_max else ""
             return f"automatic reconnection, attempt {snap.reconnect_attempt}{of}"
