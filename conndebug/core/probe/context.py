@@ -29,7 +29,7 @@ from conndebug.core.text import visible
 from conndebug.wire import Origin
 
 if TYPE_CHECKING:
-    from conndebug.client import Failure, Namespace, SocketClient, Target
+    from conndebug.client import Disconnect, Failure, Namespace, SocketClient, Target
     from conndebug.client.client import Event as SioEvent
     from conndebug.client.eio import OpenPacket
     from conndebug.core.guest import GuestSession
@@ -155,6 +155,9 @@ class ProbeContext:
         """The server refused polling (``Transport unknown``): the websocket is the only way."""
         self.upgraded = False
         self.namespace: Namespace | None = None
+        """The connected namespace (set before ``connected`` is told)."""
+        self.early_ends: list[Disconnect] = []
+        """Ends of the namespace told by the client before ``connected`` was (same read)."""
         self.session: GuestSession | None = None
         self.token: str | None = None
         self.token_source: str | None = None
