@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -40,7 +41,14 @@ MAX_ENTRIES = 200
 
 
 def store_path() -> Path:
-    """Where the kept sessions live (the user's data folder for conndebug)."""
+    """Where the kept sessions live: the user's data folder for conndebug, as ``platformdirs``
+    names it. On Linux and the BSDs that is the XDG rule, applied here directly: importing
+    ``platformdirs`` costs ~15 ms (pathlib, tempfile, its API classes) of every probe's start,
+    for two environment lookups. macOS and Windows ask ``platformdirs``."""
+    if sys.platform.startswith(("linux", "freebsd", "openbsd", "netbsd")):
+        base = os.environ.get("XDG_DATA_HOME", "").strip()
+        root = Path(base) if base else Path(os.path.expanduser("~/.local/share"))
+        return root / "conndebug" / FILE_NAME
     from platformdirs import user_data_path
 
     return user_data_path("conndebug", appauthor=False) / FILE_NAME

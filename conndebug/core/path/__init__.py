@@ -14,17 +14,21 @@ stickiness: pure functions). No network, no Textual.
 
 from __future__ import annotations
 
-from conndebug.core.path.catalogue import BOXES, Box, Limit, box
-from conndebug.core.path.cuts import (
-    CutVerdict,
-    Heartbeat,
-    Held,
-    StickyVerdict,
-    judge_hold,
-    judge_long_poll,
-    judge_stickiness,
-)
-from conndebug.core.path.identify import Answer, Hop, PathReport, identify
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from conndebug.core.path.catalogue import BOXES, Box, Limit, box
+    from conndebug.core.path.cuts import (
+        CutVerdict,
+        Heartbeat,
+        Held,
+        StickyVerdict,
+        judge_hold,
+        judge_long_poll,
+        judge_stickiness,
+    )
+    from conndebug.core.path.identify import Answer, Hop, PathReport, identify
 
 __all__ = [
     "BOXES",
@@ -43,3 +47,32 @@ __all__ = [
     "judge_long_poll",
     "judge_stickiness",
 ]
+
+_HOMES = {
+    "BOXES": "catalogue",
+    "Box": "catalogue",
+    "Limit": "catalogue",
+    "box": "catalogue",
+    "CutVerdict": "cuts",
+    "Heartbeat": "cuts",
+    "Held": "cuts",
+    "StickyVerdict": "cuts",
+    "judge_hold": "cuts",
+    "judge_long_poll": "cuts",
+    "judge_stickiness": "cuts",
+    "Answer": "identify",
+    "Hop": "identify",
+    "PathReport": "identify",
+    "identify": "identify",
+}
+"""Names loaded from their module on first use: the probe's path witness needs the catalogue and
+the fingerprints, not the cut analysis (~5 ms of every probe's start)."""
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'conndebug.core.path' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"conndebug.core.path.{home}"), name)
+    globals()[name] = value
+    return value

@@ -53,7 +53,7 @@ def _facts(
             engine_code=engine.code if engine else None,
             body_sample=answer.get("body_sample"),
             code_note=f" (Engine.IO code {engine.code})"
-            if engine and b'"code"' in refusal.response_body
+            if engine and b'"code"' in refusal.body
             else "",
         )
     return facts
