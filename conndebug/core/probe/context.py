@@ -188,6 +188,8 @@ class ProbeContext:
         self.guest_why: str | None = None
         """Why there is no guest session (the guest endpoint's answer), if there is none."""
         self.credentials_done = False
+        self.held_rtt_ms: float | None = None
+        """The namespace rung's round trip after ``connected`` (the first round-trip sample)."""
         self.events_in = 0
         self.others: list[SocketClient] = []
         """Other sessions made along the way (a path search, a parser check), closed at the end."""

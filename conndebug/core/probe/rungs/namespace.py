@@ -350,8 +350,9 @@ async def _connected(
         _ended(ctx, ended_early)
     if ns.ended is None:
         # Hold the namespace for one round trip: whatever the server sent right after its
-        # CONNECT answer (a DISCONNECT) arrives before the answer to a later packet.
-        await client.round_trip(min(ctx.timeout, 2.0))
+        # CONNECT answer (a DISCONNECT) arrives before the answer to a later packet. It is
+        # the round trips rung's first sample.
+        ctx.held_rtt_ms = await client.round_trip(min(ctx.timeout, 2.0))
     ended = ns.ended
     if ended is not None:
         how = "the server disconnected it" if ended.kicked else "the connection ended"
