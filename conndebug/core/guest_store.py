@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,43 +38,79 @@ MARGIN_S = 60.0
 """A kept token expiring within this many seconds is not reused."""
 MAX_ENTRIES = 200
 """Endpoints remembered (the oldest are dropped first)."""
+MAX_BYTES = 1024 * 1024
+"""A larger file is not read (200 entries take about 200 KiB)."""
 
 
 def store_path() -> Path:
-    """Where the kept sessions live (the user's data folder for conndebug)."""
+    """Where the kept sessions live: the user's data folder for conndebug, as ``platformdirs``
+    names it. On Linux and the BSDs that is the XDG rule, applied here directly: importing
+    ``platformdirs`` costs ~15 ms (pathlib, tempfile, its API classes) of every probe's start,
+    for two environment lookups. macOS and Windows ask ``platformdirs``."""
+    if sys.platform.startswith(("linux", "freebsd", "openbsd", "netbsd")):
+        base = os.environ.get("XDG_DATA_HOME", "").strip()
+        root = Path(base) if base else Path(os.path.expanduser("~/.local/share"))
+        return root / "conndebug" / FILE_NAME
     from platformdirs import user_data_path
 
     return user_data_path("conndebug", appauthor=False) / FILE_NAME
 
 
+_cache: dict[Path, tuple[tuple[int, int], dict[str, Any]]] = {}
+"""What this process read or wrote last, per file, with the file's (mtime, size) then: a probe
+of many targets reads the file once, not once per target."""
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size
+
+
 def _read(path: Path) -> dict[str, Any]:
+    stamp = _stamp(path)
+    if stamp is None:
+        return {}
+    cached = _cache.get(path)
+    if cached is not None and cached[0] == stamp:
+        return dict(cached[1])
     try:
         with path.open("rb") as fh:
-            raw = fh.read(1024 * 1024)
+            raw = fh.read(MAX_BYTES + 1)
     except OSError:
         return {}
+    if len(raw) > MAX_BYTES:
+        return {}
     try:
-        from conndebug.client.bounds import loads
-
-        data = loads(raw)
-    except (ValueError, UnicodeDecodeError):
+        data = json.loads(raw)  # conndebug's own file: the C decoder, bounded by its size
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return {}
     sessions = data.get("sessions") if isinstance(data, dict) else None
-    return sessions if isinstance(sessions, dict) else {}
+    if not isinstance(sessions, dict):
+        return {}
+    _cache[path] = (stamp, sessions)
+    return dict(sessions)
 
 
 def _write(path: Path, sessions: dict[str, Any]) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    text = json.dumps({"version": 1, "sessions": sessions}, separators=(",", ":"))
     try:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump({"version": 1, "sessions": sessions}, fh, separators=(",", ":"))
+            fh.write(text)
         os.chmod(tmp, 0o600)  # an older file of that name kept its mode
         os.replace(tmp, path)
     except OSError:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        return
+    stamp = _stamp(path)
+    if stamp is not None:
+        _cache[path] = (stamp, dict(sessions))
 
 
 def load(guest_url: str, *, now: float | None = None) -> GuestSession | None:

@@ -19,7 +19,6 @@ from pathlib import Path
 
 import pytest
 import trustme
-from conndebug.core.probe.net import make_ssl_context
 
 from conndebug.config import Settings
 from conndebug.core.guest import tls_verify_setting
@@ -77,11 +76,10 @@ def test_every_client_verifies_by_default() -> None:
     settings = Settings(url="https://example.org")
     assert _verifies(_wire(settings))  # both Socket.IO transports and the guest client
     assert _verifies(tls_verify_setting(settings))  # the admin client (session expiry)
-    assert _verifies(make_ssl_context(settings))  # the probe
+    assert _verifies(Route.for_url(settings, settings.url).context)  # the probe (the wire)
     assert settings.tls_verify == "verified (system trust store)"
     insecure = Settings(url="https://example.org", insecure=True)
-    assert not _verifies(_wire(insecure))
-    assert not _verifies(make_ssl_context(insecure))
+    assert not _verifies(_wire(insecure))  # the monitor, the guest POST and the probe alike
 
 
 @pytest.mark.parametrize("transport", ["websocket", "polling"])

@@ -50,6 +50,7 @@ class Diagnosis:
         self.rules = tuple(rules) if rules is not None else RULES
         self.finding: Finding = records.nothing(self.facts)
         self._verdict: Verdict | None = None
+        self._unsettled = False
 
     def feed(self, event: Event) -> bool:
         """Take one event; True when the verdict changed."""
@@ -61,6 +62,22 @@ class Diagnosis:
             self._verdict = None
             return True
         return False
+
+    def absorb(self, event: Event) -> None:
+        """Take one event's facts without judging yet (:meth:`settle` judges): for a caller that
+        needs the verdict only at the end, such as the probe, the rules run once, not per event."""
+        if gather(self.facts, event):
+            self._unsettled = True
+
+    def settle(self) -> Verdict:
+        """Judge the facts taken so far (after :meth:`absorb`); the current verdict."""
+        if self._unsettled:
+            self._unsettled = False
+            finding = self._decide()
+            if finding != self.finding:
+                self.finding = finding
+                self._verdict = None
+        return self.verdict
 
     def feed_all(self, events: Iterable[Event]) -> Verdict:
         for event in events:

@@ -29,21 +29,21 @@ from conndebug.core.text import visible
 from conndebug.wire import Origin
 
 if TYPE_CHECKING:
-    from conndebug.client import Failure, Namespace, SocketClient, Target
+    from conndebug.client import Disconnect, Failure, Namespace, SocketClient, Target
     from conndebug.client.client import Event as SioEvent
     from conndebug.client.eio import OpenPacket
     from conndebug.core.guest import GuestSession
     from conndebug.wire import (
         HttpClient,
-        HttpExchange,
         ProxyAnswer,
         ProxyError,
         Resolved,
+        Response,
         Stream,
-        WsOpened,
+        WsRefused,
     )
 
-__all__ = ["MAX_EVENTS_IN", "ProbeContext", "Stop"]
+__all__ = ["MAX_EVENTS_IN", "ProbeContext", "Recorder", "Stop"]
 
 MAX_EVENTS_IN = 20
 """Server events kept in the probe's history (a flooding server cannot grow it)."""
@@ -53,48 +53,73 @@ class Stop(Exception):
     """A rung failed: the ladder stops climbing (only the path rung still runs)."""
 
 
-class _Seen:
-    """The wire's observer for one probe: every HTTP answer and websocket handshake goes to the
-    path witness, and the last answer is kept as evidence for the rung that asked."""
+class Recorder:
+    """The probe's HTTP client: the wire's :class:`~conndebug.wire.HttpClient`, every answer it
+    reads kept (what the Engine.IO client asks, the guest POST, the CORS requests).
 
-    def __init__(self, ctx: ProbeContext) -> None:
+    Each answer goes to the path witness, and the last one stays as evidence for the rung that
+    asked (``last``; ``ws_refusal`` for a websocket upgrade answered with something but 101). It
+    is what the Engine.IO client is given as its HTTP client (it has ``request`` and
+    ``websocket``), so no observer records are built: an observer costs an import and a record
+    per request, and a probe only needs the answers.
+    """
+
+    def __init__(self, ctx: ProbeContext, http: HttpClient) -> None:
         self.ctx = ctx
-        self.last: HttpExchange | None = None
+        self.client = http
+        self.last: Response | None = None
+        self.ws_refusal: WsRefused | None = None
         self.answered_101 = 0
         """101 answers so far (an upgrade that failed after its 101 failed at the probe)."""
-        self.ws_refusal: HttpExchange | None = None
 
-    def connection_opened(self, record: Any) -> None:
-        pass
+    @property
+    def cookies(self) -> Any:
+        return self.client.cookies
 
-    def connection_closed(self, record: Any) -> None:
-        pass
+    def adopt(self, url: str, stream: Stream) -> None:
+        self.client.adopt(url, stream)
 
-    def http_exchange(self, record: HttpExchange) -> None:
-        self.last = record
-        if record.status is not None:
-            headers = _joined(record.response_headers)
-            cookies = [v for k, v in record.response_headers if k == "set-cookie"]
-            self.ctx.witness.http(
-                record.method, record.url, record.status, headers, record.response_body, cookies
-            )
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Any = None,
+        body: bytes | None = None,
+        timeout: float | None = None,
+        limit: int = 1024 * 1024,
+    ) -> Response:
+        answer = await self.client.request(
+            method, url, headers=headers, body=body, timeout=timeout, limit=limit
+        )
+        self.last = answer
+        self.ctx.witness.http(
+            method,
+            url,
+            answer.status,
+            _joined(answer.headers),
+            answer.body,
+            answer.set_cookies,
+        )
+        return answer
 
-    def ws_opened(self, record: WsOpened) -> None:
+    async def websocket(
+        self, url: str, *, headers: Any = None, timeout: float | None = None
+    ) -> Any:
+        from conndebug.wire import WsRefused
+
+        try:
+            ws = await self.client.websocket(url, headers=headers, timeout=timeout)
+        except WsRefused as exc:
+            self.ws_refusal = exc
+            self.ctx.witness.websocket(exc.status, _joined(exc.headers), exc.body)
+            raise
         self.answered_101 += 1
-        self.ctx.witness.websocket(101, _joined(record.response_headers))
+        self.ctx.witness.websocket(101, _joined(ws.response_headers))
+        return ws
 
-    def ws_refused(self, record: HttpExchange) -> None:
-        self.ws_refusal = record
-        if record.status is not None:
-            self.ctx.witness.websocket(
-                record.status, _joined(record.response_headers), record.response_body
-            )
-
-    def ws_message(self, record: Any) -> None:
-        pass
-
-    def ws_ended(self, record: Any) -> None:
-        pass
+    async def aclose(self) -> None:
+        await self.client.aclose()
 
 
 def _joined(headers: tuple[tuple[str, str], ...]) -> dict[str, str]:
@@ -134,8 +159,7 @@ class ProbeContext:
         }
         self.witness = PathWitness()
         """Every answer read (HTTP and the websocket upgrade), for the path rung."""
-        self.seen = _Seen(self)
-        self._http: HttpClient | None = None
+        self._http: Recorder | None = None
         # what the rungs learn, in ladder order
         self.resolved: Resolved | None = None
         self.stream: Stream | None = None
@@ -148,19 +172,24 @@ class ProbeContext:
         """The Engine.IO session (polling, upgraded or websocket only) the rungs above use."""
         self.opened: OpenPacket | None = None
         self.open_failure: Failure | None = None
-        self.open_exchange: HttpExchange | None = None
+        self.open_exchange: Response | None = None
         """The HTTP answer to the polling handshake (its evidence)."""
         self.handshake_tried = False
         self.websocket_only = False
         """The server refused polling (``Transport unknown``): the websocket is the only way."""
         self.upgraded = False
         self.namespace: Namespace | None = None
+        """The connected namespace (set before ``connected`` is told)."""
+        self.early_ends: list[Disconnect] = []
+        """Ends of the namespace told by the client before ``connected`` was (same read)."""
         self.session: GuestSession | None = None
         self.token: str | None = None
         self.token_source: str | None = None
         self.guest_why: str | None = None
         """Why there is no guest session (the guest endpoint's answer), if there is none."""
         self.credentials_done = False
+        self.held_rtt_ms: float | None = None
+        """The namespace rung's round trip after ``connected`` (the first round-trip sample)."""
         self.events_in = 0
         self.others: list[SocketClient] = []
         """Other sessions made along the way (a path search, a parser check), closed at the end."""
@@ -181,18 +210,19 @@ class ProbeContext:
 
     # -- the wire's client ---------------------------------------------------------------------
     @property
-    def http(self) -> HttpClient:
-        """The probe's HTTP client (the wire layer's), made on first use."""
+    def http(self) -> Recorder:
+        """The probe's HTTP client (the wire layer's, its answers kept), made on first use."""
         if self._http is None:
             from conndebug.wire import HttpClient
 
-            self._http = HttpClient(
-                self.settings,
-                timeout=self.timeout,
-                observer=self.seen,  # type: ignore[arg-type]
-                user_agent="conndebug-probe",
-            )
+            client = HttpClient(self.settings, timeout=self.timeout, user_agent="conndebug-probe")
+            self._http = Recorder(self, client)
         return self._http
+
+    @property
+    def seen(self) -> Recorder:
+        """The answers read so far (the last one, a websocket's refusal, the 101s)."""
+        return self.http
 
     def make_client(self, target: Target | None = None, *, parser: str | None = None) -> Any:
         """A Socket.IO client on the probe's HTTP client (the settings' parser)."""
@@ -314,12 +344,12 @@ class ProbeContext:
             facts=self.redactor.value(facts) if facts else None,
         )
 
-    def exchange_facts(self, exchange: HttpExchange | None) -> dict[str, Any]:
+    def exchange_facts(self, exchange: Response | WsRefused | None) -> dict[str, Any]:
         """The evidence of an HTTP answer: status line, content type, ``Server``, a sample."""
-        if exchange is None or exchange.status is None:
+        if exchange is None:
             return {}
-        headers = _joined(exchange.response_headers)
-        body = exchange.response_body
+        headers = _joined(exchange.headers)
+        body = exchange.body
         text = body[:80].decode("utf-8", "replace")
         sample = "".join(ch if ch.isprintable() else "." for ch in text)
         if len(body) > 80:
@@ -327,11 +357,11 @@ class ProbeContext:
         ctype = (headers.get("content-type") or "").split(";")[0].strip().lower()
         return {
             "status": exchange.status,
-            "status_line": f"HTTP {exchange.status} {exchange.reason or ''}".rstrip(),
+            "status_line": exchange.status_line,
             "content_type": ctype or None,
             "server_header": headers.get("server", "none"),
             "body_sample": sample or None,
-            "truncated": exchange.truncated or None,
+            "truncated": getattr(exchange, "truncated", False) or None,
             "location": headers.get("location"),
         }
 

@@ -4,7 +4,7 @@
 :data:`~conndebug.core.probe.rungs.RUNGS`, and skips the rungs above the first that fails (the
 path rung runs anyway: what answered is worth knowing most when something failed). The verdict
 is :class:`~conndebug.core.diagnosis.Diagnosis`'s, fed every event of the probe's bus as it is
-emitted: the same rules judge what ``watch`` and the TUI see.
+emitted and judged once at the end: the same rules judge what ``watch`` and the TUI see.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ async def run_probe(
 
     def take(event: Event) -> None:
         events.append(event)
-        diagnosis.feed(event)
+        diagnosis.absorb(event)
 
     unsubscribe = bus.subscribe(take)
     try:
@@ -52,7 +52,7 @@ async def run_probe(
         unsubscribe()
     return ProbeResult(
         url=settings.url,
-        verdict=diagnosis.verdict,
+        verdict=diagnosis.settle(),
         steps=tuple(ctx.steps),
         connection=dict(ctx.connection),
         environment=dict(ctx.environment),

@@ -161,7 +161,7 @@ async def _failed(ctx: ProbeContext, start: float, f: Failure) -> None:
     if f.reason == "bad_open":
         problems = list(f.evidence.get("problems") or [])
         truncated = bool(answer.get("truncated"))
-        body = ctx.open_exchange.response_body if ctx.open_exchange else b""
+        body = ctx.open_exchange.body if ctx.open_exchange else b""
         facts.update(
             problems=problems or None,
             sample=answer.get("body_sample"),
@@ -194,7 +194,7 @@ async def _failed(ctx: ProbeContext, start: float, f: Failure) -> None:
     location = answer.get("location")
     if 300 <= status < 400 and location:
         raise ctx.fail("handshake", start, f"{status_line} → {location}", failure=f, facts=facts)
-    body = ctx.open_exchange.response_body if ctx.open_exchange else b""
+    body = ctx.open_exchange.body if ctx.open_exchange else b""
     if _PLAIN_TO_TLS in body[:4096].decode("utf-8", "replace").lower():
         raise ctx.fail(
             "handshake",
@@ -297,10 +297,10 @@ def _eio3_binary(ctx: ProbeContext) -> bool:
     from conndebug.client.eio import EioDecodeError, EioType, decode_payload
 
     exchange = ctx.open_exchange
-    if exchange is None or exchange.response_body[:1] not in (b"\x00", b"\x01"):
+    if exchange is None or exchange.body[:1] not in (b"\x00", b"\x01"):
         return False
     try:
-        packets = decode_payload(exchange.response_body, 3)
+        packets = decode_payload(exchange.body, 3)
     except EioDecodeError:
         return False
     return bool(packets) and packets[0].type is EioType.OPEN

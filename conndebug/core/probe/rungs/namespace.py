@@ -345,10 +345,14 @@ async def _connected(
         elapsed_ms=ctx.ms_since(start),
         upgrades=tuple(op.upgrades) if op else None,
     )
+    early, ctx.early_ends = ctx.early_ends, []
+    for ended_early in early:
+        _ended(ctx, ended_early)
     if ns.ended is None:
         # Hold the namespace for one round trip: whatever the server sent right after its
-        # CONNECT answer (a DISCONNECT) arrives before the answer to a later packet.
-        await client.round_trip(min(ctx.timeout, 2.0))
+        # CONNECT answer (a DISCONNECT) arrives before the answer to a later packet. It is
+        # the round trips rung's first sample.
+        ctx.held_rtt_ms = await client.round_trip(min(ctx.timeout, 2.0))
     ended = ns.ended
     if ended is not None:
         how = "the server disconnected it" if ended.kicked else "the connection ended"
@@ -388,8 +392,14 @@ async def _connected(
 
 
 def _ended(ctx: ProbeContext, d: Disconnect) -> None:
-    """The namespace ended: a server kick (``io server disconnect``) or the transport's end."""
+    """The namespace ended: a server kick (``io server disconnect``) or the transport's end.
+
+    A kick in the same read as the ``CONNECT`` answer ends the namespace before ``connect()``
+    returns: it is told after ``connected``, in the order it happened on the wire."""
     if d.reason == "io client disconnect":
+        return
+    if ctx.namespace is None:
+        ctx.early_ends.append(d)
         return
     close = d.close
     ctx.bus.emit(

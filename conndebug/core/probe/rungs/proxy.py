@@ -96,7 +96,7 @@ async def run(ctx: ProbeContext) -> None:
     await open_session(ctx)
     exchange = ctx.open_exchange
     failure = ctx.open_failure
-    if exchange is None or exchange.status is None:
+    if exchange is None:
         error = failure.message if failure is not None else "no answer"
         if failure is not None and failure.kind not in (FailureKind.PROXY, FailureKind.REFUSED):
             # The proxy took the request; what came back is the handshake rung's to judge.
@@ -111,8 +111,8 @@ async def run(ctx: ProbeContext) -> None:
             kind="proxy_error",
             facts={"error": error},
         )
-    headers = dict(exchange.response_headers)
-    status_line = f"HTTP {exchange.status} {exchange.reason or ''}".rstrip()
+    headers = dict(exchange.headers)
+    status_line = exchange.status_line
     request = f"GET {ctx.display_url(exchange.url)}"
     _judge(ctx, start, exchange.status, status_line, headers, request, tunnel=False)
     ctx.record(

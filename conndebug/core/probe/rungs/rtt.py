@@ -33,7 +33,11 @@ async def run(ctx: ProbeContext) -> None:
     samples: list[float] = []
     error = ""
     bound = min(ctx.timeout, 5.0)
-    for i in range(SAMPLES):
+    held = ctx.held_rtt_ms if not s.rtt_event else None
+    if held is not None:  # the namespace rung's hold was the first sample
+        samples.append(held)
+        ctx.bus.emit(Rtt, ms=held, method=method)
+    for i in range(len(samples), SAMPLES):
         t0 = ctx.now()
         if s.rtt_event:
             try:

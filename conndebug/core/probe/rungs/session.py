@@ -100,7 +100,12 @@ async def run(ctx: ProbeContext) -> None:
         close = client.closed.result()
         engine = close.engine_error
         if engine is not None and engine.code == 1:
-            status_line = f"HTTP {close.status}" if close.status else "an error"
+            seen = ctx.exchange_facts(ctx.seen.last)
+            status_line = (
+                seen["status_line"]
+                if seen.get("status") == close.status
+                else (f"HTTP {close.status}" if close.status else "an error")
+            )
             raise ctx.fail(
                 "session",
                 start,

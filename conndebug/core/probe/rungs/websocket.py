@@ -38,6 +38,8 @@ def _facts(
         "failure": f.kind.value,
         "via": "proxy" if f.kind is FailureKind.PROXY else None,
     }
+    if f.kind is FailureKind.PROXY and f.evidence.get("status_line"):
+        facts["error"] = f"the proxy answered {f.evidence['status_line']} to CONNECT"
     refusal = ctx.seen.ws_refusal
     if f.status is not None and refusal is not None and refusal.status == f.status:
         answer = ctx.exchange_facts(refusal)
@@ -51,7 +53,7 @@ def _facts(
             engine_code=engine.code if engine else None,
             body_sample=answer.get("body_sample"),
             code_note=f" (Engine.IO code {engine.code})"
-            if engine and b'"code"' in refusal.response_body
+            if engine and b'"code"' in refusal.body
             else "",
         )
     return facts
