@@ -1,6 +1,6 @@
 """History events: the one stream that feeds the TUI, the JSONL log, `watch` and the reports.
 
-Every event is a frozen dataclass with a ``kind`` (the names of the design's "History events"),
+Every event is a frozen dataclass (compared by identity) with a ``kind`` (the names of the design's "History events"),
 ``ts`` (wall clock, epoch seconds), ``t`` (monotonic seconds since the stream started) and its own
 typed fields. ``detail`` is the plain-words line a human reads; :meth:`Event.to_dict` gives the JSON
 shape every consumer relies on::
@@ -97,7 +97,7 @@ def _short_json(value: Any, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class Event:
     """Base of every history event."""
 
@@ -115,8 +115,13 @@ class Event:
         """One plain-words line describing the event."""
         return self.kind
 
-    def fields(self) -> dict[str, Any]:
-        """The kind-specific fields, with their JSON names."""
+    def __repr__(self) -> str:
+        # One shared repr (and identity equality): a generated __repr__/__eq__/__hash__ per event
+        # class cost a third of this module's import time, i.e. of every command's start.
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name, _ in self._names())
+        return f"{type(self).__name__}(ts={self.ts!r}, t={self.t!r}, {fields})"
+
+    def _names(self) -> tuple[tuple[str, str], ...]:
         names = _FIELD_NAMES.get(type(self))
         if names is None:
             names = _FIELD_NAMES[type(self)] = tuple(
@@ -124,6 +129,11 @@ class Event:
                 for f in dataclasses.fields(self)
                 if f.name not in ("ts", "t")
             )
+        return names
+
+    def fields(self) -> dict[str, Any]:
+        """The kind-specific fields, with their JSON names."""
+        names = _FIELD_NAMES.get(type(self)) or self._names()
         if not self.optional:
             return {json_name: getattr(self, name) for name, json_name in names}
         return {
@@ -148,7 +158,7 @@ class Event:
         return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":"), default=str)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class Connecting(Event):
     """A connection attempt starts."""
 
@@ -164,7 +174,7 @@ class Connecting(Event):
         return f"connecting to {self.url} over {self.transport}{extra}"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class Connected(Event):
     """The namespace is connected."""
 
@@ -212,7 +222,7 @@ class Connected(Event):
         return text
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class TransportChanged(Event):
     """The active transport was learned or changed."""
 
@@ -228,7 +238,7 @@ class TransportChanged(Event):
         return f"transport is {self.transport} ({self.how})"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class UpgradeFailed(Event):
     """The server offered a websocket upgrade, but it failed; polling stays in use."""
 
@@ -263,7 +273,7 @@ class UpgradeFailed(Event):
         return f"websocket upgrade offered but failed: {self.why}; staying on polling"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class Fallback(Event):
     """One transport failed, the next one in ``--transports`` order is tried."""
 
@@ -295,7 +305,7 @@ class Fallback(Event):
         return f"{self.from_transport} failed ({self.why}); falling back to {self.to_transport}"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class ConnectError(Event):
     """A connection attempt failed: the server's message and data, or the transport error."""
 
@@ -376,7 +386,7 @@ class ConnectError(Event):
         return f"{who}: {self.message}"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class Disconnected(Event):
     """The connection ended."""
 
@@ -414,7 +424,7 @@ class Disconnected(Event):
         return f"disconnected: {self.reason}{after}"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class ReconnectScheduled(Event):
     """An automatic reconnection attempt is scheduled."""
 
@@ -430,7 +440,7 @@ class ReconnectScheduled(Event):
         return f"reconnect attempt {self.attempt}{of} in {self.delay_s:.2f} s"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class ReconnectFailed(Event):
     """Automatic reconnection gave up."""
 
@@ -443,7 +453,7 @@ class ReconnectFailed(Event):
         return f"gave up after {self.attempts} reconnect attempts: {self.reason}"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class SessionCreated(Event):
     """A guest session was created (or a given token was read)."""
 
@@ -469,7 +479,7 @@ class SessionCreated(Event):
         return f"guest session created: {self.username} ({self.user_id})"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class SessionExpired(Event):
     """The server says the session or token expired."""
 
@@ -494,7 +504,7 @@ class SessionExpired(Event):
         return f"session expired: {self.message}"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class SessionRegenerated(Event):
     """A new guest session replaced an expired one."""
 
@@ -511,7 +521,7 @@ class SessionRegenerated(Event):
         return f"new guest session {self.username} ({self.session_id}) replaces the expired one"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class Stall(Event):
     """No sign of life for longer than the stall bound (or life returned: ``recovered``)."""
 
@@ -527,7 +537,7 @@ class Stall(Event):
         return f"no sign of life for {self.silent_s:.1f} s (bound {self.bound_s:.1f} s)"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class Rtt(Event):
     """One measured round trip."""
 
@@ -541,7 +551,7 @@ class Rtt(Event):
         return f"round trip {self.ms:.1f} ms ({self.method})"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class EventIn(Event):
     """A server event arrived."""
 
@@ -563,7 +573,7 @@ class EventIn(Event):
         return f"← {self.name} ({self.size} B){again} {self.preview}"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class EventOut(Event):
     """The client emitted an event (and, with an ack, what came back)."""
 
@@ -584,7 +594,7 @@ class EventOut(Event):
         return f"→ {self.name} ({self.size} B) {self.preview}{acked}"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class ProbeStep(Event):
     """One rung of the probe ladder finished."""
 
@@ -604,7 +614,7 @@ class ProbeStep(Event):
         return f"probe {self.name}: {self.status} ({self.ms:.0f} ms) {self.info}".rstrip()
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class Packet(Event):
     """One Engine.IO packet as it crossed the wire (the packet tap; emitted only when asked:
     ``watch --trace``, the inspector)."""
@@ -641,7 +651,7 @@ class Packet(Event):
         return f"{arrow} {self.transport} {what}{where} ({self.size} B) {self.preview}".rstrip()
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class VerdictChanged(Event):
     """The current diagnosis changed (the one engine of :mod:`conndebug.core.diagnosis`)."""
 
@@ -662,7 +672,7 @@ class VerdictChanged(Event):
         return f"verdict {self.code}: {self.title}"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class Note(Event):
     """Anything else worth a line: library log records, fault switches, skipped steps."""
 
