@@ -6,13 +6,19 @@ time with milliseconds, the kind in colour, the detail) through rich, which hono
 prints plain text when stdout is not a terminal. The first line names the target, the proxy and how
 TLS is verified (loudly when ``--insecure``).
 
+The diagnosis follows along: a ``verdict`` event each time it changes (the one engine of
+:mod:`conndebug.core.diagnosis`, the probe's too), and at the end the final verdict (code, title,
+explanation, fix; in ``--jsonl`` the last ``verdict`` event is it). ``--trace`` adds one
+``packet`` event per Engine.IO packet in and out.
+
 It stops after ``--duration`` seconds (``0``: as soon as the first connect settles — connected,
 failed, or waiting to retry), on Ctrl-C or SIGTERM (no traceback), or when stdout goes away, and
-exits by the final state: **0** connected over websocket (or over polling where the server offers
-no upgrade), **1** connected but degraded (polling after a fallback or a failed upgrade, stalled),
-**2** not connected, **3** bad configuration (raised before anything runs). ``--log`` works here
-too, and ``--prom-textfile FILE`` keeps a node_exporter textfile with the live state, uptime and
-drop counters (:mod:`.textfile`). This module never imports Textual.
+exits by the final verdict's exit code, as ``probe`` does on the same server: **0** ok, **1**
+connected but degraded (polling only, a polling-only server, stalled, drops on a timer), **2** not
+connected; without a verdict yet, by the state (2 not connected); **3** bad configuration (raised
+before anything runs). ``--log`` works here too, and ``--prom-textfile FILE`` keeps a
+node_exporter textfile with the live state, uptime and drop counters (:mod:`.textfile`). This
+module never imports Textual.
 """
 
 from __future__ import annotations
@@ -37,6 +43,8 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.text import Text
 
+    from conndebug.core.verdicts import Verdict
+
 __all__ = ["BURST_FLUSH_S", "exit_code", "run_watch"]
 
 BURST_FLUSH_S = 0.01
@@ -60,12 +68,18 @@ _STYLES = {
     "event_in": "default",
     "event_out": "default",
     "probe_step": "default",
+    "packet": "dim",
+    "verdict": "bold",
 }
 _NOTE_STYLES = {"debug": "dim", "info": "default", "warning": "yellow", "error": "bold red"}
 
 
 def exit_code(monitor: Monitor) -> int:
-    """0 OK, 1 degraded, 2 not connected, 3 unknown — from the monitor's state now."""
+    """0 OK, 1 degraded, 2 not connected, 3 unknown — the current verdict's exit code; without
+    a verdict yet, from the monitor's state."""
+    verdict = monitor.verdict
+    if verdict is not None:
+        return verdict.exit_code
     state = monitor.state
     if state is State.CONNECTED:
         return 1 if monitor.degraded else 0
@@ -134,6 +148,22 @@ class _Printer:
             self.stop.set()  # nobody reads any more: stop watching
             _silence(self.out)
 
+    def final(self, verdict: Verdict) -> None:
+        """The final verdict, as the probe prints one: code, title, what was seen, the fix."""
+        if self.console is None:
+            return
+        from rich.text import Text
+
+        block = Text("verdict ", style="bold")
+        block.append(f"{verdict.code} (exit {verdict.exit_code}): ", style="bold")
+        block.append(visible(verdict.title))
+        block.append("\n  " + visible(verdict.explanation))
+        block.append("\n  fix: " + visible(verdict.fix))
+        with self.console.capture() as capture:
+            self.console.print(block, soft_wrap=True)
+        self._lines.append(capture.get())
+        self.flush()
+
     @staticmethod
     def _line(event: Event) -> Text:
         moment = _dt.datetime.fromtimestamp(event.ts).strftime("%H:%M:%S.%f")[:-3]
@@ -165,11 +195,12 @@ async def _watch(
     jsonl: bool,
     duration: float | None,
     out: TextIO,
+    trace: bool = False,
     textfile: Path | None = None,
     textfile_interval: float = 5.0,
 ) -> int:
     stop = asyncio.Event()
-    monitor = make_monitor(settings)
+    monitor = make_monitor(settings, trace=trace)
     printer = _Printer(out, jsonl=jsonl, stop=stop)
     monitor.bus.subscribe(printer)
     writer = None
@@ -214,10 +245,15 @@ async def _watch(
         printer.flush()
         for sig in handled:
             loop.remove_signal_handler(sig)
+    verdict = snap.diagnosis
+    if verdict is not None and not jsonl:
+        printer.final(verdict)
     summary = f"watch: {snap.state.value}"
     if snap.state in (State.CONNECTED, State.STALLED) and snap.transport:
         summary += f" over {snap.transport}"
-    if snap.verdict:
+    if verdict is not None:
+        summary += f" — {verdict.code}: {verdict.title}"
+    elif snap.verdict:
         summary += f" — {snap.verdict}"
     with contextlib.suppress(OSError, ValueError):
         print(monitor.redactor.text(summary) + f" (exit {code})", file=sys.stderr)
@@ -229,6 +265,7 @@ def run_watch(
     *,
     jsonl: bool,
     duration: float | None,
+    trace: bool = False,
     textfile: Path | None = None,
     textfile_interval: float = 5.0,
 ) -> int:
@@ -241,6 +278,7 @@ def run_watch(
             jsonl=jsonl,
             duration=duration,
             out=sys.stdout,
+            trace=trace,
             textfile=textfile,
             textfile_interval=textfile_interval,
         )

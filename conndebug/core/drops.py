@@ -20,7 +20,7 @@ import statistics
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from conndebug.core.events import Connected, Disconnected, Event, EventBus, Note
+from conndebug.core.events import Connected, ConnectError, Disconnected, Event, EventBus, Note
 
 __all__ = ["MIN_DROPS", "DropFinding", "DropPattern", "watch_drops"]
 
@@ -32,6 +32,11 @@ _SPREAD_RATIO = 0.2
 """... or this close, relative to their mean (whichever is wider)."""
 _PROXY_REASONS = ("transport close", "transport error")
 """Disconnect reasons a proxy closing the connection produces (kicks and ping timeouts are not)."""
+_KNOWN_CAUSES = frozenset({"user", "client"})
+"""Who ended a connection when the cause is known, so it is no proxy's timer: the person at the
+keyboard (a drop, a reconnect), conndebug itself."""
+_OWN_WORDS = frozenset({"protocol"})
+"""How a session ended when the client saw why (bad frames, invalid UTF-8, not Engine.IO)."""
 
 
 @dataclass(frozen=True)
@@ -91,8 +96,22 @@ class DropPattern:
         self._lifetimes: list[float] = []
         self._reported = False
 
+    @property
+    def in_pattern(self) -> bool:
+        """Drops alike so far (the pattern holds, or is forming)."""
+        return bool(self._lifetimes)
+
     def observe(self, event: Event) -> DropFinding | None:
-        """Take one history event; a finding the first time a pattern shows, else ``None``."""
+        """Take one history event; a finding the first time a pattern shows, else ``None``.
+
+        Drops whose cause is known break the pattern: the user's (``d``, a reconnect), a session
+        the client saw broken (bad frames, invalid UTF-8), and a restart (an attempt refused
+        after the drop: nothing listened for a while).
+        """
+        if isinstance(event, ConnectError):
+            if event.failure == "connection_refused":
+                self._forget()  # the server was down: a restart, not a timer
+            return None
         if isinstance(event, Connected):
             self._connected_at = event.t
             if event.ping_interval_ms is not None and event.ping_timeout_ms is not None:
@@ -103,8 +122,9 @@ class DropPattern:
             return None
         lifetime = event.t - self._connected_at
         self._connected_at = None
-        if not event.will_reconnect or not event.reason.startswith(_PROXY_REASONS):
-            self._forget()  # a kick, a ping timeout or the user: not this pattern
+        known = event.by in _KNOWN_CAUSES or event.close in _OWN_WORDS
+        if known or not event.will_reconnect or not event.reason.startswith(_PROXY_REASONS):
+            self._forget()  # a kick, a ping timeout, the user, a cause seen: not this pattern
             return None
         if self._lifetimes and not _alike([*self._lifetimes, lifetime]):
             self._forget()

@@ -27,7 +27,7 @@ from conndebug.wire._proxy import Proxy, open_tunnel
 from conndebug.wire._steps import connect_tcp, resolve
 from conndebug.wire._stream import Stream
 from conndebug.wire._tls import start_tls, tls_context
-from conndebug.wire._util import within
+from conndebug.wire._util import seconds, within
 
 if TYPE_CHECKING:
     from conndebug.config import Settings
@@ -172,7 +172,7 @@ async def open_route(
 def _timeout(route: Route, phase: Phase, timeout: float) -> WireError:
     if route.proxy is not None and phase in ("dns", "tcp"):
         return ProxyError(
-            f"cannot reach the proxy {route.proxy.hostport}: no answer within {timeout:g} s",
+            f"cannot reach the proxy {route.proxy.hostport}: no answer within {seconds(timeout)} s",
             reason="unreachable",
         )
     where = None
@@ -185,10 +185,10 @@ def _timeout(route: Route, phase: Phase, timeout: float) -> WireError:
     }.get(phase, "no answer")
     if phase == "proxy":
         return ProxyError(
-            f"{what} within {timeout:g} s", reason="no_answer", kind=FailureKind.TIMEOUT
+            f"{what} within {seconds(timeout)} s", reason="no_answer", kind=FailureKind.TIMEOUT
         )
     return WireError(
-        FailureKind.TIMEOUT, phase, f"{what} within {timeout:g} s", reason=f"{phase}_timeout"
+        FailureKind.TIMEOUT, phase, f"{what} within {seconds(timeout)} s", reason=f"{phase}_timeout"
     )
 
 

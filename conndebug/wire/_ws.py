@@ -37,7 +37,7 @@ from conndebug.wire._http import Timings, _header_pairs, _not_http, _split
 from conndebug.wire._proxy import HEAD_LIMIT
 from conndebug.wire._route import Route, _climb, _Steps, _timeout
 from conndebug.wire._stream import Stream
-from conndebug.wire._util import printable, within
+from conndebug.wire._util import printable, seconds, within
 
 if TYPE_CHECKING:
     from conndebug.config import Settings
@@ -605,14 +605,14 @@ async def _handshake(
             raise WireError(
                 FailureKind.TIMEOUT,
                 "websocket",
-                f"no complete answer to the websocket upgrade within {shown_timeout:g} s "
+                f"no complete answer to the websocket upgrade within {seconds(shown_timeout)} s "
                 f"({state.received} bytes received)",
                 reason="incomplete",
             ) from None
         raise WireError(
             FailureKind.TIMEOUT,
             "websocket",
-            f"no answer to the websocket upgrade within {shown_timeout:g} s",
+            f"no answer to the websocket upgrade within {seconds(shown_timeout)} s",
             reason="no_answer",
         ) from None
     except BaseException:
@@ -920,7 +920,7 @@ async def connect_websocket(
         raise WireError(
             FailureKind.TIMEOUT,
             "websocket",
-            f"no answer to the websocket upgrade within {timeout:g} s",
+            f"no answer to the websocket upgrade within {seconds(timeout)} s",
             reason="no_answer",
         )
     return await _handshake(

@@ -12,10 +12,10 @@ import jwt
 import pytest
 from aiohttp import web
 
+from conndebug.core.failure import FailureKind
 from conndebug.core.guest import create_guest_session, session_from_token
 from conndebug.core.model import State
 from conndebug.core.monitor import make_monitor
-from conndebug.core.net import FailureKind
 from tests.core.helpers import events_of, settings_for, wait_until
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -203,8 +203,8 @@ async def test_a_plain_web_server_is_named_on_both_transports() -> None:
     guest = next(e for e in events_of(monitor.bus, "note") if e.topic == "guest")
     assert "not the guest-session contract" in guest.text
     fallback = events_of(monitor.bus, "fallback")[0]
-    assert fallback.why == "HTTP 200 OK to the websocket handshake"
+    assert fallback.why.startswith("HTTP 200 OK to the websocket handshake")
+    assert (fallback.status, fallback.phase) == (200, "websocket")
     error = events_of(monitor.bus, "connect_error")[0]
-    assert error.message.startswith(
-        "Unexpected response from server (HTTP 200, text/html: not an Engine.IO answer)"
-    )
+    assert (error.transport, error.status, error.reason) == ("polling", 200, "not_engineio")
+    assert "text/html" in error.message
