@@ -133,7 +133,7 @@ class ProbeContext:
     """The shared state of one probe (see the module's docstring)."""
 
     def __init__(self, settings: Settings, bus: EventBus, clock: Clock) -> None:
-        from conndebug.client.connect import target_from_settings
+        from conndebug.client.connecting import target_from_settings
 
         self.settings = settings
         self.bus = bus
