@@ -144,6 +144,10 @@ class DropPattern:
         self._reported = False
 
 
+_OBSERVED = frozenset({Connected, ConnectError, Disconnected})
+"""The events :meth:`DropPattern.observe` takes."""
+
+
 def _median(values: list[float]) -> float:
     ordered = sorted(values)
     half = len(ordered) // 2
@@ -169,6 +173,8 @@ def watch_drops(bus: EventBus) -> Callable[[], None]:
         bus.emit(Note, text=finding.text, level=level, topic="drops")
 
     def on_event(event: Event) -> None:
+        if type(event) not in _OBSERVED:
+            return  # the server's events, round trips...: nothing for the pattern
         finding = pattern.observe(event)
         if finding is None:
             return

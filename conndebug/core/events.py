@@ -761,6 +761,11 @@ class EventBus:
         self.publish(event)
         return event
 
+    @property
+    def start(self) -> float:
+        """The monotonic time the stream started (``t`` counts from it)."""
+        return self._start
+
     def stamp(self, cls: type[E], **fields: Any) -> E:
         """Build an event of ``cls`` stamped with the bus clock, without publishing it (for a
         record that goes to the ``--log`` file only)."""

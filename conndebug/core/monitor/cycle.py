@@ -433,15 +433,20 @@ class Monitor:
         if event.offset is not None and args and args[-1] == event.offset:
             args = args[:-1]  # the recovery offset the server appends: not the app's data
         size, preview = payload_preview(self.redactor, args[0] if len(args) == 1 else args)
+        bus = self.bus
+        clock = self.clock
         try:
-            self.bus.emit(
-                EventIn,
-                name=event.name,
-                size=size,
-                preview=preview,
-                namespace=event.namespace,
-                binaries=event.binaries or None,
-                replayed=True if event.replayed else None,
+            bus.publish(
+                EventIn(
+                    ts=clock.time(),
+                    t=clock.monotonic() - bus.start,
+                    name=event.name,
+                    size=size,
+                    preview=preview,
+                    namespace=event.namespace,
+                    binaries=event.binaries or None,
+                    replayed=True if event.replayed else None,
+                )
             )
         except Exception as exc:  # noqa: BLE001 - a subscriber's bug: said, and we go on
             self._subscriber_failed(EventIn, exc)
