@@ -23,7 +23,9 @@ connects the way the seed's web client does and reports everything on one
   (the one engine the probe and ``explain`` use too); when the verdict changes a ``verdict`` event
   follows, and :meth:`Monitor.snapshot` carries it (``diagnosis``);
 - **the packet tap** (``trace=True``): one ``packet`` event per Engine.IO packet; off, the client
-  makes no records at all.
+  makes no records at all;
+- **CORS** (with ``--origin``): once connected, the probe's CORS check runs once, and its
+  ``probe_step`` is judged like the probe's (``cors_permissive``, ``cors_rejected``).
 
 Manual operations: ``reconnect()`` (clean disconnect, new cycle), ``drop_transport()`` (drops the
 connection underneath: an unexpected drop), ``toggle()``, and ``simulate_expiry()`` (with the
@@ -205,6 +207,8 @@ class Monitor:
         self.settled = asyncio.Event()
         """Set once the first connect settles (connected, failed, or waiting to retry)."""
 
+        self._cors_task: asyncio.Task[None] | None = None
+        """The one CORS check of a monitor with ``--origin`` (started at the first connection)."""
         self._recovery: RecoveryState | None = None
         """The last connection's pid and offset (asked for on the next connect)."""
         self._transport: str | None = None
@@ -310,6 +314,10 @@ class Monitor:
             if self._state is State.STOPPED:
                 return
             await self._halt("io client disconnect (monitor stopped)", State.STOPPED, by="client")
+            cors = self._cors_task
+            if cors is not None and not cors.done():
+                cors.cancel()
+                await asyncio.wait({cors}, timeout=2.0)
             self._unsubscribe_drops()
             if self._unsubscribe_log is not None:
                 self._unsubscribe_log()
@@ -539,10 +547,10 @@ class Monitor:
         finally:
             self._reporting = False
 
-    def _diagnose(self, event: Event) -> None:
+    def _diagnose(self, event: Event, *, settle: bool = False) -> None:
         if self.diagnosis.feed(event):
             self._verdict_due = True
-        if not self._verdict_due or type(event) not in _SETTLING:
+        if not self._verdict_due or not (settle or type(event) in _SETTLING):
             return
         self._verdict_due = False
         verdict = self.diagnosis.verdict
@@ -834,6 +842,41 @@ class Monitor:
         self._set_state(State.CONNECTED, self.degraded)
         link.announce(self._event_in)
         self.live.start(link)
+        if self.settings.origin and self._cors_task is None:
+            self._cors_task = asyncio.create_task(self._check_cors(), name="conndebug-cors")
+
+    async def _check_cors(self) -> None:
+        """With ``--origin``, once: the probe's CORS check (the preflight and the handshake from
+        that origin and from a made-up one), so ``watch`` judges CORS as ``probe`` does; its
+        ``probe_step`` goes to the diagnosis."""
+        from conndebug.core.events import ProbeStep
+        from conndebug.core.probe.context import ProbeContext, Stop
+        from conndebug.core.probe.rungs import cors
+
+        steps: list[ProbeStep] = []
+
+        def keep(event: Event) -> None:
+            if isinstance(event, ProbeStep) and event.name == "cors":
+                steps.append(event)
+
+        unsubscribe = self.bus.subscribe(keep)
+        ctx = ProbeContext(self.settings, self.bus, self.clock)
+        try:
+            await asyncio.wait_for(cors.run(ctx), self.settings.connect_timeout + 1.0)
+        except (Stop, asyncio.TimeoutError):
+            pass  # what it found is in its step (a refusal), or nothing: no step to judge
+        except Exception as exc:  # noqa: BLE001 - never die silently: the note says why
+            self._note(
+                f"internal error in the CORS check: {type(exc).__name__}: {exc}",
+                level="error",
+                topic="monitor",
+            )
+        finally:
+            unsubscribe()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(ctx.cleanup(), 2.0)
+        for step in steps:
+            self._diagnose(step, settle=True)
 
     async def _hold(self) -> bool:
         """Wait for the connection to end; ``True`` if automatic reconnection follows."""
