@@ -478,6 +478,12 @@ def _check_log(path: str) -> str:
     p = Path(path).expanduser()
     if p.is_dir():
         raise ConfigError(f"--log {path!r} is a directory", "give a file name")
+    if p.exists() and not p.is_file():
+        # A FIFO or a device: opening it here could wait for a reader (and closing it would end
+        # that reader's input); the log opens it once, with a bounded wait.
+        if not os.access(p, os.W_OK):
+            raise ConfigError(f"--log {path!r} cannot be written", "check its permissions")
+        return str(p)
     try:
         with p.open("a", encoding="utf-8"):
             pass

@@ -137,8 +137,9 @@ class Monitor(ConnectionListener):
         )
         self._liveness = Liveness(stall_after=settings.stall_after)
         self._log: JsonlLog | None = None
+        self._log_said = False
         if settings.log:
-            self._log = JsonlLog(settings.log)
+            self._log = JsonlLog(settings.log, on_stop=self._log_stopped)
             self._unsubscribe_log: Callable[[], None] | None = self.bus.subscribe(self._log)
         else:
             self._unsubscribe_log = None
@@ -189,6 +190,11 @@ class Monitor(ConnectionListener):
     def state(self) -> State:
         """The current state."""
         return self._state
+
+    @property
+    def log(self) -> JsonlLog | None:
+        """The ``--log`` file, if any (its ``problem`` says when it stopped)."""
+        return self._log
 
     @property
     def connection(self) -> ConnectionLike | None:
@@ -260,6 +266,7 @@ class Monitor(ConnectionListener):
                 self._unsubscribe_log = None
             if self._log is not None:
                 self._log.close()
+                self._log_stopped(self._log)  # given up at close (nobody read the end): say so
 
     async def reconnect(self) -> None:
         async with self._op_lock:
@@ -438,6 +445,13 @@ class Monitor(ConnectionListener):
             self._state_since = self.clock.time()
         if new in (State.CONNECTED, State.FAILED, State.DISCONNECTED, State.RECONNECTING):
             self.settled.set()
+
+    def _log_stopped(self, log: JsonlLog) -> None:
+        """The ``--log`` file stopped (disk full, reader gone or stalled): say so in the history,
+        once."""
+        if log.problem and not self._log_said:
+            self._log_said = True
+            self._note(log.problem, level="error", topic="log")
 
     def _degraded_verdict(self) -> str | None:
         return self.degraded
