@@ -18,9 +18,10 @@ one :class:`~conndebug.core.events.EventBus` and does what the web client only p
   is cut short as soon as the server listens again (said in a note);
 - **session regeneration** (target-contract.md): on ``Token has expired``, ``Guest session not found
   or expired``, or a message containing ``session not found`` / ``expired`` (compared without case)
-  → ``session_expired`` → a new guest session → ``session_regenerated`` → reconnect, at most
-  :data:`REGENERATIONS_PER_WINDOW` times per :data:`REGENERATION_WINDOW_S`
-  (:mod:`conndebug.core.session`); a ``--token`` cannot be regenerated, so its expiry is final;
+  → ``session_expired`` → a new guest session → ``session_regenerated`` → reconnect; it stops
+  only when :data:`REGENERATIONS_PER_WINDOW` fresh sessions in a row failed within
+  :data:`REGENERATION_WINDOW_S` (:mod:`conndebug.core.session`); a ``--token`` cannot be
+  regenerated, so its expiry is final;
 - **liveness**: round trips, server pings and stalls (:mod:`conndebug.core.liveness`).
 
 Manual operations: ``reconnect()`` (clean disconnect, new cycle, new guest session if the token was
@@ -821,6 +822,7 @@ class Monitor(ConnectionListener):
             elapsed_ms=round((now - started) * 1000.0, 1),
         )
         self._set_state(State.CONNECTED, self.degraded)
+        self._regenerations.connected()  # the loop guard counts only fresh sessions that fail
         if self._token_discarded:
             self._note(
                 "the server accepted a connection without a token: it does not check tokens here, "

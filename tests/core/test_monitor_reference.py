@@ -230,6 +230,27 @@ async def test_a_server_side_expiry_is_regenerated_into_a_new_guest_session() ->
         assert monitor.state is State.CONNECTED
 
 
+async def test_expiry_pressed_again_and_again_never_stops_monitoring() -> None:
+    """``x`` in the demo five times within seconds: each fresh session connects, so the loop
+    guard (which counts only fresh sessions that fail) never stops the monitor."""
+    presses = REGENERATIONS_PER_WINDOW + 2
+    async with (
+        reference_server() as server,
+        running(
+            server.url, admin_key=server.admin_key, reconnect_delay=0.1, reconnect_delay_max=0.2
+        ) as monitor,
+    ):
+        await connected(monitor)
+        for n in range(1, presses + 1):
+            mark = len(monitor.bus.history)
+            await monitor.simulate_expiry()
+            await wait_for_event(monitor, "connected", 10, after=mark)
+            assert len(events_of(monitor.bus, "session_regenerated")) == n
+        assert monitor.state is State.CONNECTED
+        assert monitor.snapshot().session.regenerations == presses
+        assert "loop" not in (monitor.snapshot().verdict or "")
+
+
 async def test_without_the_admin_key_the_token_is_discarded_and_the_answer_reported() -> None:
     async with reference_server() as server, running(server.url) as monitor:
         await connected(monitor)
