@@ -108,18 +108,16 @@ def test_closing_waits_at_most_its_timeout() -> None:
 
 async def test_stop_is_told_on_the_event_loop_not_inside_the_write() -> None:
     told: list[str] = []
+    said = asyncio.Event()
+
+    def on_stop(_out: LineOutput) -> None:
+        told.append(threading.current_thread().name)
+        said.set()
+
     fd = os.open("/dev/full", os.O_WRONLY)
-    out = LineOutput(
-        fd,
-        name="--log",
-        unit="events",
-        owns_fd=True,
-        on_stop=lambda o: told.append(threading.current_thread().name),
-    )
+    out = LineOutput(fd, name="--log", unit="events", owns_fd=True, on_stop=on_stop)
     out.write("a\n")
-    deadline = time.monotonic() + 5
-    while not told and time.monotonic() < deadline:
-        await asyncio.sleep(0.01)
+    await asyncio.wait_for(said.wait(), 5)
     await out.aclose()
     assert told == [threading.main_thread().name]
     assert out.problem == "--log stopped after 0 events: No space left on device (1 not written)"
