@@ -84,7 +84,7 @@ def test_a_write_cut_short_by_a_size_limit_leaves_whole_lines(tmp_path: Path) ->
         "resource.setrlimit(resource.RLIMIT_FSIZE, (10_000, 10_000))\n"
         f"log = JsonlLog({str(path)!r})\n"
         "for i in range(100):\n"
-        "    log.write_line('{\"i\": %d, \"pad\": \"%s\"}' % (i, 'x' * 290))\n"
+        '    log.write_line(\'{"i": %d, "pad": "%s"}\' % (i, \'x\' * 290))\n'
         "log.close()\n"
         "print(log.problem)\n"
     )
