@@ -581,6 +581,12 @@ class ReferenceServer:
         """Whether CORS answers this Origin with allow headers now."""
         return self._faults.cors == "reflect" or origin in self.config.cors_origins
 
+    def end_exemption(self, request: web.Request) -> None:
+        """The request's connection is no longer exempt from the relay's faults."""
+        transport = request.transport
+        if transport is not None and self._relay is not None:
+            self._relay.end_exemption(transport.get_extra_info("peername"))
+
     def client_key(self, request: web.Request) -> str:
         """Who a request comes from, as the rate limiter counts (the relay's real peer)."""
         transport = request.transport
