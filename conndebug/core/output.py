@@ -296,7 +296,8 @@ class LineOutput:
             except InterruptedError:
                 continue
             if ready:
-                return True  # writable, or an error the write will report
+                # Writable, or an error the write will report; given up meanwhile: stop here.
+                return not (self._abandon or self.stopped)
 
     # -- stopping --------------------------------------------------------------------------------
     def _stop(self, reason: str, *, locked: bool = False, gone: bool = False) -> None:
@@ -348,7 +349,9 @@ class LineOutput:
         if self._abandon:
             self._tell()
         self._closed = True
-        thread_busy = self._thread is not None and self._thread.is_alive() and self._abandon
+        if self._thread is not None:
+            self._thread.join(0.1)  # it ends at its next poll (a write given up may hang it)
+        thread_busy = self._thread is not None and self._thread.is_alive()
         if self._owns_fd and not thread_busy:  # a thread still inside a write keeps its fd
             with contextlib.suppress(OSError):
                 os.close(self.fd)
