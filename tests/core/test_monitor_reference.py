@@ -305,6 +305,25 @@ async def test_a_server_restart_is_followed_by_numbered_reconnects_with_the_poli
         assert monitor.state is State.CONNECTED
 
 
+async def test_restarts_at_a_regular_interval_are_not_blamed_on_a_proxy() -> None:
+    """The server restarts every ~1.5 s: regular drops, but the monitor saw each restart (the
+    port closed, then listening again), so the drop rule names no proxy timeout."""
+    async with (
+        reference_server() as server,
+        running(server.url, reconnect_delay=0.1, reconnect_delay_max=0.2) as monitor,
+    ):
+        await connected(monitor)
+        for _ in range(4):
+            await asyncio.sleep(1.2)
+            await server.restart(0.3)
+            await server.wait_listening(10)
+            await connected(monitor)
+        drops = events_of(monitor.bus, "disconnected")
+        assert len(drops) >= 4
+        notes = [e for e in events_of(monitor.bus, "note") if e.topic == "drops"]
+        assert notes == [], notes[0].text
+
+
 async def test_a_kick_is_not_retried() -> None:
     async with reference_server() as server, running(server.url) as monitor:
         await connected(monitor)
