@@ -1,8 +1,9 @@
 """``uv run python -m bench``: every benchmark, side by side with the real JavaScript client.
 
-    uv run python -m bench                 # the full run (a few minutes), writes bench/RESULTS.md
+    uv run python -m bench                 # the full run (~11 minutes: the soak), writes bench/RESULTS.md
     uv run python -m bench --smoke         # tiny numbers, no 60 s caps (CI runs this)
     uv run python -m bench --only storm,idle
+    uv run python -m bench --only soak     # the 10-minute soak alone
     uv run python -m bench --render        # RESULTS.md again from bench/out/raw.json (after editing notes)
 
 Raw samples go to ``bench/out/`` (git-ignored). Needs the Node peers (``npm ci`` in tests/node).
@@ -23,7 +24,7 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from bench import fallback, fleet, idle, restart, stall, startup, storm, verdicts
+from bench import fallback, fleet, idle, restart, soak, stall, startup, storm, verdicts
 from bench.common import BENCH_DIR, Params, Row, node_available, say
 from bench.report import machine, produced_now, write_results
 
@@ -36,6 +37,7 @@ BENCHMARKS: dict[str, Callable[[Params, asyncio.Lock], Awaitable[list[Row]]]] = 
     "fleet": fleet.run,
     "idle": idle.run,
     "verdicts": verdicts.run,
+    "soak": soak.run,
 }
 
 
