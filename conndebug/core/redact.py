@@ -229,13 +229,19 @@ class Redactor:
         return _NAME_VALUE.sub(_mask_name_value, text)
 
     def value(self, value: Any, *, key: str | None = None) -> Any:
-        """Mask secrets inside any JSON-like value; values under secret-named keys entirely."""
+        """Mask secrets inside any JSON-like value: a string under a secret-named key entirely,
+        and any value under one of :data:`SECRET_KEYS` (``cookies: {...}``); a structure under
+        another secret-looking name (conndebug's own ``session`` block) is looked into."""
         if self.show_secrets:
             return value
         if key is not None and (key.lower() in SECRET_KEYS or is_secret_name(key)):
             if isinstance(value, str):
                 return self.secret(value, _label(key))
-            if value is not None and not isinstance(value, (bool, int, float)):
+            if (
+                key.lower() in SECRET_KEYS
+                and value is not None
+                and not isinstance(value, (bool, int, float))
+            ):
                 return _mask(repr(value), _label(key))
         if isinstance(value, str):
             return self.text(value)

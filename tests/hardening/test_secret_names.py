@@ -162,3 +162,20 @@ async def test_no_output_of_a_session_shows_a_secret_named_value(tmp_path: Path)
     for secret in [*secrets.values(), header_secret, auth_secret]:
         shown = [name for name, text in outputs.items() if secret in text]
         assert not shown, f"{secret} shown in {shown}"
+
+
+def test_a_structure_under_a_secret_looking_name_is_looked_into_not_hidden() -> None:
+    """conndebug's own reports have a ``session`` block (user, id, the token): it stays readable,
+    its token is masked; a string under ``session`` is a secret; ``cookies: {...}`` is hidden."""
+    token = "tok-S3cret-4242"
+    shown = Redactor().value(
+        {
+            "session": {"username": "SwiftTiger42", "token": token},
+            "x": {"session": "sess-S3cret-1"},
+            "cookies": {"a": "1"},
+        }
+    )
+    assert shown["session"]["username"] == "SwiftTiger42"
+    assert token not in json.dumps(shown)
+    assert "sess-S3cret-1" not in json.dumps(shown)
+    assert isinstance(shown["cookies"], str)
