@@ -392,3 +392,53 @@ async def test_log_on_a_full_file_system_ends_on_a_whole_line(tmp_path: Path) ->
     assert said in done.err, done.err
     details = [e["detail"] for e in map(json.loads, out.read_text().splitlines())]
     assert any(d.startswith(said) for d in details)
+
+
+async def test_log_cut_by_a_file_size_limit_ends_on_a_whole_line(tmp_path: Path) -> None:
+    """The same as a full disk, wherever a tmpfs cannot be mounted: RLIMIT_FSIZE cuts the write
+    in the middle of a line (``File too large``)."""
+    log = tmp_path / "limited.jsonl"
+    out = tmp_path / "out.jsonl"
+    async with storm_peer(size=200) as url:
+        with out.open("wb") as sink:
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-c",
+                "import resource, sys, runpy; "
+                "resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000)); "
+                "sys.argv = ['conndebug', *sys.argv[1:]]; "
+                "runpy.run_module('conndebug', run_name='__main__')",
+                "watch",
+                url,
+                "--jsonl",
+                "--no-guest",
+                "--log",
+                str(log),
+                "--duration",
+                "3",
+                stdin=subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,  # a pipe: the size limit is for files only
+                stderr=asyncio.subprocess.PIPE,
+                env=ENV,
+                cwd=ROOT,
+            )
+            try:
+                assert proc.stdout is not None
+                printed, err = await asyncio.wait_for(proc.communicate(), 3 + BOUND_S + 10)
+            finally:
+                if proc.returncode is None:
+                    proc.kill()
+                    await proc.wait()
+            sink.write(printed)
+    text = err.decode()
+    assert proc.returncode == 3, text
+    clean(text)
+    raw = log.read_bytes()
+    assert 15_000 < len(raw) <= 20_000
+    assert raw.endswith(b"\n"), raw[-120:]
+    lines = raw.splitlines()
+    for line in lines:
+        json.loads(line)
+    said = f"--log stopped after {len(lines)} events: File too large"
+    assert said in text, text
+    assert said in out.read_text()
