@@ -18,9 +18,10 @@ one :class:`~conndebug.core.events.EventBus` and does what the web client only p
   is cut short as soon as the server listens again (said in a note);
 - **session regeneration** (target-contract.md): on ``Token has expired``, ``Guest session not found
   or expired``, or a message containing ``session not found`` / ``expired`` (compared without case)
-  → ``session_expired`` → a new guest session → ``session_regenerated`` → reconnect, at most
-  :data:`REGENERATIONS_PER_WINDOW` times per :data:`REGENERATION_WINDOW_S`
-  (:mod:`conndebug.core.session`); a ``--token`` cannot be regenerated, so its expiry is final;
+  → ``session_expired`` → a new guest session → ``session_regenerated`` → reconnect; it stops
+  only when :data:`REGENERATIONS_PER_WINDOW` fresh sessions in a row failed within
+  :data:`REGENERATION_WINDOW_S` (:mod:`conndebug.core.session`); a ``--token`` cannot be
+  regenerated, so its expiry is final;
 - **liveness**: round trips, server pings and stalls (:mod:`conndebug.core.liveness`).
 
 Manual operations: ``reconnect()`` (clean disconnect, new cycle), ``drop_transport()`` (closes the
@@ -141,8 +142,9 @@ class Monitor(ConnectionListener):
         )
         self._liveness = Liveness(stall_after=settings.stall_after)
         self._log: JsonlLog | None = None
+        self._log_said = False
         if settings.log:
-            self._log = JsonlLog(settings.log)
+            self._log = JsonlLog(settings.log, on_stop=self._log_stopped)
             self._unsubscribe_log: Callable[[], None] | None = self.bus.subscribe(self._log)
         else:
             self._unsubscribe_log = None
@@ -194,6 +196,11 @@ class Monitor(ConnectionListener):
     def state(self) -> State:
         """The current state."""
         return self._state
+
+    @property
+    def log(self) -> JsonlLog | None:
+        """The ``--log`` file, if any (its ``problem`` says when it stopped)."""
+        return self._log
 
     @property
     def connection(self) -> ConnectionLike | None:
@@ -266,6 +273,7 @@ class Monitor(ConnectionListener):
                 self._unsubscribe_log = None
             if self._log is not None:
                 self._log.close()
+                self._log_stopped(self._log)  # given up at close (nobody read the end): say so
 
     async def reconnect(self) -> None:
         async with self._op_lock:
@@ -480,6 +488,13 @@ class Monitor(ConnectionListener):
             self._state_since = self.clock.time()
         if new in (State.CONNECTED, State.FAILED, State.DISCONNECTED, State.RECONNECTING):
             self.settled.set()
+
+    def _log_stopped(self, log: JsonlLog) -> None:
+        """The ``--log`` file stopped (disk full, reader gone or stalled): say so in the history,
+        once."""
+        if log.problem and not self._log_said:
+            self._log_said = True
+            self._note(log.problem, level="error", topic="log")
 
     def _degraded_verdict(self) -> str | None:
         return self.degraded
@@ -849,6 +864,7 @@ class Monitor(ConnectionListener):
             elapsed_ms=round((now - started) * 1000.0, 1),
         )
         self._set_state(State.CONNECTED, self.degraded)
+        self._regenerations.connected()  # the loop guard counts only fresh sessions that fail
         conn.announce()
         self._live_tasks = [asyncio.create_task(self._stall_loop(conn), name="conndebug-stall")]
         if self.settings.rtt_interval > 0:

@@ -208,3 +208,42 @@ async def test_a_plain_web_server_is_named_on_both_transports() -> None:
     assert error.message.startswith(
         "Unexpected response from server (HTTP 200, text/html: not an Engine.IO answer)"
     )
+
+
+@pytest.mark.parametrize("connect_timeout", [1.5, 25.0])
+async def test_the_guest_wait_is_the_connect_timeout_not_a_fixed_ten_seconds(
+    connect_timeout: float,
+) -> None:
+    from conndebug.core.guest import PostFailed
+
+    waits: list[float] = []
+
+    async def post(url: str, headers: object, body: bytes, timeout: float) -> object:
+        waits.append(timeout)
+        raise PostFailed(FailureKind.TIMEOUT, "no answer in time")
+
+    settings = settings_for("http://127.0.0.1:9", connect_timeout=connect_timeout)
+    result = await create_guest_session(settings, post=post)  # type: ignore[arg-type]
+    assert result.error
+    assert waits == [connect_timeout]
+
+
+async def test_the_probe_waits_for_the_guest_endpoint_as_long_as_connect_timeout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import conndebug.core.guest as guest
+    from conndebug.core.probe.ladder import run_probe
+    from tests.servers import reference_server
+
+    waits: list[float | None] = []
+    real = guest.create_guest_session
+
+    async def spy(settings: object, **kwargs: object) -> object:
+        waits.append(kwargs.get("timeout"))  # type: ignore[arg-type]
+        return await real(settings, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(guest, "create_guest_session", spy)
+    async with reference_server() as server:
+        await run_probe(settings_for(server.url, connect_timeout=25.0, ws_timeout=1.0))
+    assert waits
+    assert all(w in (None, 25.0) for w in waits), waits

@@ -1269,9 +1269,7 @@ class _Ladder:
         if s.no_guest:
             self.guest_note = "no token (--no-guest)"
             return
-        result = await create_guest_session(
-            s, timeout=min(self.timeout, 10.0), post=self._guest_post
-        )
+        result = await create_guest_session(s, timeout=self.timeout, post=self._guest_post)
         if result.session is not None:
             self.token, self.token_source = result.session.token, "guest"
             self._session_event(result.session, "guest")
@@ -1490,7 +1488,7 @@ class _Ladder:
         self.bus.emit(SessionExpired, message=self.redactor.text(message))
         old_user = self.connection.get("user")
         result = await create_guest_session(
-            self.settings, timeout=min(self.timeout, 10.0), post=self._guest_post
+            self.settings, timeout=self.timeout, post=self._guest_post
         )
         if result.session is None:
             why = result.absent or result.error or "no session"
