@@ -12,6 +12,7 @@ the values, with a harmless ``--query`` value as the control that shows the grep
 from __future__ import annotations
 
 import json
+import re
 import string
 from pathlib import Path
 
@@ -69,6 +70,12 @@ def secret_names(draw: st.DrawFn) -> str:
 
 
 values = st.text(alphabet=string.ascii_letters + string.digits + "-._~", min_size=6, max_size=40)
+MASK = re.compile(r"‹redacted [^›]*›")
+
+
+def shown(text: str) -> str:
+    """What a reader sees outside the masks (a secret may spell the mask's own words)."""
+    return MASK.sub("‹›", text)
 
 
 def settings_of(*argv: str) -> object:
@@ -114,19 +121,19 @@ def test_a_secret_named_query_value_is_masked_everywhere(name: str, value: str) 
     redactor = settings_redactor(settings_of("--query", f"{name}={value}"))  # type: ignore[arg-type]
     url = f"ws://h/socket.io/?EIO=4&transport=websocket&{name}={value}&room=lobby"
     for text in (url, f"the server said: {value}", f'{{"{name}": "{value}"}}', value):
-        assert value not in redactor.text(text), text
+        assert value not in shown(redactor.text(text)), text
     assert "room=lobby" in redactor.text(url)
     # Without knowing it: by its name alone, in a URL and under a JSON key.
-    assert value not in Redactor().text(url)
-    assert value not in json.dumps(Redactor().value({"data": [{name: value}]}))
+    assert value not in shown(Redactor().text(url))
+    assert value not in shown(json.dumps(Redactor().value({"data": [{name: value}]})))
 
 
 @settings(max_examples=200, deadline=None)
 @given(name=secret_names(), value=values)
 def test_a_secret_named_header_is_masked(name: str, value: str) -> None:
     redactor = settings_redactor(settings_of("--header", f"{name}: {value}"))  # type: ignore[arg-type]
-    assert value not in redactor.text(f"echoed back: {value}")
-    assert value not in json.dumps(Redactor().headers({name: value}))
+    assert value not in shown(redactor.text(f"echoed back: {value}"))
+    assert value not in shown(json.dumps(Redactor().headers({name: value})))
 
 
 @settings(max_examples=200, deadline=None)
@@ -134,7 +141,7 @@ def test_a_secret_named_header_is_masked(name: str, value: str) -> None:
 def test_every_auth_json_value_is_a_secret(key: str, value: str) -> None:
     auth = json.dumps({key: value, "nested": {"deeper": [value + "-2"]}})
     redactor = settings_redactor(settings_of("--auth-json", auth))  # type: ignore[arg-type]
-    text = redactor.text(f"CONNECT sent {value} and {value}-2")
+    text = shown(redactor.text(f"CONNECT sent {value} and {value}-2"))
     assert value not in text
 
 
