@@ -518,7 +518,8 @@ class SessionRegenerated(Event):
     session_id: str | None
     previous_session_id: str | None = None
     count: int = 1
-    """Regenerations within the loop guard's window."""
+    """Fresh sessions in a row, this one included, that have not connected yet (what the loop
+    guard counts)."""
 
     @property
     def detail(self) -> str:

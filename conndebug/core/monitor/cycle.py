@@ -191,9 +191,10 @@ class Monitor:
         self._published: tuple[str, str, int] | None = None
         self._verdict_due = False
         self._log: JsonlLog | None = None
+        self._log_said = False
         self._unsubscribe_log: Callable[[], None] | None = None
         if settings.log:
-            self._log = JsonlLog(settings.log)
+            self._log = JsonlLog(settings.log, on_stop=self._log_stopped)
             self._unsubscribe_log = self.bus.subscribe(self._log)
         # Drops at a regular interval shorter than the heartbeat: a note names the proxy rule.
         self._unsubscribe_drops: Callable[[], None] = watch_drops(self.bus)
@@ -236,6 +237,11 @@ class Monitor:
     def state(self) -> State:
         """The current state."""
         return self._state
+
+    @property
+    def log(self) -> JsonlLog | None:
+        """The ``--log`` file, if any (its ``problem`` says when it stopped)."""
+        return self._log
 
     @property
     def connection(self) -> LinkLike | None:
@@ -324,6 +330,7 @@ class Monitor:
                 self._unsubscribe_log = None
             if self._log is not None:
                 self._log.close()
+                self._log_stopped(self._log)  # given up at close (nobody read the end): say so
 
     async def reconnect(self) -> None:
         async with self._op_lock:
@@ -572,6 +579,13 @@ class Monitor:
             )
         except Exception as exc:  # noqa: BLE001 - a subscriber's bug: said, and we go on
             self._subscriber_failed(VerdictChanged, exc)
+
+    def _log_stopped(self, log: JsonlLog) -> None:
+        """The ``--log`` file stopped (disk full, reader gone or stalled): say so in the history,
+        once."""
+        if log.problem and not self._log_said:
+            self._log_said = True
+            self._note(log.problem, level="error", topic="log")
 
     def _note(self, text: str, *, level: str = "info", topic: str = "") -> None:
         # A hostile server's bytes can reach a note: one line, bounded, after redaction
@@ -840,6 +854,7 @@ class Monitor:
             parser=facts.parser if facts.parser != "json" else None,
         )
         self._set_state(State.CONNECTED, self.degraded)
+        self.sessions.guard.connected()  # the loop guard counts only fresh sessions that fail
         link.announce(self._event_in)
         self.live.start(link)
         if self.settings.origin and self._cors_task is None:
