@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as _dt
+import gc
 import os
 import signal
 import sys
@@ -181,6 +182,23 @@ class _Printer:
         return line
 
 
+GC_THRESHOLD = (20_000, 20, 20)
+"""The collector's thresholds while watching (CPython's default is 700, 10, 10)."""
+
+
+def _tune_collector() -> None:
+    """Fewer collector passes while events stream in.
+
+    Every event allocates a handful of objects that live on in the bounded history, none of them
+    in a reference cycle; at the default threshold (a young pass every 700 allocations) the
+    collector's passes took a quarter of a storm's time. What was loaded at start-up is frozen
+    out of the collector's view, and young passes come every 20,000 allocations: the history is
+    bounded (``history_size``), so memory stays bounded too.
+    """
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLD)
+
+
 def _silence(out: TextIO) -> None:
     """Point a dead stdout at /dev/null so the interpreter's final flush does not complain."""
     with contextlib.suppress(OSError, ValueError, AttributeError):
@@ -201,6 +219,7 @@ async def _watch(
 ) -> int:
     stop = asyncio.Event()
     monitor = make_monitor(settings, trace=trace)
+    _tune_collector()
     printer = _Printer(out, jsonl=jsonl, stop=stop)
     monitor.bus.subscribe(printer)
     writer = None

@@ -16,7 +16,6 @@ reached every subscriber.
 from __future__ import annotations
 
 import asyncio
-import statistics
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -133,7 +132,7 @@ class DropPattern:
             return None
         self._reported = True
         return DropFinding(
-            every_s=statistics.median(self._lifetimes),
+            every_s=_median(self._lifetimes),
             count=len(self._lifetimes),
             reason=event.reason,
             heartbeat_s=self._heartbeat_s,
@@ -145,8 +144,14 @@ class DropPattern:
         self._reported = False
 
 
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    half = len(ordered) // 2
+    return ordered[half] if len(ordered) % 2 else (ordered[half - 1] + ordered[half]) / 2
+
+
 def _alike(lifetimes: list[float]) -> bool:
-    mean = statistics.fmean(lifetimes)
+    mean = sum(lifetimes) / len(lifetimes)
     return max(lifetimes) - min(lifetimes) <= max(_SPREAD_S, _SPREAD_RATIO * mean)
 
 

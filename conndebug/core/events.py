@@ -1,6 +1,6 @@
 """History events: the one stream that feeds the TUI, the JSONL log, `watch` and the reports.
 
-Every event is a frozen dataclass with a ``kind`` (the names of the design's "History events"),
+Every event is a frozen dataclass (compared by identity) with a ``kind`` (the names of the design's "History events"),
 ``ts`` (wall clock, epoch seconds), ``t`` (monotonic seconds since the stream started) and its own
 typed fields. ``detail`` is the plain-words line a human reads; :meth:`Event.to_dict` gives the JSON
 shape every consumer relies on::
@@ -88,6 +88,10 @@ def iso_utc(ts: float) -> str:
     return f"{_iso_second[1]}{micro // 1000:03d}Z"
 
 
+_encode: Callable[[str], str] = json.encoder.encode_basestring
+"""A JSON string literal, as ``json.dumps(text, ensure_ascii=False)`` writes it (the C function)."""
+
+
 def _short_json(value: Any, limit: int = 200) -> str:
     """A short JSON text of a server's value for a detail line (never raises)."""
     try:
@@ -97,7 +101,7 @@ def _short_json(value: Any, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class Event:
     """Base of every history event."""
 
@@ -115,8 +119,13 @@ class Event:
         """One plain-words line describing the event."""
         return self.kind
 
-    def fields(self) -> dict[str, Any]:
-        """The kind-specific fields, with their JSON names."""
+    def __repr__(self) -> str:
+        # One shared repr (and identity equality): a generated __repr__/__eq__/__hash__ per event
+        # class cost a third of this module's import time, i.e. of every command's start.
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name, _ in self._names())
+        return f"{type(self).__name__}(ts={self.ts!r}, t={self.t!r}, {fields})"
+
+    def _names(self) -> tuple[tuple[str, str], ...]:
         names = _FIELD_NAMES.get(type(self))
         if names is None:
             names = _FIELD_NAMES[type(self)] = tuple(
@@ -124,6 +133,11 @@ class Event:
                 for f in dataclasses.fields(self)
                 if f.name not in ("ts", "t")
             )
+        return names
+
+    def fields(self) -> dict[str, Any]:
+        """The kind-specific fields, with their JSON names."""
+        names = _FIELD_NAMES.get(type(self)) or self._names()
         if not self.optional:
             return {json_name: getattr(self, name) for name, json_name in names}
         return {
@@ -148,7 +162,7 @@ class Event:
         return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":"), default=str)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class Connecting(Event):
     """A connection attempt starts."""
 
@@ -164,7 +178,7 @@ class Connecting(Event):
         return f"connecting to {self.url} over {self.transport}{extra}"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class Connected(Event):
     """The namespace is connected."""
 
@@ -212,7 +226,7 @@ class Connected(Event):
         return text
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class TransportChanged(Event):
     """The active transport was learned or changed."""
 
@@ -228,7 +242,7 @@ class TransportChanged(Event):
         return f"transport is {self.transport} ({self.how})"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class UpgradeFailed(Event):
     """The server offered a websocket upgrade, but it failed; polling stays in use."""
 
@@ -263,7 +277,7 @@ class UpgradeFailed(Event):
         return f"websocket upgrade offered but failed: {self.why}; staying on polling"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class Fallback(Event):
     """One transport failed, the next one in ``--transports`` order is tried."""
 
@@ -295,7 +309,7 @@ class Fallback(Event):
         return f"{self.from_transport} failed ({self.why}); falling back to {self.to_transport}"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class ConnectError(Event):
     """A connection attempt failed: the server's message and data, or the transport error."""
 
@@ -376,7 +390,7 @@ class ConnectError(Event):
         return f"{who}: {self.message}"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class Disconnected(Event):
     """The connection ended."""
 
@@ -414,7 +428,7 @@ class Disconnected(Event):
         return f"disconnected: {self.reason}{after}"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class ReconnectScheduled(Event):
     """An automatic reconnection attempt is scheduled."""
 
@@ -430,7 +444,7 @@ class ReconnectScheduled(Event):
         return f"reconnect attempt {self.attempt}{of} in {self.delay_s:.2f} s"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class ReconnectFailed(Event):
     """Automatic reconnection gave up."""
 
@@ -443,7 +457,7 @@ class ReconnectFailed(Event):
         return f"gave up after {self.attempts} reconnect attempts: {self.reason}"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class SessionCreated(Event):
     """A guest session was created (or a given token was read)."""
 
@@ -469,7 +483,7 @@ class SessionCreated(Event):
         return f"guest session created: {self.username} ({self.user_id})"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class SessionExpired(Event):
     """The server says the session or token expired."""
 
@@ -494,7 +508,7 @@ class SessionExpired(Event):
         return f"session expired: {self.message}"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class SessionRegenerated(Event):
     """A new guest session replaced an expired one."""
 
@@ -511,7 +525,7 @@ class SessionRegenerated(Event):
         return f"new guest session {self.username} ({self.session_id}) replaces the expired one"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class Stall(Event):
     """No sign of life for longer than the stall bound (or life returned: ``recovered``)."""
 
@@ -527,7 +541,7 @@ class Stall(Event):
         return f"no sign of life for {self.silent_s:.1f} s (bound {self.bound_s:.1f} s)"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class Rtt(Event):
     """One measured round trip."""
 
@@ -541,7 +555,7 @@ class Rtt(Event):
         return f"round trip {self.ms:.1f} ms ({self.method})"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class EventIn(Event):
     """A server event arrived."""
 
@@ -562,8 +576,21 @@ class EventIn(Event):
         again = " (replayed)" if self.replayed else ""
         return f"← {self.name} ({self.size} B){again} {self.preview}"
 
+    def to_json(self) -> str:
+        """As :meth:`Event.to_json`, written out directly for the plain case: a storm is made of
+        these, and building the dict to encode it cost more than the rest of an event's way."""
+        if self.binaries is not None or self.replayed is not None or type(self.size) is not int:
+            return Event.to_json(self)
+        name, preview = self.name, self.preview
+        return (
+            f'{{"ts":"{iso_utc(self.ts)}","t":{round(self.t, 3)!r},"kind":"event_in",'
+            f'"detail":{_encode(f"← {name} ({self.size} B) {preview}")},'
+            f'"name":{_encode(name)},"size":{self.size},"preview":{_encode(preview)},'
+            f'"namespace":{_encode(self.namespace)}}}'
+        )
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class EventOut(Event):
     """The client emitted an event (and, with an ack, what came back)."""
 
@@ -584,7 +611,7 @@ class EventOut(Event):
         return f"→ {self.name} ({self.size} B) {self.preview}{acked}"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class ProbeStep(Event):
     """One rung of the probe ladder finished."""
 
@@ -604,7 +631,7 @@ class ProbeStep(Event):
         return f"probe {self.name}: {self.status} ({self.ms:.0f} ms) {self.info}".rstrip()
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class Packet(Event):
     """One Engine.IO packet as it crossed the wire (the packet tap; emitted only when asked:
     ``watch --trace``, the inspector)."""
@@ -641,7 +668,7 @@ class Packet(Event):
         return f"{arrow} {self.transport} {what}{where} ({self.size} B) {self.preview}".rstrip()
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class VerdictChanged(Event):
     """The current diagnosis changed (the one engine of :mod:`conndebug.core.diagnosis`)."""
 
@@ -662,7 +689,7 @@ class VerdictChanged(Event):
         return f"verdict {self.code}: {self.title}"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class Note(Event):
     """Anything else worth a line: library log records, fault switches, skipped steps."""
 
@@ -723,7 +750,8 @@ class EventBus:
         self.clock: Clock = clock or SystemClock()
         self._start = self.clock.monotonic()
         self.history: collections.deque[Event] = collections.deque(maxlen=history_size)
-        self._subscribers: list[Subscriber] = []
+        self._subscribers: tuple[Subscriber, ...] = ()
+        """Replaced (never changed in place) on (un)subscribe: publishing iterates it as is."""
         self.published = 0
         """Events published since the start (the history may hold fewer)."""
 
@@ -742,7 +770,7 @@ class EventBus:
         """Record an already-built event and hand it to every subscriber."""
         self.history.append(event)
         self.published += 1
-        for subscriber in tuple(self._subscribers):
+        for subscriber in self._subscribers:
             subscriber(event)
 
     def subscribe(self, subscriber: Subscriber, *, replay: bool = False) -> Callable[[], None]:
@@ -750,11 +778,13 @@ class EventBus:
         if replay:
             for event in tuple(self.history):
                 subscriber(event)
-        self._subscribers.append(subscriber)
+        self._subscribers = (*self._subscribers, subscriber)
 
         def unsubscribe() -> None:
             if subscriber in self._subscribers:
-                self._subscribers.remove(subscriber)
+                rest = list(self._subscribers)
+                rest.remove(subscriber)
+                self._subscribers = tuple(rest)
 
         return unsubscribe
 

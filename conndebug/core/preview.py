@@ -49,11 +49,16 @@ def _clip(value: Any, depth: int = 0) -> Any:
     return value
 
 
+_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+"""``json.dumps(value, ensure_ascii=False, separators=(",", ":"))`` without building an encoder
+per call (a storm encodes one preview per event)."""
+
+
 def _dumps(value: Any, binaries: list[int] | None = None) -> str:
     """Compact JSON of ``value``; ``bytes`` as :func:`binary_text` (their sizes appended to
     ``binaries``). Raises ``RecursionError`` on nesting deeper than the stack allows."""
     if binaries is None:
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        return _COMPACT(value)
 
     def default(obj: Any) -> Any:
         if isinstance(obj, (bytes, bytearray, memoryview)):

@@ -7,8 +7,10 @@
   or the guest session kept for this guest endpoint (as the browser keeps its token, see
   :func:`conndebug.core.guest.guest_session`), or a new one (``session_created``); an endpoint
   that is not there (404, HTML, not the contract, no answer within a few seconds) means
-  connecting without auth (a note, once); one that fails (429, 5xx, refused) makes the attempt
-  fail (a ``connect_error`` of phase ``guest`` with the answer's facts, retried);
+  connecting without auth (a note, once); one that cannot be reached (DNS, refused, TLS, the
+  proxy) means this attempt goes without a token (the connection says why with all its facts);
+  one that answers with an error (429, 5xx) makes the attempt fail (a ``connect_error`` of phase
+  ``guest`` with the answer's facts, retried);
 - :meth:`~SessionKeeper.after_rejection` when the server refused the namespace: an expiry message
   (:func:`~conndebug.core.session.is_expiry_message`) → ``session_expired`` (the kept session is
   forgotten) → a new guest session
@@ -49,6 +51,10 @@ __all__ = ["REGENERATE_PAUSE_S", "CreateGuest", "Decision", "GuestFailure", "Ses
 
 REGENERATE_PAUSE_S = 0.1
 """The web client reconnects 100 ms after creating the new guest session."""
+_SAME_FOR_THE_SOCKET = frozenset(
+    {FailureKind.DNS, FailureKind.REFUSED, FailureKind.TLS, FailureKind.PROXY}
+)
+"""Guest-endpoint failures the connection would meet the same way on the same origin."""
 
 CreateGuest = Callable[[Settings], Awaitable[GuestResult]]
 """``create(settings)`` → a guest session (kept or new), "absent" or an error; a new one when
@@ -140,6 +146,21 @@ class SessionKeeper:
             self._emit(
                 Note,
                 text=self.redactor.text(f"{result.absent}; connecting without auth"),
+                level="warning",
+                topic="guest",
+                status=result.status,
+                url=self.redactor.text(s.guest_url),
+                facts=self.redactor.value(result.facts()),
+            )
+            return None
+        if result.kind in _SAME_FOR_THE_SOCKET:
+            # DNS, refused, TLS, the proxy: the connection itself meets the same (and says it
+            # with all its facts), as the web client would go on without a token.
+            self._emit(
+                Note,
+                text=self.redactor.text(
+                    f"no guest session ({result.error}); connecting without a token"
+                ),
                 level="warning",
                 topic="guest",
                 status=result.status,
