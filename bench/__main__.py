@@ -1,8 +1,9 @@
 """``uv run python -m bench``: every benchmark, side by side with the real JavaScript client.
 
-    uv run python -m bench                 # the full run (a few minutes), writes bench/RESULTS.md
+    uv run python -m bench                 # the full run (~11 minutes: the soak), writes bench/RESULTS.md
     uv run python -m bench --smoke         # tiny numbers, no 60 s caps (CI runs this)
     uv run python -m bench --only storm,idle   # these rows replaced in bench/RESULTS.md
+    uv run python -m bench --only soak     # the 10-minute soak alone
     uv run python -m bench --render        # RESULTS.md again from bench/out/raw.json (after editing notes)
 
 Raw samples go to ``bench/out/`` (git-ignored). Needs the Node peers (``npm ci`` in tests/node).
@@ -30,6 +31,7 @@ from bench import (
     fleet,
     idle,
     restart,
+    soak,
     stall,
     startup,
     storm,
@@ -53,6 +55,7 @@ BENCHMARKS: dict[str, Callable[[Params, asyncio.Lock], Awaitable[list[Row]]]] = 
     "client": client_storm.run,
     "tui_start": tui_start.run,
     "exporter": exporter.run,
+    "soak": soak.run,
 }
 
 

@@ -50,6 +50,8 @@ class Params:
     idle_s: float = 60.0
     restart_down_s: float = 2.0
     key_presses: int = 8
+    soak_s: float = 600.0
+    """How long the soak runs (restart every 10 s, expire every 7 s)."""
 
     @classmethod
     def full(cls) -> Params:
@@ -68,6 +70,7 @@ class Params:
             idle_s=2.0,
             restart_down_s=0.6,
             key_presses=1,
+            soak_s=12.0,
         )
 
 

@@ -446,6 +446,9 @@ def _run(argv: Sequence[str]) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``conndebug`` console script; returns the exit code."""
+    from conndebug.core.output import hold_standard_streams
+
+    hold_standard_streams()
     try:
         return _run(sys.argv[1:] if argv is None else argv)
     except ModuleNotFoundError as exc:

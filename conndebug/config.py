@@ -26,6 +26,7 @@ __all__ = [
     "Settings",
     "add_connection_options",
     "effective_proxy",
+    "no_proxy_matches",
     "normalize_url",
     "settings_from_args",
 ]
@@ -263,23 +264,84 @@ def effective_proxy(settings: Settings, url: str | None = None) -> str | None:
     """The proxy that applies to ``url`` (default: the target): the flag, or the environment.
 
     The environment's ``HTTPS_PROXY``/``HTTP_PROXY`` (upper or lower case) apply unless ``NO_PROXY``
-    names the host, as curl and browsers do.
+    names the host (:func:`no_proxy_matches`), as curl, requests and Go read it.
     """
     if settings.proxy:
         return settings.proxy
     if not settings.env_proxy:
         return None
     target = url or settings.url
-    host = urllib.parse.urlsplit(target).hostname or ""
     proxies = _environment_proxies()
     if not any(name != "no" for name in proxies):
         return None  # NO_PROXY alone (or nothing): no proxy to bypass
-    from urllib.request import proxy_bypass
-
-    if proxy_bypass(host):
-        return None
     scheme = "https" if target.startswith(("https://", "wss://")) else "http"
+    parts = urllib.parse.urlsplit(target)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if no_proxy_matches(
+        proxies.get("no", ""), parts.hostname or "", port or (443 if scheme == "https" else 80)
+    ):
+        return None
     return proxies.get(scheme) or proxies.get("all") or None
+
+
+def no_proxy_matches(no_proxy: str, host: str, port: int) -> bool:
+    """Whether ``NO_PROXY`` exempts ``host:port`` from the proxy.
+
+    Entries are separated by commas (or spaces); each is ``*`` (everything), a host name (that
+    host and every name under it; a leading ``.`` or ``*.`` is ignored, as curl and requests do),
+    an IP address, a CIDR block (``127.0.0.0/8``, ``fd00::/8``), or any of these with ``:port``
+    (``localhost:3001``, ``[::1]:3001``), which then matches that port only. Names compare without
+    regard to case. Hand-written: urllib's ``proxy_bypass`` ignores ports and CIDR blocks.
+    """
+    host = host.lower().strip("[]").rstrip(".")
+    try:
+        address: ipaddress.IPv4Address | ipaddress.IPv6Address | None = ipaddress.ip_address(
+            host.split("%")[0]
+        )
+    except ValueError:
+        address = None
+    for raw in no_proxy.replace(",", " ").split():
+        entry = raw.strip().lower()
+        if entry == "*":
+            return True
+        name, entry_port = _split_entry(entry)
+        if entry_port is not None and entry_port != port:
+            continue
+        if "/" in name:
+            try:
+                network = ipaddress.ip_network(name, strict=False)
+            except ValueError:
+                continue
+            if address is not None and address.version == network.version and address in network:
+                return True
+            continue
+        if address is not None:
+            try:
+                if ipaddress.ip_address(name) == address:
+                    return True
+            except ValueError:
+                pass
+            continue
+        name = name.removeprefix("*").lstrip(".").rstrip(".")
+        if name and (host == name or host.endswith("." + name)):
+            return True
+    return False
+
+
+def _split_entry(entry: str) -> tuple[str, int | None]:
+    """A NO_PROXY entry's name and port (``[::1]:80``, ``host:80``; a bare IPv6 has no port)."""
+    if entry.startswith("["):
+        name, _, rest = entry[1:].partition("]")
+        port = rest.removeprefix(":")
+        return name, int(port) if port.isdigit() else None
+    if entry.count(":") == 1:
+        name, _, port = entry.partition(":")
+        if port.isdigit():
+            return name, int(port)
+    return entry, None
 
 
 def add_connection_options(parser: argparse.ArgumentParser) -> None:
@@ -529,6 +591,12 @@ def _check_log(path: str) -> str:
     p = Path(path).expanduser()
     if p.is_dir():
         raise ConfigError(f"--log {path!r} is a directory", "give a file name")
+    if p.exists() and not p.is_file():
+        # A FIFO or a device: opening it here could wait for a reader (and closing it would end
+        # that reader's input); the log opens it once, with a bounded wait.
+        if not os.access(p, os.W_OK):
+            raise ConfigError(f"--log {path!r} cannot be written", "check its permissions")
+        return str(p)
     try:
         with p.open("a", encoding="utf-8"):
             pass

@@ -66,6 +66,8 @@ if TYPE_CHECKING:
 
 __all__ = ["EngineSession", "HttpLike", "Target", "WebSocketLike"]
 
+DELIVER_SLICE = 64
+"""Messages handed up at once before the reader gives the event loop a turn."""
 POLL_BODY_LIMIT = 32 * 1024 * 1024
 """The largest polling answer read (a burst of events can make one large; more ends the session)."""
 _SLACK = 5.0
@@ -681,7 +683,19 @@ class EngineSession:
                     self._tap_in(p, "polling", answer.request_id, _packet_size(p, self.eio))
                 self._receive_packet(p, batch)
             if batch:
-                self.on_messages(batch)
+                await self._deliver(batch)
+
+    async def _deliver(self, batch: list[MessageData]) -> None:
+        """Hand a read's messages up in order; a long burst in slices of :data:`DELIVER_SLICE`
+        with a turn for the rest of the event loop between them (a screen stays responsive while
+        thousands of buffered events are handled)."""
+        if len(batch) <= DELIVER_SLICE:
+            self.on_messages(batch)
+            return
+        for start in range(0, len(batch), DELIVER_SLICE):
+            if start:
+                await asyncio.sleep(0)
+            self.on_messages(batch[start : start + DELIVER_SLICE])
 
     def _poll_failed(self, exc: WireError, method: str) -> CloseReason:
         kind = CloseKind.TRANSPORT_ERROR
@@ -770,7 +784,7 @@ class EngineSession:
                 if self.closed.done():
                     break
             if batch:
-                self.on_messages(batch)
+                await self._deliver(batch)
             if self.closed.done():
                 return
 

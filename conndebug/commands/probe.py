@@ -5,6 +5,12 @@
 - ``--json``: one JSON object per URL (one line each), the schema of design.md, nothing else on
   stdout;
 - ``--report FILE``: a redacted Markdown or JSON report of every URL.
+
+Piped or redirected output, the report and ``--log`` go through
+:class:`~conndebug.core.output.LineOutput`: a reader that stops reading, a FIFO nobody opened or a
+full disk cannot hang the probe; it says which output stopped after how many lines and exits 3.
+Ctrl-C, SIGTERM and SIGHUP end it at once with a one-line summary on stderr (what was done, what
+was not) and exit 128 + the signal's number.
 """
 
 from __future__ import annotations
@@ -12,18 +18,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import atexit
+import contextlib
 import gc
 import json
-import sys
+import signal
 from collections.abc import Sequence
 from pathlib import Path
 
 from conndebug.config import Settings, settings_from_args
-from conndebug.core.events import EventBus, ProbeStep
+from conndebug.core.events import EventBus, Note, ProbeStep
+from conndebug.core.output import LineOutput, aopen_for_writing, write_bounded
 from conndebug.core.probe.result import ProbeResult, Step
 from conndebug.core.probe.runner import run_probe
 from conndebug.core.redact import Redactor, settings_redactor
-from conndebug.core.report import ReportSection, check_report_path, write_report
+from conndebug.core.report import ReportSection, check_report_path, render_report
 
 __all__ = ["probe_many", "run_probe_command"]
 
@@ -67,60 +75,158 @@ def _quick_exit() -> None:
         atexit.register(gc.freeze)
 
 
+_STOP_SIGNALS = tuple(
+    sig for sig in (getattr(signal, n, None) for n in ("SIGINT", "SIGTERM", "SIGHUP")) if sig
+)
+
+
+class _Run:
+    """What the probe has done so far: for the summary when a signal ends it."""
+
+    def __init__(self, buses: list[EventBus], urls: list[str]) -> None:
+        self.buses = buses
+        self.urls = urls
+        self.stage = "probe"
+        """``probe``, ``output`` or ``report``: what the command is doing."""
+
+    def summary(self, sig: signal.Signals) -> str:
+        head = f"probe: interrupted by {sig.name}"
+        if self.stage == "report":
+            return f"{head} — the verdicts were printed; the report was not written"
+        if self.stage == "output":
+            return f"{head} — the verdicts were not all printed"
+        parts = []
+        for url, bus in zip(self.urls, self.buses, strict=True):
+            steps = [e for e in bus.history if isinstance(e, ProbeStep)]
+            done = ", ".join(f"{e.name} {e.status}" for e in steps) or "nothing yet"
+            parts.append(f"{url}: no verdict (done: {done})")
+        return f"{head} — " + "; ".join(parts)
+
+
 async def _main(settings_list: list[Settings], *, json_out: bool, report: Path | None) -> int:
     buses = [EventBus(history_size=settings.history_size) for settings in settings_list]
+    run = _Run(buses, [s.url for s in settings_list])
+    task = asyncio.current_task()
+    assert task is not None
+    caught: list[signal.Signals] = []
+
+    def on_signal(sig: signal.Signals) -> None:
+        if not caught:
+            caught.append(sig)
+            task.cancel()
+
+    loop = asyncio.get_running_loop()
+    handled = []
+    for sig in _STOP_SIGNALS:
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(sig, on_signal, sig)
+            handled.append(sig)
+    try:
+        return await _probe_and_write(settings_list, buses, run, json_out=json_out, report=report)
+    except asyncio.CancelledError:
+        if not caught:
+            raise
+        write_bounded(2, run.summary(caught[0]))
+        return 128 + int(caught[0])
+    finally:
+        for sig in handled:
+            loop.remove_signal_handler(sig)
+
+
+async def _probe_and_write(
+    settings_list: list[Settings],
+    buses: list[EventBus],
+    run: _Run,
+    *,
+    json_out: bool,
+    report: Path | None,
+) -> int:
     logs = []
     for settings, bus in zip(settings_list, buses, strict=True):
         if settings.log:
             from conndebug.core.jsonl import JsonlLog
 
-            log = JsonlLog(settings.log)
+            def said(log: JsonlLog, bus: EventBus = bus) -> None:
+                if log.problem:
+                    bus.emit(Note, text=log.problem, level="error", topic="log")
+
+            log = JsonlLog(settings.log, on_stop=said)
             bus.subscribe(log)
             logs.append(log)
+    stdout = LineOutput(1, name="stdout")
+    problems: list[str] = []
     try:
         if json_out:
             results = await probe_many(settings_list, buses=buses)
-            for result in results:
-                sys.stdout.write(
+            run.stage = "output"
+            stdout.write(
+                "".join(
                     json.dumps(result.to_json_dict(), ensure_ascii=False, default=str) + "\n"
+                    for result in results
                 )
-            sys.stdout.flush()
+            )
         else:
-            results = await _human(settings_list, buses)
+            results = await _human(settings_list, buses, stdout, run)
+        await stdout.aclose(while_reading=True)
     finally:
         for log in logs:
             log.close()
+            if log.problem:
+                problems.append(log.problem)
+    if stdout.problem and not stdout.gone:
+        problems.append(stdout.problem)
     if report is not None:
-        redactor = Redactor(show_secrets=any(s.show_secrets for s in settings_list))
-        for settings in settings_list:
-            for secret in settings_redactor(settings).known:
-                redactor.add(secret)
-        write_report(
-            report,
-            [
-                ReportSection(
-                    title=r.url,
-                    verdict=r.verdict,
-                    steps=r.steps,
-                    connection=r.connection,
-                    environment=r.environment,
-                    history=r.history,
-                )
-                for r in results
-            ],
-            kind="probe",
-            redactor=redactor,
-        )
-        if not json_out:
-            print(f"report written to {report}", file=sys.stderr)
-    return max(r.exit_code for r in results)
+        run.stage = "report"
+        problem = await _write_report(report, settings_list, results)
+        if problem is not None:
+            problems.append(problem)
+        elif not json_out:
+            write_bounded(2, f"report written to {report}")
+    code = max(r.exit_code for r in results)
+    if problems:
+        write_bounded(2, "\n".join(problems))
+        code = 3
+    return code
 
 
-async def _human(settings_list: list[Settings], buses: list[EventBus]) -> list[ProbeResult]:
+async def _write_report(
+    report: Path, settings_list: list[Settings], results: list[ProbeResult]
+) -> str | None:
+    """Write the report (a FIFO gets a bounded wait for its reader); what went wrong, or None."""
+    redactor = Redactor(show_secrets=any(s.show_secrets for s in settings_list))
+    for settings in settings_list:
+        for secret in settings_redactor(settings).known:
+            redactor.add(secret)
+    text = render_report(
+        report,
+        [
+            ReportSection(
+                title=r.url,
+                verdict=r.verdict,
+                steps=r.steps,
+                connection=r.connection,
+                environment=r.environment,
+                history=r.history,
+            )
+            for r in results
+        ],
+        kind="probe",
+        redactor=redactor,
+    )
+    fd = await aopen_for_writing(str(report), name="--report", append=False)
+    output = LineOutput(fd, name="--report", owns_fd=True)
+    output.write(text)
+    await output.aclose(while_reading=True)
+    return output.problem
+
+
+async def _human(
+    settings_list: list[Settings], buses: list[EventBus], stdout: LineOutput, run: _Run
+) -> list[ProbeResult]:
     from conndebug.commands.probe_render import stdout_is_terminal
 
     if not stdout_is_terminal():
-        return await _plain(settings_list, buses)
+        return await _plain(settings_list, buses, stdout, run)
 
     from rich.console import Console
 
@@ -168,13 +274,15 @@ async def _human(settings_list: list[Settings], buses: list[EventBus]) -> list[P
     return results
 
 
-async def _plain(settings_list: list[Settings], buses: list[EventBus]) -> list[ProbeResult]:
+async def _plain(
+    settings_list: list[Settings], buses: list[EventBus], stdout: LineOutput, run: _Run
+) -> list[ProbeResult]:
     """Piped or redirected: the same blocks as plain text, without loading Rich."""
     from conndebug.commands.probe_render import output_width, plain_header, plain_result
 
     results = await probe_many(settings_list, buses=buses)
+    run.stage = "output"
     width = output_width()
     blocks = [f"{plain_header(r.url)}\n{plain_result(r, width=width)}\n" for r in results]
-    sys.stdout.write("\n".join(blocks))
-    sys.stdout.flush()
+    stdout.write("\n".join(blocks))
     return results

@@ -3,27 +3,100 @@
 Both run one asyncio loop: the monitor (and, for the demo, the reference server) live on it beside
 the Textual app, and are closed in ``finally`` blocks whatever way the app ends, so quitting leaves
 no open sockets, no "Unclosed client session" and a restored terminal.
+
+SIGTERM, SIGHUP, SIGQUIT (and a SIGINT sent from outside: in the app, Ctrl-C is a key) end the app
+the way ``q`` does: Textual restores the terminal (alternate screen off, mouse reporting off,
+cursor shown), the monitor's final ``disconnected`` reaches the history and the ``--log`` file,
+and the exit code is 128 + the signal's number. Without a terminal (stdin or stdout not a tty)
+neither starts: one line points to ``conndebug watch``, exit 3. A ``--log`` that stopped (a full
+disk, a reader gone) is said on stderr after the screen is gone, and the exit code is 3.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import importlib
+import os
+import signal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from conndebug.config import Settings, settings_from_args
 from conndebug.core.clock import SystemClock
+from conndebug.core.errors import ConfigError
 
-__all__ = ["DEMO_RTT_EVENT", "demo_settings", "run_demo", "run_tui"]
+if TYPE_CHECKING:
+    from conndebug.core.monitor import Monitor
+    from conndebug.ui.app import ConndebugApp
+
+__all__ = ["DEMO_RTT_EVENT", "demo_settings", "require_terminal", "run_demo", "run_tui"]
+
+_END_SIGNALS = tuple(
+    sig
+    for sig in (getattr(signal, n, None) for n in ("SIGTERM", "SIGHUP", "SIGQUIT", "SIGINT"))
+    if sig
+)
 
 DEMO_RTT_EVENT = "conndebug:ping"
 """The reference server's ack event, used for round trips in the demo."""
 
 
+def _isatty(fd: int) -> bool:
+    try:
+        return os.isatty(fd)
+    except OSError:
+        return False
+
+
+def require_terminal(command: str) -> None:
+    """A ConfigError (one line, exit 3) unless stdin and stdout are both terminals."""
+    if not (_isatty(0) and _isatty(1)):
+        raise ConfigError(
+            f"{command} needs a terminal (stdin and stdout are not both terminals)",
+            "for the live history without a screen use `conndebug watch URL` "
+            "(add --jsonl for JSON lines)",
+        )
+
+
+async def _run_app(app: ConndebugApp, monitor: Monitor) -> int:
+    """Run the app; a signal ends it as ``q`` does; the monitor is stopped whatever happens."""
+    loop = asyncio.get_running_loop()
+    caught: list[signal.Signals] = []
+
+    def on_signal(sig: signal.Signals) -> None:
+        if not caught:
+            caught.append(sig)
+            app.exit(return_code=128 + int(sig))
+
+    handled = []
+    for sig in _END_SIGNALS:
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(sig, on_signal, sig)
+            handled.append(sig)
+    try:
+        await app.run_async()
+    finally:
+        try:
+            await monitor.stop()  # the final ``disconnected``, in the history and the log
+        finally:
+            for sig in handled:
+                loop.remove_signal_handler(sig)
+    code = app.return_code or 0
+    log = monitor.log
+    if log is not None and log.problem:
+        from conndebug.core.output import write_bounded
+
+        write_bounded(2, log.problem)
+        code = code or 3
+    return code
+
+
 def run_tui(settings: Settings) -> int:
     """Open the live panel against ``settings.url``; returns the exit code."""
+    require_terminal("conndebug --url")
     return asyncio.run(_tui(settings))
 
 
@@ -38,10 +111,10 @@ async def _tui(settings: Settings) -> int:
         await monitor.start()
         ui = await asyncio.to_thread(importlib.import_module, "conndebug.ui.app")
         app = ui.make_app(settings, monitor=monitor, clock=clock)
-        await app.run_async()
-    finally:
+    except BaseException:
         await monitor.stop()
-    return app.return_code or 0
+        raise
+    return await _run_app(app, monitor)
 
 
 def demo_settings(args: argparse.Namespace, url: str) -> Settings:
@@ -78,6 +151,7 @@ async def _demo(args: argparse.Namespace, *, report_dir: Path | None = None) -> 
     )
     await server.start()
     try:
+        require_terminal("conndebug demo")  # after the port: a busy port is said first
         settings = demo_settings(args, server.url)
         monitor = make_monitor(settings, clock=clock, admin_key=server.admin_key)
         app = make_app(
@@ -88,10 +162,6 @@ async def _demo(args: argparse.Namespace, *, report_dir: Path | None = None) -> 
             session_ttl_s=session_ttl,
             report_dir=report_dir,
         )
-        try:
-            await app.run_async()
-        finally:
-            await monitor.stop()
+        return await _run_app(app, monitor)
     finally:
         await server.stop()
-    return app.return_code or 0

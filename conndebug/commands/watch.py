@@ -12,13 +12,18 @@ explanation, fix; in ``--jsonl`` the last ``verdict`` event is it). ``--trace`` 
 ``packet`` event per Engine.IO packet in and out.
 
 It stops after ``--duration`` seconds (``0``: as soon as the first connect settles — connected,
-failed, or waiting to retry), on Ctrl-C or SIGTERM (no traceback), or when stdout goes away, and
-exits by the final verdict's exit code, as ``probe`` does on the same server: **0** ok, **1**
-connected but degraded (polling only, a polling-only server, stalled, drops on a timer), **2** not
-connected; without a verdict yet, by the state (2 not connected); **3** bad configuration (raised
-before anything runs). ``--log`` works here too, and ``--prom-textfile FILE`` keeps a
-node_exporter textfile with the live state, uptime and drop counters (:mod:`.textfile`). This
-module never imports Textual.
+failed, or waiting to retry), on Ctrl-C, SIGTERM or SIGHUP (no traceback; the summary line on
+stderr), or when stdout goes away or fails, and exits by the final verdict's exit code, as
+``probe`` does on the same server: **0** ok, **1** connected but degraded (polling only, a
+polling-only server, stalled, drops on a timer), **2** not connected (without a verdict yet, by
+the state), **3** bad configuration (raised before anything runs) — or an output that stopped: a
+full disk, a closed stdout, a reader that stopped reading. Lines go out through a
+:class:`~conndebug.core.output.LineOutput`, so a stdout nobody reads never freezes the watch: it is
+said on stderr (``stdout stopped after N lines: <reason>``), as a ``--log`` that stopped is
+(``--log stopped after N events: <reason>``, also a note in the history). A reader that went away
+(``watch | head``) is the normal end of a pipeline: the watch stops quietly, with the state's exit
+code. ``--prom-textfile FILE`` keeps a node_exporter textfile with the live state, uptime and drop
+counters (:mod:`.textfile`). This module never imports Textual.
 """
 
 from __future__ import annotations
@@ -27,17 +32,18 @@ import asyncio
 import contextlib
 import datetime as _dt
 import gc
+import io
 import os
 import signal
-import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING
 
 from conndebug.config import Settings
 from conndebug.core.events import Event, Note
 from conndebug.core.model import EXIT_BY_STATE, State
 from conndebug.core.monitor import Monitor, make_monitor
+from conndebug.core.output import LineOutput, write_bounded
 from conndebug.core.text import visible
 
 if TYPE_CHECKING:
@@ -88,19 +94,20 @@ def exit_code(monitor: Monitor) -> int:
 
 
 class _Printer:
-    """A bus subscriber that prints each event; stops quietly if stdout goes away.
+    """A bus subscriber that prints each event through a bounded :class:`LineOutput`.
 
-    A line is written and flushed at the end of the event loop's current step; while events keep
-    coming (a storm), lines gather for at most :data:`BURST_FLUSH_S` and go out in one write: a
-    system call per event (a pipe write wakes the reader) cost more than everything else the
-    watch does per event. :meth:`flush` writes whatever is left.
+    A line is written at the end of the event loop's current step; while events keep coming (a
+    storm), lines gather for at most :data:`BURST_FLUSH_S` and go out in one write: a system call
+    per event (a pipe write wakes the reader) cost more than everything else the watch does per
+    event. :meth:`flush` writes whatever is left. When stdout fails (a full disk, a closed
+    descriptor, the reader gone) the watch stops; when it stalls, the watch goes on (``--log`` may
+    still be written) and the lines are counted as not written.
     """
 
-    def __init__(self, out: TextIO, *, jsonl: bool, stop: asyncio.Event) -> None:
-        self.out = out
+    def __init__(self, fd: int, *, jsonl: bool, stop: asyncio.Event) -> None:
         self.jsonl = jsonl
         self.stop = stop
-        self.dead = False
+        self.output = LineOutput(fd, name="stdout", on_stop=self._stopped)
         self._lines: list[str] = []
         self._scheduled = False
         self._last_flush = 0.0
@@ -108,11 +115,26 @@ class _Printer:
         if not jsonl:
             from rich.console import Console
 
-            self.console = Console(file=out, highlight=False, emoji=False, markup=False)
+            # Rich only formats (into a capture): it must never write or flush stdout itself,
+            # or a full or closed stdout would fail inside it. Colours as for stdout.
+            self.console = Console(
+                file=io.StringIO(),
+                force_terminal=True if _isatty(fd) else None,
+                highlight=False,
+                emoji=False,
+                markup=False,
+            )
+
+    @property
+    def dead(self) -> bool:
+        """True once stdout stopped taking lines."""
+        return self.output.stopped
+
+    def _stopped(self, output: LineOutput) -> None:
+        if not output.stalled:
+            self.stop.set()  # nothing can be shown any more: stop watching
 
     def __call__(self, event: Event) -> None:
-        if self.dead:
-            return
         if self.console is None:
             self._lines.append(event.to_json() + "\n")
         elif not (isinstance(event, Note) and event.level == "debug"):
@@ -135,19 +157,13 @@ class _Printer:
                 loop.call_soon(self.flush)
 
     def flush(self) -> None:
-        """Write and flush the pending lines (idempotent)."""
+        """Hand the pending lines to the output (idempotent; waits only while a reader reads)."""
         self._scheduled = False
         self._last_flush = time.monotonic()
-        if self.dead or not self._lines:
+        if not self._lines:
             return
         text, self._lines = "".join(self._lines), []
-        try:
-            self.out.write(text)
-            self.out.flush()
-        except (BrokenPipeError, ValueError, OSError):
-            self.dead = True
-            self.stop.set()  # nobody reads any more: stop watching
-            _silence(self.out)
+        self.output.write(text)
 
     def final(self, verdict: Verdict) -> None:
         """The final verdict, as the probe prints one: code, title, what was seen, the fix."""
@@ -199,12 +215,24 @@ def _tune_collector() -> None:
     gc.set_threshold(*GC_THRESHOLD)
 
 
-def _silence(out: TextIO) -> None:
+def _isatty(fd: int) -> bool:
+    try:
+        return os.isatty(fd)
+    except OSError:
+        return False
+
+
+def _silence(fd: int) -> None:
     """Point a dead stdout at /dev/null so the interpreter's final flush does not complain."""
     with contextlib.suppress(OSError, ValueError, AttributeError):
         devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, out.fileno())
+        os.dup2(devnull, fd)
         os.close(devnull)
+
+
+_STOP_SIGNALS = tuple(
+    sig for sig in (getattr(signal, n, None) for n in ("SIGINT", "SIGTERM", "SIGHUP")) if sig
+)
 
 
 async def _watch(
@@ -212,7 +240,7 @@ async def _watch(
     *,
     jsonl: bool,
     duration: float | None,
-    out: TextIO,
+    fd: int = 1,
     trace: bool = False,
     textfile: Path | None = None,
     textfile_interval: float = 5.0,
@@ -220,7 +248,7 @@ async def _watch(
     stop = asyncio.Event()
     monitor = make_monitor(settings, trace=trace)
     _tune_collector()
-    printer = _Printer(out, jsonl=jsonl, stop=stop)
+    printer = _Printer(fd, jsonl=jsonl, stop=stop)
     monitor.bus.subscribe(printer)
     writer = None
     if textfile is not None:
@@ -235,11 +263,13 @@ async def _watch(
         )
     loop = asyncio.get_running_loop()
     handled: list[signal.Signals] = []
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in _STOP_SIGNALS:
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(sig, stop.set)
             handled.append(sig)
     try:
+        if printer.dead:  # stdout was closed before anything ran
+            stop.set()
         if writer is not None:
             writer.start()
         await monitor.start()
@@ -262,20 +292,33 @@ async def _watch(
         if writer is not None:
             await writer.stop()
         printer.flush()
+        final = monitor.verdict
+        if final is not None and not jsonl:
+            printer.final(final)  # in --jsonl the last verdict event is the final verdict
+        await printer.output.aclose()
         for sig in handled:
             loop.remove_signal_handler(sig)
-    verdict = snap.diagnosis
-    if verdict is not None and not jsonl:
-        printer.final(verdict)
+    if printer.output.stopped:
+        _silence(fd)  # nothing more for it; the interpreter's own flush must not fail either
     summary = f"watch: {snap.state.value}"
     if snap.state in (State.CONNECTED, State.STALLED) and snap.transport:
         summary += f" over {snap.transport}"
+    verdict = snap.diagnosis
     if verdict is not None:
         summary += f" — {verdict.code}: {verdict.title}"
     elif snap.verdict:
         summary += f" — {snap.verdict}"
-    with contextlib.suppress(OSError, ValueError):
-        print(monitor.redactor.text(summary) + f" (exit {code})", file=sys.stderr)
+    problems = []
+    stdout = printer.output
+    if stdout.problem and not stdout.gone:
+        problems.append(stdout.problem)
+    log = monitor.log
+    if log is not None and log.problem:
+        problems.append(log.problem)
+    if problems:
+        code = 3
+    lines = [monitor.redactor.text(summary) + f" (exit {code})", *problems]
+    write_bounded(2, "\n".join(lines) + "\n")
     return code
 
 
@@ -296,7 +339,7 @@ def run_watch(
             settings,
             jsonl=jsonl,
             duration=duration,
-            out=sys.stdout,
+            fd=1,
             trace=trace,
             textfile=textfile,
             textfile_interval=textfile_interval,

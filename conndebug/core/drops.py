@@ -6,11 +6,18 @@ below the heartbeat therefore cuts every quiet connection after that timeout, ag
 clients see ``transport close`` at a regular interval. The rule: a proxy's read timeout must exceed
 ``pingInterval + pingTimeout`` (nginx ``proxy_read_timeout`` is 60 s by default).
 
-:class:`DropPattern` reads the history (``connected`` and ``disconnected`` events) and, once
+:class:`DropPattern` reads the history (``connected``, ``disconnected``, ``connect_error`` and the
+monitor's ``listens again`` note) and, once
 :data:`MIN_DROPS` drops in a row came after about the same time connected, says so in plain words,
 naming the rule when that time is shorter than the heartbeat. :func:`watch_drops` subscribes it to
-a bus, publishing its finding as a ``note`` (topic ``drops``) after the ``disconnected`` event has
-reached every subscriber.
+a bus, publishing its finding as a ``note`` (topic ``drops``) after the event that completed the
+pattern has reached every subscriber.
+
+Only drops nothing else explains count — an unexplained ``transport close``. A drop is not a
+proxy's timeout when conndebug saw its cause: the websocket broke on bad frames or invalid UTF-8
+(``transport error``), the server closed its Engine.IO session itself, a kick, a ping timeout, or
+a restart (after the drop the port refused connections, or the monitor saw it listen again). As the restart shows only after the drop, a
+drop counts once the next connection succeeded without such a sign in between.
 """
 
 from __future__ import annotations
@@ -29,13 +36,22 @@ _SPREAD_S = 0.5
 """Lifetimes this close (seconds) count as "about the same" ..."""
 _SPREAD_RATIO = 0.2
 """... or this close, relative to their mean (whichever is wider)."""
-_PROXY_REASONS = ("transport close", "transport error")
-"""Disconnect reasons a proxy closing the connection produces (kicks and ping timeouts are not)."""
+_PROXY_REASON = "transport close"
+"""The disconnect reason a proxy closing the connection produces (kicks, ping timeouts and broken
+websockets — ``transport error`` — are not)."""
+_EXPLAINED_CLOSES = ("(the server closed the Engine.IO session)", "(dropped on purpose)")
+"""``transport close`` reasons whose cause is known: the server's own close, the user's drop."""
+_RESTART_NOTE = "listens again"
+"""The monitor's note (topic ``reconnect``) when the port of a server that went away listens
+again: the drop before it was a restart."""
 _KNOWN_CAUSES = frozenset({"user", "client"})
-"""Who ended a connection when the cause is known, so it is no proxy's timer: the person at the
+"""Who ended a connection (a live client's ``by``) when that is the cause: the person at the
 keyboard (a drop, a reconnect), conndebug itself."""
-_OWN_WORDS = frozenset({"protocol"})
-"""How a session ended when the client saw why (bad frames, invalid UTF-8, not Engine.IO)."""
+_EXPLAINED_ENDS = frozenset({"server_close", "protocol"})
+"""How a session ended (a live client's ``close``) when the client saw why: the server's own
+Engine.IO CLOSE, a broken websocket or session (bad frames, invalid UTF-8, not Engine.IO)."""
+_OBSERVED = frozenset({Connected, ConnectError, Disconnected, Note})
+"""The events :meth:`DropPattern.observe` takes."""
 
 
 @dataclass(frozen=True)
@@ -85,7 +101,8 @@ class DropFinding:
 
 
 class DropPattern:
-    """Notices connections that drop after about the same time, again and again."""
+    """Notices connections that drop after about the same time, again and again, for no reason
+    conndebug saw."""
 
     def __init__(self, *, min_drops: int = MIN_DROPS) -> None:
         self.min_drops = min_drops
@@ -94,53 +111,84 @@ class DropPattern:
         self._ping_interval_s: float | None = None
         self._lifetimes: list[float] = []
         self._reported = False
+        self._pending: tuple[float, str] | None = None
+        """The last drop (lifetime, reason), counted once the next connection succeeds."""
+        self._last_reason = ""
 
     @property
     def in_pattern(self) -> bool:
         """Drops alike so far (the pattern holds, or is forming)."""
-        return bool(self._lifetimes)
+        return bool(self._lifetimes) or self._pending is not None
 
     def observe(self, event: Event) -> DropFinding | None:
         """Take one history event; a finding the first time a pattern shows, else ``None``.
 
-        Drops whose cause is known break the pattern: the user's (``d``, a reconnect), a session
-        the client saw broken (bad frames, invalid UTF-8), and a restart (an attempt refused
-        after the drop: nothing listened for a while).
-        """
-        if isinstance(event, ConnectError):
-            if event.failure == "connection_refused":
-                self._forget()  # the server was down: a restart, not a timer
-            return None
+        Drops whose cause is known break the pattern: the user's (``d``, a reconnect), the
+        server's own close, a session the client saw broken (bad frames, invalid UTF-8), and a
+        restart (an attempt refused after the drop, or the port seen listening again)."""
         if isinstance(event, Connected):
+            finding = self._confirm()
             self._connected_at = event.t
             if event.ping_interval_ms is not None and event.ping_timeout_ms is not None:
                 self._ping_interval_s = event.ping_interval_ms / 1000
                 self._heartbeat_s = (event.ping_interval_ms + event.ping_timeout_ms) / 1000
+            return finding
+        if isinstance(event, ConnectError):
+            refused = event.failure == "connection_refused" or "refused" in event.message.lower()
+            if refused:
+                self._explained()  # the port was closed: a restart, not a proxy
+            return None
+        if isinstance(event, Note):
+            if event.topic == "reconnect" and _RESTART_NOTE in event.text:
+                self._explained()
             return None
         if not isinstance(event, Disconnected) or self._connected_at is None:
             return None
         lifetime = event.t - self._connected_at
         self._connected_at = None
-        known = event.by in _KNOWN_CAUSES or event.close in _OWN_WORDS
-        if known or not event.will_reconnect or not event.reason.startswith(_PROXY_REASONS):
-            self._forget()  # a kick, a ping timeout, the user, a cause seen: not this pattern
+        reason = event.reason
+        unexplained = (
+            event.will_reconnect
+            and reason.startswith(_PROXY_REASON)
+            and event.by not in _KNOWN_CAUSES
+            and event.close not in _EXPLAINED_ENDS
+            and not any(cause in reason for cause in _EXPLAINED_CLOSES)
+        )
+        if not unexplained:
+            self._forget()  # a kick, a ping timeout, a broken websocket, the user: not this
             return None
+        self._pending = (lifetime, reason)
+        return None
+
+    def _confirm(self) -> DropFinding | None:
+        """The connection after a drop succeeded with no sign of a restart: the drop counts."""
+        if self._pending is None:
+            return None
+        lifetime, reason = self._pending
+        self._pending = None
         if self._lifetimes and not _alike([*self._lifetimes, lifetime]):
             self._forget()
         self._lifetimes.append(lifetime)
+        self._last_reason = reason
         if len(self._lifetimes) < self.min_drops or self._reported:
             return None
         self._reported = True
         return DropFinding(
             every_s=_median(self._lifetimes),
             count=len(self._lifetimes),
-            reason=event.reason,
+            reason=reason,
             heartbeat_s=self._heartbeat_s,
             ping_interval_s=self._ping_interval_s,
         )
 
+    def _explained(self) -> None:
+        """A sign that the last drop was a restart: it and the drops before it are no pattern."""
+        if self._pending is not None:
+            self._forget()
+
     def _forget(self) -> None:
         self._lifetimes.clear()
+        self._pending = None
         self._reported = False
 
 
@@ -158,8 +206,9 @@ def _alike(lifetimes: list[float]) -> bool:
 def watch_drops(bus: EventBus) -> Callable[[], None]:
     """Subscribe a :class:`DropPattern` to ``bus``; its findings become ``note`` events.
 
-    The note is published once the ``disconnected`` event that completed the pattern has reached
-    every subscriber (on the next turn of the running loop), so every reader sees them in order.
+    The note is published once the event that completed the pattern (the ``connected`` after the
+    last drop) has reached every subscriber (on the next turn of the running loop), so every
+    reader sees them in order.
     Returns the unsubscribe function.
     """
     pattern = DropPattern()
@@ -169,6 +218,8 @@ def watch_drops(bus: EventBus) -> Callable[[], None]:
         bus.emit(Note, text=finding.text, level=level, topic="drops")
 
     def on_event(event: Event) -> None:
+        if type(event) not in _OBSERVED:
+            return  # the server's events, round trips...: nothing for the pattern
         finding = pattern.observe(event)
         if finding is None:
             return

@@ -518,7 +518,8 @@ class SessionRegenerated(Event):
     session_id: str | None
     previous_session_id: str | None = None
     count: int = 1
-    """Regenerations within the loop guard's window."""
+    """Fresh sessions in a row, this one included, that have not connected yet (what the loop
+    guard counts)."""
 
     @property
     def detail(self) -> str:
@@ -760,6 +761,11 @@ class EventBus:
         event = self.stamp(cls, **fields)
         self.publish(event)
         return event
+
+    @property
+    def start(self) -> float:
+        """The monotonic time the stream started (``t`` counts from it)."""
+        return self._start
 
     def stamp(self, cls: type[E], **fields: Any) -> E:
         """Build an event of ``cls`` stamped with the bus clock, without publishing it (for a

@@ -259,12 +259,15 @@ def wire_post(settings: Settings) -> Post:
 
 
 async def create_guest_session(
-    settings: Settings, *, timeout: float = 10.0, post: Post | None = None
+    settings: Settings, *, timeout: float | None = None, post: Post | None = None
 ) -> GuestResult:
-    """``POST`` the guest endpoint once (bounded by ``timeout``) and sort out the answer.
+    """``POST`` the guest endpoint once (bounded by ``timeout``, by default ``--connect-timeout``
+    as the whole connection attempt is) and sort out the answer.
 
     ``post`` carries the request (default: :func:`wire_post` of the settings).
     """
+    if timeout is None:
+        timeout = settings.connect_timeout
     url = settings.guest_url
     headers = dict(settings.headers)
     if settings.origin:

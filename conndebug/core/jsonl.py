@@ -1,18 +1,21 @@
 """The ``--log`` file: every history event appended as one JSON line, as it happens.
 
-The file is opened with ``O_APPEND`` and each complete line (``event.to_json() + "\\n"``) goes out
-with a single ``os.write``: no user-space buffer, so nothing is lost when the process is killed
-(even with SIGKILL), and lines from two processes appending to one file never interleave. A write
-costs a few microseconds, so thousands of events per second keep up.
+The file is opened with ``O_APPEND`` and written through a :class:`~conndebug.core.output.LineOutput`:
+a regular file gets each complete line (``event.to_json() + "\\n"``) with a single ``os.write`` —
+no user-space buffer, so nothing is lost when the process is killed (even with SIGKILL), and lines
+from two processes appending to one file never interleave; a FIFO or a pipe gets them from a writer
+thread, so a reader that stops reading cannot freeze the caller. When the disk fills up (or the
+reader goes away, or stalls) the log ends on a whole line and stops; :attr:`JsonlLog.problem` says
+``--log stopped after N events: <reason>`` and ``on_stop`` is called once, so the owner can say it
+in the history too.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
+from collections.abc import Callable
 
-from conndebug.core.errors import ConfigError
 from conndebug.core.events import Event
+from conndebug.core.output import CLOSE_S, LineOutput, open_for_writing
 
 __all__ = ["JsonlLog"]
 
@@ -20,41 +23,41 @@ __all__ = ["JsonlLog"]
 class JsonlLog:
     """An :class:`~conndebug.core.events.EventBus` subscriber that appends JSON lines to a file."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *, on_stop: Callable[[JsonlLog], None] | None = None) -> None:
         self.path = path
-        self.lines = 0
-        self.error: str | None = None
-        """Set when a write failed (disk full...); later events are not written."""
-        try:
-            self._fd: int | None = os.open(
-                path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644
-            )
-        except OSError as exc:
-            raise ConfigError(
-                f"--log {path!r} cannot be opened", exc.strerror or str(exc)
-            ) from None
+        self._on_stop = on_stop
+        fd = open_for_writing(path, name="--log")  # a ConfigError when it cannot be opened
+        self.output = LineOutput(
+            fd, name="--log", unit="events", owns_fd=True, on_stop=self._stopped
+        )
+
+    @property
+    def lines(self) -> int:
+        """Events written as whole lines."""
+        return self.output.lines
+
+    @property
+    def error(self) -> str | None:
+        """Why the log stopped (disk full, reader gone or stalled), else ``None``; later events
+        are counted, not written."""
+        return self.output.error
+
+    @property
+    def problem(self) -> str | None:
+        """``--log stopped after N events: <reason>``, or ``None`` while all is well."""
+        return self.output.problem
+
+    def _stopped(self, _output: LineOutput) -> None:
+        if self._on_stop is not None:
+            self._on_stop(self)
 
     def __call__(self, event: Event) -> None:
-        self.write_line(event.to_json())
+        self.output.write(event.to_json() + "\n")
 
     def write_line(self, line: str) -> None:
-        """Append one line (a newline is added) with one system call."""
-        if self._fd is None:
-            return
-        data = (line + "\n").encode("utf-8", "surrogateescape")
-        try:
-            written = os.write(self._fd, data)
-            while written < len(data):  # only on odd file systems; regular files write whole
-                written += os.write(self._fd, data[written:])
-        except OSError as exc:
-            self.error = exc.strerror or str(exc)
-            self.close()
-            return
-        self.lines += 1
+        """Append one line (a newline is added): one system call for a regular file."""
+        self.output.write(line + "\n")
 
-    def close(self) -> None:
-        """Close the file (idempotent)."""
-        if self._fd is not None:
-            fd, self._fd = self._fd, None
-            with contextlib.suppress(OSError):  # already bad after a failed write: nothing to save
-                os.close(fd)
+    def close(self, timeout: float = CLOSE_S) -> None:
+        """Close the file, waiting at most ``timeout`` for a FIFO's reader (idempotent)."""
+        self.output.close(timeout)

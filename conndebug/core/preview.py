@@ -10,6 +10,7 @@ and JSON nested deeper than the stack allows (a hostile server's 999 levels) is 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from conndebug.core.redact import Redactor
@@ -49,9 +50,27 @@ def _clip(value: Any, depth: int = 0) -> Any:
     return value
 
 
-_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-"""``json.dumps(value, ensure_ascii=False, separators=(",", ":"))`` without building an encoder
-per call (a storm encodes one preview per event)."""
+def _compact_encoder() -> Callable[[Any], str]:
+    """``json.dumps(value, ensure_ascii=False, separators=(",", ":"))``, its C encoder made once:
+    ``json.dumps`` builds an encoder (and ``JSONEncoder.encode`` its C encoder) per call, which
+    was a fifth of a storm event's preview. Types JSON cannot encode raise ``TypeError``, as
+    ``json.dumps`` does; nesting too deep raises ``RecursionError``."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # a Python without the C accelerator
+        return json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+    def default(obj: Any) -> Any:
+        raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
+
+    encode = make(None, default, json.encoder.encode_basestring, None, ":", ",", False, False, True)
+
+    def compact(value: Any) -> str:
+        return "".join(encode(value, 0))
+
+    return compact
+
+
+_COMPACT = _compact_encoder()
 
 
 def _dumps(value: Any, binaries: list[int] | None = None) -> str:

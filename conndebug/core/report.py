@@ -45,6 +45,7 @@ __all__ = [
     "redact_url",
     "render_json",
     "render_markdown",
+    "render_report",
     "write_report",
 ]
 
@@ -420,6 +421,18 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+def render_report(
+    path: str | os.PathLike[str],
+    sections: Iterable[ReportSection],
+    *,
+    kind: str = "probe",
+    redactor: Redactor | None = None,
+) -> str:
+    """The redacted report's text, in the format its file name's extension chooses."""
+    report = build_report(sections, kind=kind, redactor=redactor)
+    return render_json(report) if str(path).lower().endswith(".json") else render_markdown(report)
+
+
 def write_report(
     path: str | os.PathLike[str],
     sections: Iterable[ReportSection],
@@ -429,8 +442,7 @@ def write_report(
 ) -> Path:
     """Write a redacted report; the extension (.md / .json) chooses the format."""
     target = check_report_path(path)
-    report = build_report(sections, kind=kind, redactor=redactor)
-    text = render_json(report) if target.suffix.lower() == ".json" else render_markdown(report)
+    text = render_report(target, sections, kind=kind, redactor=redactor)
     try:
         target.write_text(text, encoding="utf-8")
     except OSError as exc:

@@ -3,9 +3,11 @@
 - :func:`is_expiry_message`: the seed's rule (target-contract.md) — regenerate on
   ``Token has expired`` or ``Guest session not found or expired``, or a message containing
   ``session not found`` or ``expired`` (compared without regard to case here);
-- :class:`RegenerationGuard`: at most :data:`REGENERATIONS_PER_WINDOW` new sessions per
-  :data:`REGENERATION_WINDOW_S` seconds, so a server that rejects its own fresh sessions cannot
-  drive an endless loop (times come from the caller's injected clock);
+- :class:`RegenerationGuard`: at most :data:`REGENERATIONS_PER_WINDOW` fresh sessions *that fail*
+  per :data:`REGENERATION_WINDOW_S` seconds, so a server that rejects its own fresh sessions cannot
+  drive an endless loop; a fresh session that connected clears the count, so expiries that the
+  regeneration fixes (a server expiring sessions often, the demo's ``x`` pressed again and again)
+  never stop the monitor (times come from the caller's injected clock);
 - :func:`expire_on_server`: the reference server's admin call ``POST /_conndebug/expire``, used by
   ``simulate_expiry()`` so that the real expiry path runs.
 """
@@ -36,7 +38,11 @@ def is_expiry_message(message: str) -> bool:
 
 
 class RegenerationGuard:
-    """Counts regenerations in a sliding window and says when to stop."""
+    """Counts fresh sessions that did not connect, in a sliding window, and says when to stop.
+
+    :meth:`record` each regeneration, :meth:`connected` when a connection succeeded: the fresh
+    sessions recorded before it worked, so they no longer count.
+    """
 
     def __init__(
         self, limit: int = REGENERATIONS_PER_WINDOW, window_s: float = REGENERATION_WINDOW_S
@@ -66,6 +72,10 @@ class RegenerationGuard:
         """Count a regeneration the user asked for (``x``): in the total, not in the loop guard's
         window (the guard is about a server that rejects its own fresh sessions)."""
         self.total += 1
+
+    def connected(self) -> None:
+        """A connection succeeded: the fresh sessions so far did not fail; forget them."""
+        self._times.clear()
 
 
 async def expire_on_server(

@@ -2,6 +2,8 @@
 
 Middlewares, outermost first:
 
+0. ``exemption``: a connection whose first request was an admin call is exempt from the relay's
+   faults only while its requests are admin calls (a refused one ends it too).
 1. ``cors``: for every path but ``/_conndebug/``, the way Node's ``cors`` package answers with
    ``{origin, credentials: true}`` (``strict``: the allow-list; ``reflect``: any Origin).
    ``OPTIONS`` is a preflight, answered 204 here.
@@ -81,6 +83,14 @@ async def _cors(request: web.Request, handler: Handler) -> web.StreamResponse:
         response.headers["Access-Control-Allow-Credentials"] = "true"
     response.headers.add("Vary", "Origin")
     return response
+
+
+@web.middleware
+async def _exemption(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Only admin calls ride on an exempt connection: any other request ends its exemption."""
+    if not request.path.startswith(ADMIN_PREFIX):
+        _server(request).end_exemption(request)
+    return await handler(request)
 
 
 @web.middleware
@@ -225,11 +235,19 @@ async def _health(request: web.Request) -> web.StreamResponse:
 def _admin_refusal(request: web.Request) -> web.Response | None:
     given = request.headers.get("X-Admin-Key")
     if not given:
-        return _fail(401, "Admin key required: send it in the X-Admin-Key header")
-    expected = _server(request).admin_key
-    if not hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8")):
-        return _fail(403, "Wrong admin key")
-    return None
+        refusal = _fail(401, "Admin key required: send it in the X-Admin-Key header")
+    else:
+        expected = _server(request).admin_key
+        # Header bytes that are not UTF-8 arrive as surrogates: compared as the same bytes.
+        raw = given.encode("utf-8", "surrogateescape")
+        if hmac.compare_digest(raw, expected.encode("utf-8")):
+            return None
+        refusal = _fail(403, "Wrong admin key")
+    # A refused call must not leave an exempt connection behind: the answer goes out (still
+    # exempt, so a black hole does not swallow it) and the connection closes after it; the
+    # client's next connection is classified again.
+    refusal.force_close()
+    return refusal
 
 
 async def _admin_faults(request: web.Request) -> web.StreamResponse:
@@ -293,7 +311,7 @@ async def _admin_stats(request: web.Request) -> web.StreamResponse:
 def build_app(server: ReferenceServer) -> web.Application:
     """The aiohttp application (Socket.IO is attached to it by the caller)."""
     app = web.Application(
-        middlewares=[_cors, _errors, _websocket_faults, _api_limits],
+        middlewares=[_exemption, _cors, _errors, _websocket_faults, _api_limits],
         client_max_size=server.config.max_body_bytes,
     )
     app[_SERVER_KEY] = server

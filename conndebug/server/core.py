@@ -70,8 +70,14 @@ for _logger in (_sio_logger, _eio_logger):
     _logger.setLevel(logging.WARNING)
 
 _NAMESPACE = "/"
-_STORM_MAX = 1_000_000
-_STORM_PAD_MAX = 1_000_000
+STORM_MAX = 1_000_000
+"""The most events one ``storm`` request sends."""
+STORM_PAD_MAX = 1_000_000
+"""The largest ``size`` (padding characters per event) of a ``storm``."""
+STORM_BYTES_MAX = 64 << 20
+"""The most padding one ``storm`` request sends in all (count × size); beyond, fewer events."""
+STORM_QUEUED_BYTES = 2 << 20
+"""A storm waits while about this much of it is queued for a client that does not read."""
 
 
 def _close_on_parse_error(sio: socketio.AsyncServer) -> None:
@@ -176,6 +182,8 @@ class ReferenceServer:
         self._ws_release = asyncio.Event()
         self._stopping = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._storming: set[str] = set()
+        """Sockets with a storm under way (one at a time each)."""
 
     # -- lifecycle -------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -581,6 +589,12 @@ class ReferenceServer:
         """Whether CORS answers this Origin with allow headers now."""
         return self._faults.cors == "reflect" or origin in self.config.cors_origins
 
+    def end_exemption(self, request: web.Request) -> None:
+        """The request's connection is no longer exempt from the relay's faults."""
+        transport = request.transport
+        if transport is not None and self._relay is not None:
+            self._relay.end_exemption(transport.get_extra_info("peername"))
+
     def client_key(self, request: web.Request) -> str:
         """Who a request comes from, as the rate limiter counts (the relay's real peer)."""
         transport = request.transport
@@ -710,29 +724,65 @@ class ReferenceServer:
         return args
 
     async def _on_storm(self, sid: str, spec: Any = None, *args: Any) -> None:
+        """``storm {count, size, name}``: numbered events as fast as the client reads them.
+
+        Caps per request: :data:`STORM_MAX` events, :data:`STORM_PAD_MAX` characters of padding
+        each, :data:`STORM_BYTES_MAX` of padding in all (the count is cut to fit; ``storm:done``
+        says so), one storm at a time per socket. Backpressure: while more than about
+        :data:`STORM_QUEUED_BYTES` wait in the socket's Engine.IO queue (a client that does not
+        read, over either transport), the storm waits; it ends when the client goes.
+        """
         spec = spec if isinstance(spec, dict) else {}
         try:
             count = int(spec.get("count", 1000))
             size = int(spec.get("size", 0))
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             return
         name = spec.get("name") if isinstance(spec.get("name"), str) else "storm"
-        count = max(0, min(count, _STORM_MAX))
-        pad = "x" * max(0, min(size, _STORM_PAD_MAX))
+        name = name[:100]
+        size = max(0, min(size, STORM_PAD_MAX))
+        asked = max(0, min(count, STORM_MAX))
+        count = min(asked, STORM_BYTES_MAX // size) if size else asked
         eio_sid = self._sio.manager.eio_sid_from_sid(sid, _NAMESPACE)
-        if eio_sid is None:
+        if eio_sid is None or sid in self._storming:
             return
+        self._storming.add(sid)
+        try:
+            sent = await self._storm(sid, eio_sid, name, count, "x" * size)
+        finally:
+            self._storming.discard(sid)
+        if sent is None:
+            return  # the client left
+        done: dict[str, Any] = {"count": sent}
+        if sent < min(count, asked) or count < asked:
+            done["capped"] = True
+        await self._sio.emit("storm:done", done, to=sid)
+
+    async def _storm(self, sid: str, eio_sid: str, name: str, count: int, pad: str) -> int | None:
+        """Send the events; how many, or ``None`` when the client left."""
         # Encode each event once and hand it to Engine.IO directly: AsyncServer.emit costs a task
         # and a wait per call, which makes a 50,000-event storm several times slower.
         make = self._sio.packet_class
+        per_event = len(pad) + 32
+        high = max(4, min(4096, STORM_QUEUED_BYTES // per_event))
         for i in range(count):
             if sid not in self._sockets:
-                return  # the client left: stop instead of logging a warning per event
+                return None  # the client left: stop instead of logging a warning per event
             pkt = make(sio_packet.EVENT, namespace=_NAMESPACE, data=[name, {"i": i, "pad": pad}])
             await self._sio.eio.send(eio_sid, pkt.encode())
-            if i % 512 == 511:
-                await asyncio.sleep(0)  # let the transport's writer drain a batch
-        await self._sio.emit("storm:done", {"count": count}, to=sid)
+            if i % 64 == 63 or per_event > 4096:
+                await self._storm_room(sid, eio_sid, high)
+        return count
+
+    async def _storm_room(self, sid: str, eio_sid: str, high: int) -> None:
+        """Wait while more than ``high`` packets wait in the socket's queue (a client that does
+        not read); yield to the loop in any case, so other clients are served meanwhile."""
+        await asyncio.sleep(0)
+        while sid in self._sockets:
+            sock = self._sio.eio.sockets.get(eio_sid)
+            if sock is None or sock.closed or sock.queue.qsize() <= high:
+                return
+            await asyncio.sleep(0.02)
 
 
 async def _open_cluster(url: str) -> Any:

@@ -11,8 +11,11 @@ internal loopback port. The relay is where faults that a network would cause hap
   kernel, and every relayed connection is aborted (RST); listening again reuses the same port.
 
 Connections whose first request targets ``/_conndebug/`` (the admin API) are exempt from all of
-that, so the switches can always be turned off again. Flow control is end to end: when one side's
-write buffer is full, the other side stops being read.
+that, so the switches can always be turned off again — for as long as their requests are admin
+calls that the key allows: the application ends the exemption (:meth:`Relay.end_exemption`) at the
+first other request or refused admin call. Flow control is end to end: when one side's write
+buffer is full, the other side stops being read. A link closes both ends once each has sent its
+FIN and received the other's (a half-close in both directions is the end of the connection).
 """
 
 from __future__ import annotations
@@ -47,6 +50,10 @@ class _Side(asyncio.Protocol):
         self.name = name
         self.transport: asyncio.Transport | None = None
         self.closed = False
+        self.eof_in = False
+        """This end sent its FIN (we read everything it will ever send)."""
+        self.eof_out = False
+        """We sent this end our FIN (it will read nothing more from us)."""
         self._pause_reasons: set[str] = set()
         self._reading_paused = False
 
@@ -82,8 +89,25 @@ class _Side(asyncio.Protocol):
         self.link.received(self, data)
 
     def eof_received(self) -> bool:
+        self.eof_in = True
         self.link.received_eof(self)
-        return True  # keep the write half open until the other side is done
+        # Keep the write half open until the other side is done; once both halves are shut,
+        # close (returning False closes the transport): a half-closed pair kept open leaked
+        # both descriptors of every connection that ended with a FIN from each side.
+        return not self.eof_out
+
+    def shut_write(self) -> None:
+        """Send our FIN to this end; close it when it already sent its own."""
+        transport = self.transport
+        if transport is None or self.closed or transport.is_closing():
+            return
+        if transport.can_write_eof():
+            transport.write_eof()
+            self.eof_out = True
+            if self.eof_in:
+                transport.close()  # both halves are shut: nothing more can move
+        else:
+            transport.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -155,8 +179,7 @@ class _Pipe:
                 dst.close()
                 return
             if item == _EOF:
-                if dst.can_write_eof() and not dst.is_closing():
-                    dst.write_eof()
+                self.dst.shut_write()
                 continue
             self.queued_bytes -= len(item)
             if not self.dst.closed:
@@ -204,6 +227,7 @@ class _Link:
             if sockname:
                 self.upstream_port = int(sockname[1])
                 self.relay.peers[self.upstream_port] = self.peer
+                self.relay.by_port[self.upstream_port] = self
             self.c2u.flush()
 
     async def _connect_upstream(self) -> None:
@@ -253,6 +277,7 @@ class _Link:
             self.u2c.push(_CLOSE)
             if self.upstream_port is not None:
                 self.relay.peers.pop(self.upstream_port, None)
+                self.relay.by_port.pop(self.upstream_port, None)
         if self.client.closed and (self.upstream.closed or self.upstream.transport is None):
             self._finish()
 
@@ -287,6 +312,7 @@ class _Link:
         self.relay.links.discard(self)
         if self.upstream_port is not None:
             self.relay.peers.pop(self.upstream_port, None)
+            self.relay.by_port.pop(self.upstream_port, None)
 
 
 class Relay:
@@ -306,6 +332,8 @@ class Relay:
         self.links: set[_Link] = set()
         self.peers: dict[int, Any] = {}
         """Upstream source port → the client's peer address (so the app sees real clients)."""
+        self.by_port: dict[int, _Link] = {}
+        """Upstream source port → its link (so the app can end a connection's exemption)."""
         self._server: asyncio.Server | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -372,6 +400,18 @@ class Relay:
         if not peername or len(peername) < 2:
             return None
         return self.peers.get(int(peername[1]))
+
+    def end_exemption(self, peername: Any) -> bool:
+        """The connection behind an upstream ``peername`` is no longer exempt from the faults
+        (its request was not an admin call, or a refused one); ``True`` if it was exempt."""
+        if not peername or len(peername) < 2:
+            return False
+        link = self.by_port.get(int(peername[1]))
+        if link is None or not link.exempt:
+            return False
+        link.exempt = False
+        link.apply_faults()
+        return True
 
     async def close(self) -> None:
         """Stop listening and abort everything."""

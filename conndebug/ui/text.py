@@ -15,11 +15,13 @@ from dataclasses import dataclass
 from conndebug.core.model import Snapshot, State
 
 __all__ = [
+    "LINE_CHARS",
     "UNKNOWN",
     "Badge",
     "Now",
     "age",
     "badge",
+    "clip",
     "duration",
     "local_time",
     "millis",
@@ -29,6 +31,17 @@ __all__ = [
 
 UNKNOWN = "unknown"
 """What a panel shows for a figure nobody measured."""
+
+LINE_CHARS = 2_000
+"""The most characters of one server-supplied text (an event's name, detail or preview) a log
+widget renders: a 1 MB event name must not become a line that takes seconds to wrap and draw."""
+
+
+def clip(text: str, limit: int = LINE_CHARS) -> str:
+    """``text`` cut to ``limit`` characters, saying how much was left out."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… (+{len(text) - limit:,} characters)"
 
 
 @dataclass(frozen=True)

@@ -208,3 +208,48 @@ async def test_a_plain_web_server_is_named_on_both_transports() -> None:
     error = events_of(monitor.bus, "connect_error")[0]
     assert (error.transport, error.status, error.reason) == ("polling", 200, "not_engineio")
     assert "text/html" in error.message
+
+
+@pytest.mark.parametrize("connect_timeout", [1.5, 25.0])
+async def test_the_guest_wait_is_the_connect_timeout_not_a_fixed_ten_seconds(
+    connect_timeout: float,
+) -> None:
+    from conndebug.core.guest import PostFailed
+
+    waits: list[float] = []
+
+    async def post(url: str, headers: object, body: bytes, timeout: float) -> object:
+        waits.append(timeout)
+        raise PostFailed(FailureKind.TIMEOUT, "no answer in time")
+
+    settings = settings_for("http://127.0.0.1:9", connect_timeout=connect_timeout)
+    result = await create_guest_session(settings, post=post)  # type: ignore[arg-type]
+    assert result.absent  # a guest endpoint that never answers is "no such API" (issue 13)
+    assert waits == [connect_timeout]
+
+
+@pytest.mark.parametrize("connect_timeout", [1.5, 25.0])
+async def test_the_monitor_waits_for_the_guest_endpoint_at_most_the_connect_timeout(
+    connect_timeout: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Never a fixed 10 s: --connect-timeout bounds it, and a silent endpoint is taken as "no
+    such API" after GUEST_TIMEOUT (3 s) at most, as the probe does."""
+    import conndebug.core.guest as guest
+    from tests.servers import reference_server
+
+    waits: list[object] = []
+    real = guest.create_guest_session
+
+    async def spy(settings: object, **kwargs: object) -> object:
+        waits.append(kwargs.get("timeout"))
+        return await real(settings, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(guest, "create_guest_session", spy)
+    async with reference_server() as server:
+        monitor = make_monitor(settings_for(server.url, connect_timeout=connect_timeout))
+        await monitor.start()
+        try:
+            await wait_until(lambda: monitor.state is State.CONNECTED, 15, "connected")
+        finally:
+            await monitor.stop()
+    assert waits == [min(connect_timeout, guest.GUEST_TIMEOUT)]

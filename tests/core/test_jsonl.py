@@ -60,13 +60,43 @@ def test_an_unwritable_log_is_a_config_error(tmp_path: Path) -> None:
 
 
 def test_a_failed_write_is_recorded_not_raised(tmp_path: Path) -> None:
-    log = JsonlLog(str(tmp_path / "x.jsonl"))
-    assert log._fd is not None
-    os.close(log._fd)  # simulate the descriptor going bad underneath
+    stopped: list[str | None] = []
+    log = JsonlLog(str(tmp_path / "x.jsonl"), on_stop=lambda log: stopped.append(log.problem))
+    os.close(log.output.fd)  # simulate the descriptor going bad underneath
     log.write_line("lost")
-    assert log.error
-    assert log._fd is None
+    assert log.error == "Bad file descriptor"
     bus = EventBus(clock=FakeClock())
     bus.subscribe(log)
     bus.emit(Note, text="after the failure")  # no exception
     assert log.lines == 0
+    assert log.problem == "--log stopped after 0 events: Bad file descriptor (2 not written)"
+    # told once, at the failure (no event loop here: at once)
+    assert stopped == ["--log stopped after 0 events: Bad file descriptor (1 not written)"]
+
+
+def test_a_write_cut_short_by_a_size_limit_leaves_whole_lines(tmp_path: Path) -> None:
+    """A file size limit (RLIMIT_FSIZE) cuts a write in the middle of a line, as a full disk
+    does: the line's start is removed again, the file ends on a whole line."""
+    path = tmp_path / "limited.jsonl"
+    code = (
+        "import resource\n"
+        "from conndebug.core.jsonl import JsonlLog\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (10_000, 10_000))\n"
+        f"log = JsonlLog({str(path)!r})\n"
+        "for i in range(100):\n"
+        '    log.write_line(\'{"i": %d, "pad": "%s"}\' % (i, \'x\' * 290))\n'
+        "log.close()\n"
+        "print(log.problem)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    raw = path.read_bytes()
+    assert 9_000 < len(raw) <= 10_000
+    assert raw.endswith(b"\n")
+    lines = raw.splitlines()
+    assert [json.loads(line)["i"] for line in lines] == list(range(len(lines)))
+    assert done.stdout.strip() == (
+        f"--log stopped after {len(lines)} events: File too large ({100 - len(lines)} not written)"
+    )

@@ -231,6 +231,27 @@ async def test_a_server_side_expiry_is_regenerated_into_a_new_guest_session() ->
         assert monitor.state is State.CONNECTED
 
 
+async def test_expiry_pressed_again_and_again_never_stops_monitoring() -> None:
+    """``x`` in the demo five times within seconds: each fresh session connects, so the loop
+    guard (which counts only fresh sessions that fail) never stops the monitor."""
+    presses = REGENERATIONS_PER_WINDOW + 2
+    async with (
+        reference_server() as server,
+        running(
+            server.url, admin_key=server.admin_key, reconnect_delay=0.1, reconnect_delay_max=0.2
+        ) as monitor,
+    ):
+        await connected(monitor)
+        for n in range(1, presses + 1):
+            mark = len(monitor.bus.history)
+            await monitor.simulate_expiry()
+            await wait_for_event(monitor, "connected", 10, after=mark)
+            assert len(events_of(monitor.bus, "session_regenerated")) == n
+        assert monitor.state is State.CONNECTED
+        assert monitor.snapshot().session.regenerations == presses
+        assert "loop" not in (monitor.snapshot().verdict or "")
+
+
 async def test_without_the_admin_key_x_expires_the_session_as_a_browser_meets_it() -> None:
     # No admin access: the client's session is dropped, a new guest session is created, and the
     # connection comes back with it (session_expired → session_regenerated → connected).
@@ -308,6 +329,25 @@ async def test_a_server_restart_is_followed_by_numbered_reconnects_with_the_poli
         assert refused
         assert all("refused" in e.message for e in refused)
         assert monitor.state is State.CONNECTED
+
+
+async def test_restarts_at_a_regular_interval_are_not_blamed_on_a_proxy() -> None:
+    """The server restarts every ~1.5 s: regular drops, but the monitor saw each restart (the
+    port closed, then listening again), so the drop rule names no proxy timeout."""
+    async with (
+        reference_server() as server,
+        running(server.url, reconnect_delay=0.1, reconnect_delay_max=0.2) as monitor,
+    ):
+        await connected(monitor)
+        for _ in range(4):
+            await asyncio.sleep(1.2)
+            await server.restart(0.3)
+            await server.wait_listening(10)
+            await connected(monitor)
+        drops = events_of(monitor.bus, "disconnected")
+        assert len(drops) >= 4
+        notes = [e for e in events_of(monitor.bus, "note") if e.topic == "drops"]
+        assert notes == [], notes[0].text
 
 
 async def test_a_kick_is_not_retried() -> None:

@@ -552,3 +552,143 @@ async def test_round_trips_keep_the_short_stall_bound() -> None:
     assert not snap.rtt_off
     assert snap.stall_bound_s == 3.0
     await monitor.stop()
+
+
+# -- the diagnosis, live --------------------------------------------------------------------------
+
+
+def verdicts(monitor: Monitor) -> list[tuple[str, str | None]]:
+    return [(e.code, e.reason) for e in events_of(monitor.bus, "verdict")]
+
+
+def _drops(by: str) -> list[Any]:
+    """Connected for 30 s, then cut, three times: a timer below the 45 s heartbeat."""
+    from conndebug.core.events import Connected, Disconnected
+
+    events: list[Any] = []
+    for n in range(3):
+        start = n * 31.0
+        events.append(
+            Connected(
+                ts=start,
+                t=start,
+                transport="websocket",
+                sid="s",
+                engine_sid="e",
+                ping_interval_ms=25000,
+                ping_timeout_ms=20000,
+            )
+        )
+        events.append(
+            Disconnected(
+                ts=start + 30.0,
+                t=start + 30.0,
+                reason="transport close (the server closed the websocket)",
+                will_reconnect=True,
+                by=by,
+                close="ws_closed" if by == "server" else "client",
+            )
+        )
+    return events
+
+
+def test_drops_on_a_timer_below_the_heartbeat_name_the_proxys_read_timeout() -> None:
+    from conndebug.core.diagnosis import Diagnosis
+
+    diagnosis = Diagnosis()
+    for event in _drops("server"):
+        diagnosis.feed(event)
+    verdict = diagnosis.verdict
+    assert (verdict.code, diagnosis.finding.reason) == ("connection_unstable", "proxy_read_timeout")
+    assert verdict.exit_code == 1
+    assert "proxy_read_timeout 60s" in verdict.fix  # above 45 s, at least nginx's default
+    assert "every ~30.0 s" in verdict.title
+    mine = Diagnosis()
+    for event in _drops("user"):  # the same drops, caused by the user (d): not a proxy
+        mine.feed(event)
+    assert mine.verdict.code != "connection_unstable"
+
+
+async def test_drops_the_user_causes_are_never_a_proxys_timeout() -> None:
+    script = Script(None)
+    monitor, clock = make(script)
+    await monitor.start()
+    await settle(monitor, State.CONNECTED)
+    for _ in range(3):  # `d` pressed three times, 2 s apart
+        count = len(events_of(monitor.bus, "connected"))
+        clock.advance(2.0)
+        await monitor.drop_transport()
+        await wait_until(lambda c=count: len(events_of(monitor.bus, "connected")) == c + 1, 5)
+    assert [e.by for e in events_of(monitor.bus, "disconnected")] == ["user"] * 3
+    drops = [(c, r) for c, r in verdicts(monitor) if r in ("default", "proxy_read_timeout")]
+    assert ("connection_unstable", "proxy_read_timeout") not in drops, verdicts(monitor)
+    assert ("connection_unstable", "default") not in drops, verdicts(monitor)
+    assert verdicts(monitor)[0][0] == "ok"
+    assert not [e for e in events_of(monitor.bus, "note") if e.topic == "drops"]
+    await monitor.stop()
+
+
+async def test_a_stall_is_named_and_its_end_too() -> None:
+    script = Script(None)
+    script.answers = False
+    monitor, _clock = make(script, stall_after=3.0)
+    await monitor.start()
+    await settle(monitor, State.STALLED)
+    assert verdicts(monitor)[-1] == ("connection_unstable", "stalled")
+    assert monitor.verdict is not None
+    assert monitor.verdict.exit_code == 1
+    script.made[0].life()
+    monitor.live.sample()
+    assert monitor.state is State.CONNECTED
+    assert verdicts(monitor)[-1][0] == "ok"
+    await monitor.stop()
+
+
+async def test_a_kick_long_after_connecting_is_named_and_final() -> None:
+    script = Script(None)
+    monitor, clock = make(script)
+    await monitor.start()
+    await settle(monitor, State.CONNECTED)
+    clock.advance(60.0)
+    script.made[0].end(Ending("io server disconnect", kicked=True, by="server"))
+    await settle(monitor, State.DISCONNECTED)
+    assert verdicts(monitor)[-1] == ("server_disconnect", "kicked")
+    assert events_of(monitor.bus, "verdict")[-1].exit == 2
+
+
+async def test_giving_up_keeps_the_failures_verdict_critical() -> None:
+    script = Script(fail(FailureKind.TIMEOUT, "no answer within 5 s", phase="websocket"))
+    monitor, _clock = make(script, reconnect_attempts=2)
+    await monitor.start()
+    await settle(monitor, State.FAILED)
+    assert events_of(monitor.bus, "reconnect_failed")
+    verdict = events_of(monitor.bus, "verdict")[-1]
+    assert verdict.exit == 2
+    assert verdict.code == "websocket_blocked"  # the websocket alone hung: blocked, never connected
+
+
+async def test_a_guest_session_that_cannot_be_renewed_is_session_expired() -> None:
+    script = Script(fail(FailureKind.REJECTED, "Guest session not found or expired"))
+    monitor, _clock = make(script, guest=guest_factory())
+    await monitor.start()
+    await settle(monitor, State.FAILED)  # the loop guard stops it
+    expired = events_of(monitor.bus, "session_expired")
+    assert expired[-1].renewable is False
+    assert verdicts(monitor)[-1][0] == "session_expired"
+
+
+async def test_a_tls_failure_is_not_retried() -> None:
+    tls = fail(
+        FailureKind.TLS,
+        "TLS spoken to a plain HTTP port",
+        phase="tls",
+        reason="plain_http",
+        evidence={"plain_answer": "HTTP/1.1 404 Not Found"},
+    )
+    script = Script(tls)
+    monitor, _clock = make(script)
+    await monitor.start()
+    await settle(monitor, State.FAILED)
+    assert not events_of(monitor.bus, "reconnect_scheduled")
+    assert verdicts(monitor)[-1] == ("tls_error", "plain_port")
+    assert "not retried" in (monitor.snapshot().verdict or "")

@@ -16,6 +16,19 @@ def test_the_guard_allows_three_per_minute_and_forgets_old_ones() -> None:
     assert guard.total == 3
 
 
+def test_a_fresh_session_that_connected_resets_the_guard() -> None:
+    guard = RegenerationGuard(limit=3, window_s=60.0)
+    for t in range(20):  # a regeneration every second, each fresh session connecting
+        assert guard.allows(float(t))
+        guard.record(float(t))
+        guard.connected()
+    assert guard.total == 20
+    assert guard.recent(20.0) == 0
+    for t in (21.0, 22.0, 23.0):  # three fresh sessions in a row that did not connect
+        guard.record(t)
+    assert not guard.allows(24.0)
+
+
 def test_a_preview_is_redacted_before_it_is_cut() -> None:
     secret = "s3cr3t-value-" + "x" * 200
     redactor = Redactor([secret])

@@ -113,7 +113,10 @@ async def test_a_duration_stops_the_watch(tmp_path: Path) -> None:
     assert any(e["kind"] == "rtt" for e in printed)
 
 
-async def test_ctrl_c_stops_cleanly_with_the_states_exit_code() -> None:
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+async def test_a_signal_stops_cleanly_with_the_summary_and_the_states_exit_code(
+    sig: signal.Signals,
+) -> None:
     async with reference_server() as server:
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
@@ -134,7 +137,7 @@ async def test_ctrl_c_stops_cleanly_with_the_states_exit_code() -> None:
                 raw = await asyncio.wait_for(proc.stdout.readline(), 20)
                 assert raw, "watch ended before connecting"
                 lines.append(json.loads(raw))
-            proc.send_signal(signal.SIGINT)
+            proc.send_signal(sig)
             rest, err = await asyncio.wait_for(proc.communicate(), 20)
         finally:
             if proc.returncode is None:
@@ -142,6 +145,9 @@ async def test_ctrl_c_stops_cleanly_with_the_states_exit_code() -> None:
                 await proc.wait()
     assert proc.returncode == 0
     assert b"Traceback" not in err
+    summary = err.decode().strip().splitlines()[-1]
+    assert summary.startswith("watch: connected over websocket — ok: "), summary
+    assert summary.endswith("(exit 0)"), summary
     assert json.loads(rest.decode().splitlines()[-1])["kind"] == "disconnected"
 
 

@@ -221,3 +221,45 @@ async def test_log_file_receives_the_history_as_json_lines(tmp_path: Path) -> No
     assert [e["kind"] for e in events].count("probe_step") == 12
     assert events[2]["name"] == "tcp"
     assert events[2]["status"] == "fail"
+
+
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGHUP", "SIGINT"])
+async def test_a_signal_ends_the_probe_with_a_summary_of_what_was_done(sig: str) -> None:
+    import os
+    import signal
+    import time
+
+    async with silent_server() as silent:  # accepts, never answers: the probe waits
+        url = silent.url
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "conndebug",
+            "probe",
+            url,
+            "--connect-timeout",
+            "60",
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env={**os.environ, "NO_PROXY": "*"},
+            cwd=ROOT,
+        )
+        try:
+            await asyncio.sleep(2.0)  # well into the wait for the handshake
+            assert proc.returncode is None
+            started = time.monotonic()
+            proc.send_signal(getattr(signal, sig))
+            _out, err = await asyncio.wait_for(proc.communicate(), 20)
+            took = time.monotonic() - started
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+    number = int(getattr(signal, sig))
+    assert proc.returncode == 128 + number, err
+    text = err.decode()
+    assert "Traceback" not in text
+    line = text.strip().splitlines()[-1]
+    assert line.startswith(f"probe: interrupted by {sig} — {url}: no verdict (done: "), line
+    assert "tcp ok" in line
+    assert took < 10

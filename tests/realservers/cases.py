@@ -678,11 +678,6 @@ _CASES: tuple[Case, ...] = (
 # Recorded from `python -m tests.realservers.matrix` on the first-round code. When a fix flips a
 # check, pytest reports XPASS(strict) as a failure: delete the entry here.
 
-TODAY: dict[str, dict[str, str]] = {
-    "sio4-cors-reflect": {
-        "watch": "exit 0 'connected over websocket': watch does not judge CORS",
-        "agree": "probe cors_permissive exit 1, watch exit 0",
-    },
-}
+TODAY: dict[str, dict[str, str]] = {}
 
 CASES: tuple[Case, ...] = tuple(replace(case, today=TODAY.get(case.id, {})) for case in _CASES)

@@ -176,3 +176,91 @@ async def test_a_given_admin_key_is_used(server: ReferenceServer) -> None:
     assert len(server.admin_key) >= 16  # random when not given
     given = ReferenceServer(ServerConfig(port=0, admin_key="my-own-admin-key"))
     assert given.admin_key == "my-own-admin-key"
+
+
+def _raw_exchange(
+    port: int, first: bytes, second: bytes, wait: float
+) -> tuple[bytes, bytes, float]:
+    """Two requests on one connection: the first's answer, then what came back for the second
+    within ``wait`` seconds (``b""``: the connection was closed) and how long it took."""
+    import time
+
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(first)
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+        sock.settimeout(wait)
+        started = time.monotonic()
+        try:
+            sock.sendall(second)
+            reply = sock.recv(65536)
+        except TimeoutError:
+            reply = b"(no answer)"
+        except OSError:
+            reply = b""
+        return answer, reply, time.monotonic() - started
+
+
+_FOLLOW_UPS = {
+    "rest": b"POST /api/guest HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}",
+    "socket.io": b"GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\n\r\n",
+}
+
+
+@pytest.mark.parametrize("fault", ["blackhole", "latency"])
+@pytest.mark.parametrize("follow_up", list(_FOLLOW_UPS))
+@pytest.mark.parametrize("key", [None, "wrong-key-123"], ids=["no-key", "wrong-key"])
+async def test_a_refused_admin_call_leaves_no_exempt_connection(
+    server: ReferenceServer, fault: str, follow_up: str, key: str | None
+) -> None:
+    import asyncio
+
+    if fault == "blackhole":
+        server.set_blackhole(True)
+    else:
+        server.set_latency(500)
+    header = f"X-Admin-Key: {key}\r\n" if key else ""
+    first = f"GET /_conndebug/faults HTTP/1.1\r\nHost: x\r\n{header}\r\n".encode()
+    answer, reply, took = await asyncio.to_thread(
+        _raw_exchange, server.port, first, _FOLLOW_UPS[follow_up], 1.5
+    )
+    assert answer.split(b"\r\n")[0] in (b"HTTP/1.1 401 Unauthorized", b"HTTP/1.1 403 Forbidden")
+    # The follow-up must not ride on the exemption: the connection is closed (or faulted).
+    answered_freely = reply.startswith(b"HTTP/1.1") and took < 0.9
+    assert not answered_freely, (reply[:60], took)
+
+
+async def test_an_admin_connection_loses_its_exemption_at_its_first_other_request(
+    server: ReferenceServer,
+) -> None:
+    import asyncio
+
+    server.set_blackhole(True)
+    first = (
+        f"GET /_conndebug/faults HTTP/1.1\r\nHost: x\r\nX-Admin-Key: {server.admin_key}\r\n\r\n"
+    ).encode()
+    answer, reply, _took = await asyncio.to_thread(
+        _raw_exchange, server.port, first, _FOLLOW_UPS["socket.io"], 1.5
+    )
+    assert answer.startswith(b"HTTP/1.1 200")
+    assert reply == b"(no answer)"  # black-holed like any other client
+
+
+async def test_an_admin_key_that_is_not_utf8_is_refused_not_an_error(
+    server: ReferenceServer,
+) -> None:
+    import asyncio
+
+    def exchange() -> bytes:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+            sock.sendall(
+                b"GET /_conndebug/faults HTTP/1.1\r\nHost: x\r\nX-Admin-Key: \xff\xfe\xc3(\r\n\r\n"
+            )
+            return sock.recv(65536)
+
+    reply = await asyncio.to_thread(exchange)
+    assert reply.split(b"\r\n")[0] == b"HTTP/1.1 403 Forbidden", reply[:200]

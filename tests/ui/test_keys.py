@@ -518,3 +518,25 @@ async def test_small_screen_footer_shows_every_key_and_the_strip_every_fault_key
         keys = text(app.screen, "#help-keys")
         assert "(not available)" not in keys
         assert "conndebug.reconnect" not in keys, "no room for binding ids on 80 columns"
+
+
+async def test_megabyte_server_strings_are_cut_before_the_logs_draw_them() -> None:
+    from conndebug.core.events import EventIn
+    from conndebug.ui.widgets import EventsLog
+
+    app, monitor, _ = build()
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: has_line(app, "connected"))
+        await pilot.press("l")  # everything: the note and the event are lines
+        history_log = app.query_one(HistoryLog)
+        seen = history_log.seen
+        huge = "\x1b" + "n" * 1_000_000
+        monitor.bus.emit(EventIn, name=huge, size=3_000_000, preview="p" * 1_000_000)
+        monitor.bus.emit(Note, text="t" * 3_000_000)
+        await until(pilot, lambda: history_log.seen >= seen + 2, timeout=20)
+        shown = list(history_log.shown)[-2:]
+        assert all(len(line) < 5_000 for line in shown), [len(s) for s in shown]
+        assert len(history_log.lines) < 500  # not the ~30,000 wrapped lines of 3 MB
+        events_log = app.query_one(EventsLog)
+        assert all(len(strip.text) <= SIZE[0] for strip in events_log.lines)
+        assert app.is_running

@@ -203,6 +203,8 @@ def gather(facts: Facts, event: Event) -> bool:
             facts.http_answers.append(event)
         elif event.topic == "guest":
             facts.guest.append(event)
+        elif event.topic == "reconnect":
+            facts.drops.observe(event)  # "listens again": the drop before it was a restart
         elif event.topic in ("settings", "target") and event.facts:
             facts.context = dict(event.facts)
             facts.url = facts.url or facts.context.get("url")

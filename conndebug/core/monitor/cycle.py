@@ -23,7 +23,9 @@ connects the way the seed's web client does and reports everything on one
   (the one engine the probe and ``explain`` use too); when the verdict changes a ``verdict`` event
   follows, and :meth:`Monitor.snapshot` carries it (``diagnosis``);
 - **the packet tap** (``trace=True``): one ``packet`` event per Engine.IO packet; off, the client
-  makes no records at all.
+  makes no records at all;
+- **CORS** (with ``--origin``): once connected, the probe's CORS check runs once, and its
+  ``probe_step`` is judged like the probe's (``cors_permissive``, ``cors_rejected``).
 
 Manual operations: ``reconnect()`` (clean disconnect, new cycle), ``drop_transport()`` (drops the
 connection underneath: an unexpected drop), ``toggle()``, and ``simulate_expiry()`` (with the
@@ -189,9 +191,10 @@ class Monitor:
         self._published: tuple[str, str, int] | None = None
         self._verdict_due = False
         self._log: JsonlLog | None = None
+        self._log_said = False
         self._unsubscribe_log: Callable[[], None] | None = None
         if settings.log:
-            self._log = JsonlLog(settings.log)
+            self._log = JsonlLog(settings.log, on_stop=self._log_stopped)
             self._unsubscribe_log = self.bus.subscribe(self._log)
         # Drops at a regular interval shorter than the heartbeat: a note names the proxy rule.
         self._unsubscribe_drops: Callable[[], None] = watch_drops(self.bus)
@@ -205,6 +208,8 @@ class Monitor:
         self.settled = asyncio.Event()
         """Set once the first connect settles (connected, failed, or waiting to retry)."""
 
+        self._cors_task: asyncio.Task[None] | None = None
+        """The one CORS check of a monitor with ``--origin`` (started at the first connection)."""
         self._recovery: RecoveryState | None = None
         """The last connection's pid and offset (asked for on the next connect)."""
         self._transport: str | None = None
@@ -232,6 +237,11 @@ class Monitor:
     def state(self) -> State:
         """The current state."""
         return self._state
+
+    @property
+    def log(self) -> JsonlLog | None:
+        """The ``--log`` file, if any (its ``problem`` says when it stopped)."""
+        return self._log
 
     @property
     def connection(self) -> LinkLike | None:
@@ -310,12 +320,17 @@ class Monitor:
             if self._state is State.STOPPED:
                 return
             await self._halt("io client disconnect (monitor stopped)", State.STOPPED, by="client")
+            cors = self._cors_task
+            if cors is not None and not cors.done():
+                cors.cancel()
+                await asyncio.wait({cors}, timeout=2.0)
             self._unsubscribe_drops()
             if self._unsubscribe_log is not None:
                 self._unsubscribe_log()
                 self._unsubscribe_log = None
             if self._log is not None:
                 self._log.close()
+                self._log_stopped(self._log)  # given up at close (nobody read the end): say so
 
     async def reconnect(self) -> None:
         async with self._op_lock:
@@ -433,15 +448,20 @@ class Monitor:
         if event.offset is not None and args and args[-1] == event.offset:
             args = args[:-1]  # the recovery offset the server appends: not the app's data
         size, preview = payload_preview(self.redactor, args[0] if len(args) == 1 else args)
+        bus = self.bus
+        clock = self.clock
         try:
-            self.bus.emit(
-                EventIn,
-                name=event.name,
-                size=size,
-                preview=preview,
-                namespace=event.namespace,
-                binaries=event.binaries or None,
-                replayed=True if event.replayed else None,
+            bus.publish(
+                EventIn(
+                    ts=clock.time(),
+                    t=clock.monotonic() - bus.start,
+                    name=event.name,
+                    size=size,
+                    preview=preview,
+                    namespace=event.namespace,
+                    binaries=event.binaries or None,
+                    replayed=True if event.replayed else None,
+                )
             )
         except Exception as exc:  # noqa: BLE001 - a subscriber's bug: said, and we go on
             self._subscriber_failed(EventIn, exc)
@@ -534,10 +554,10 @@ class Monitor:
         finally:
             self._reporting = False
 
-    def _diagnose(self, event: Event) -> None:
+    def _diagnose(self, event: Event, *, settle: bool = False) -> None:
         if self.diagnosis.feed(event):
             self._verdict_due = True
-        if not self._verdict_due or type(event) not in _SETTLING:
+        if not self._verdict_due or not (settle or type(event) in _SETTLING):
             return
         self._verdict_due = False
         verdict = self.diagnosis.verdict
@@ -559,6 +579,13 @@ class Monitor:
             )
         except Exception as exc:  # noqa: BLE001 - a subscriber's bug: said, and we go on
             self._subscriber_failed(VerdictChanged, exc)
+
+    def _log_stopped(self, log: JsonlLog) -> None:
+        """The ``--log`` file stopped (disk full, reader gone or stalled): say so in the history,
+        once."""
+        if log.problem and not self._log_said:
+            self._log_said = True
+            self._note(log.problem, level="error", topic="log")
 
     def _note(self, text: str, *, level: str = "info", topic: str = "") -> None:
         # A hostile server's bytes can reach a note: one line, bounded, after redaction
@@ -827,8 +854,44 @@ class Monitor:
             parser=facts.parser if facts.parser != "json" else None,
         )
         self._set_state(State.CONNECTED, self.degraded)
+        self.sessions.guard.connected()  # the loop guard counts only fresh sessions that fail
         link.announce(self._event_in)
         self.live.start(link)
+        if self.settings.origin and self._cors_task is None:
+            self._cors_task = asyncio.create_task(self._check_cors(), name="conndebug-cors")
+
+    async def _check_cors(self) -> None:
+        """With ``--origin``, once: the probe's CORS check (the preflight and the handshake from
+        that origin and from a made-up one), so ``watch`` judges CORS as ``probe`` does; its
+        ``probe_step`` goes to the diagnosis."""
+        from conndebug.core.events import ProbeStep
+        from conndebug.core.probe.context import ProbeContext, Stop
+        from conndebug.core.probe.rungs import cors
+
+        steps: list[ProbeStep] = []
+
+        def keep(event: Event) -> None:
+            if isinstance(event, ProbeStep) and event.name == "cors":
+                steps.append(event)
+
+        unsubscribe = self.bus.subscribe(keep)
+        ctx = ProbeContext(self.settings, self.bus, self.clock)
+        try:
+            await asyncio.wait_for(cors.run(ctx), self.settings.connect_timeout + 1.0)
+        except (Stop, asyncio.TimeoutError):
+            pass  # what it found is in its step (a refusal), or nothing: no step to judge
+        except Exception as exc:  # noqa: BLE001 - never die silently: the note says why
+            self._note(
+                f"internal error in the CORS check: {type(exc).__name__}: {exc}",
+                level="error",
+                topic="monitor",
+            )
+        finally:
+            unsubscribe()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(ctx.cleanup(), 2.0)
+        for step in steps:
+            self._diagnose(step, settle=True)
 
     async def _hold(self) -> bool:
         """Wait for the connection to end; ``True`` if automatic reconnection follows."""

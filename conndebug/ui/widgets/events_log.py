@@ -11,9 +11,12 @@ from rich.text import Text
 
 from conndebug.core.events import Event, EventIn, EventOut
 from conndebug.core.text import visible
-from conndebug.ui.text import local_time
+from conndebug.ui.text import clip, local_time
 from conndebug.ui.widgets._bounded_log import BoundedLog
 from conndebug.ui.widgets._colours import theme_styles
+
+NAME_CHARS = 200
+"""The most characters of an event name shown (the server chooses names)."""
 
 
 class EventsLog(BoundedLog):
@@ -91,12 +94,13 @@ class EventsLog(BoundedLog):
         line.append(
             local_time(event.ts, self.tz)[:8] + " ", style=self._styles.get("foreground-muted")
         )
-        line.append(f"{arrow} {visible(event.name)} ", style=style + Style(bold=True))
+        name = clip(visible(clip(event.name, NAME_CHARS)), NAME_CHARS)
+        line.append(f"{arrow} {name} ", style=style + Style(bold=True))
         line.append(f"{event.size} B ", style=self._styles.get("foreground-muted"))
-        line.append(visible(event.preview))
+        line.append(clip(visible(clip(event.preview))))
         if isinstance(event, EventOut) and event.ack is not None:
             took = f" {event.ack_ms:.1f} ms" if event.ack_ms is not None else ""
-            line.append(f"  ack{took}: {event.ack}", style=style)
+            line.append(f"  ack{took}: {clip(visible(clip(event.ack)))}", style=style)
         return line
 
     def _update_subtitle(self) -> None:

@@ -14,7 +14,7 @@ from textual.reactive import reactive
 from conndebug.core.events import Event, Note
 from conndebug.core.text import visible
 from conndebug.ui.history import FILTERS, HistoryFilter, colour_of
-from conndebug.ui.text import local_time
+from conndebug.ui.text import clip, local_time
 from conndebug.ui.widgets._bounded_log import BoundedLog
 from conndebug.ui.widgets._colours import theme_styles
 
@@ -166,7 +166,7 @@ class HistoryLog(BoundedLog):
             kind = kind[: kind_width - 1] + "…"
         stamp = local_time(event.ts, self.tz)
         indent = len(stamp) + 1 + kind_width + 1
-        detail = visible(event.detail)
+        detail = clip(visible(clip(event.detail)))  # escapes can grow it: cut again
         # Narrow: continuation lines start under the kind, so that a 42-character id fits whole.
         hang = indent if width >= WIDE_HANG else len(stamp) + 1
         chunks = wrap_words(detail, max(10, width - indent), max(10, width - hang))
