@@ -31,7 +31,7 @@ import contextlib
 import itertools
 import json
 import json.decoder
-import secrets
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -326,6 +326,12 @@ class SocketClient:
         ns.pid = pid if isinstance(pid, str) else None
         ns.connected = True
         early, ns._early = ns._early, []
+        if ns.pid is not None:
+            # Replayed before the answer brought the pid: their offsets are known only now (the
+            # next recovery must resume after the last of them, not before).
+            for event in early:
+                if event.offset is None and event.args and type(event.args[-1]) is str:
+                    event.offset = ns.offset = event.args[-1]
         ns.recovery = self._recovery(ns, recover, early)
         for event in early:
             self._dispatch(ns, event)
@@ -638,7 +644,7 @@ class SocketClient:
         no answer came in ``timeout`` (or the session ended)."""
         if self.engine.closed.done():
             return None
-        name = PROBE_PREFIX + secrets.token_hex(4)
+        name = PROBE_PREFIX + os.urandom(4).hex()  # `secrets` costs hashlib and random to import
         future: asyncio.Future[float] = asyncio.get_running_loop().create_future()
         self._probes[name] = future
         self._probe_started[name] = time.monotonic()

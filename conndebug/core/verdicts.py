@@ -115,30 +115,32 @@ CATALOG: tuple[VerdictSpec, ...] = (
             _v(
                 "default",
                 "Connected over {transport}",
-                "{url} speaks Engine.IO 4 at {path}; namespace {namespace} accepted the connection"
-                "{as_user} over {transport}. Round trip {rtt_ms} ms; the server pings every "
+                "{url} speaks Engine.IO {eio} at {path}; namespace {namespace} accepted the "
+                "connection{as_user} over {transport}.{rtt_note} The server pings every "
                 "{ping_interval_s} s and waits {ping_timeout_s} s for the answer.",
                 "Nothing to fix: a web client with the same settings connects here.",
             ),
             _v(
                 "polling_only",
                 "Connected over polling (the server offers no websocket)",
-                "{url} speaks Engine.IO 4 at {path}; namespace {namespace} accepted the connection"
-                "{as_user}. The server offers no websocket upgrade (upgrades: {upgrades}), so "
-                "HTTP long-polling is the transport by the server's own choice. Round trip "
-                "{rtt_ms} ms.",
-                "Nothing to fix. If you expected websockets, enable the websocket transport on the "
-                "server (socket.io: `transports: ['polling', 'websocket']`).",
+                "{url} speaks Engine.IO {eio} at {path}; namespace {namespace} accepted the "
+                "connection{as_user}. The server offers no websocket upgrade (upgrades: "
+                "{upgrades}), so HTTP long-polling is the transport by the server's own choice, "
+                "and clients that start with polling connect.{rtt_note}",
+                "Nothing to fix for polling-first clients. A websocket-first client without "
+                "fallback never connects here: if you expected websockets, enable the websocket "
+                "transport on the server (socket.io: `transports: ['polling', 'websocket']`).",
             ),
             _v(
                 "regenerated",
                 "Connected over {transport} after renewing an expired session",
-                'The first connection was refused with "{message}": the server had dropped the '
-                "session while the token was still valid. A new guest session ({user}) was created "
-                "and namespace {namespace} accepted it over {transport}, as the web client does "
-                "(the history shows the regeneration). Round trip {rtt_ms} ms.",
-                "Nothing to fix in the connection. Sessions live shorter on the server than tokens "
-                "do; the client must create a new guest session when it sees this message.",
+                'The guest session conndebug kept for this server was refused with "{message}": '
+                "{why_expired}. A new guest session ({user}) was created and namespace "
+                "{namespace} accepted it over {transport}, as the web client does (the history "
+                "shows the regeneration).{rtt_note}",
+                "Nothing to fix in the connection. A stored session can expire on the server "
+                "before its token does; the client must create a new guest session when it sees "
+                "this message.",
             ),
             _v(
                 "client",
@@ -502,6 +504,14 @@ CATALOG: tuple[VerdictSpec, ...] = (
                 "clients meanwhile with `allowEIO3: true`).",
             ),
             _v(
+                "eio4_only",
+                "The server speaks only Engine.IO 4 (socket.io 3/4), not Engine.IO 3",
+                "Asked with EIO=3 (--eio 3, as socket.io 2 clients do), the server answered "
+                '{status_line} "{message}": it accepts only socket.io 3/4 clients.',
+                "Drop --eio 3 (socket.io 3/4 clients connect here); to let socket.io 2 clients "
+                "in too, set `allowEIO3: true` on the server.",
+            ),
+            _v(
                 "unsupported",
                 "The server does not speak Engine.IO 4",
                 'Asked with EIO=4, the server answered {status_line} "{message}" (Engine.IO code '
@@ -612,6 +622,28 @@ CATALOG: tuple[VerdictSpec, ...] = (
                 "Check the guest endpoint ({guest_url}) and the server's session store (Redis?): "
                 "a new session must be accepted right after it is created.",
             ),
+            _v(
+                "token_expired",
+                "The given token has expired",
+                'Namespace {namespace} refused the connection with "{message}": the JWT given '
+                "with --token is past its own expiry (exp {expired_at}). conndebug judges the "
+                "token it was given and does not replace it with a guest session.",
+                "Get a new token from the server (log in again, or create a new guest session), "
+                "or drop --token to let conndebug create a guest session as the web client "
+                "does.",
+            ),
+            _v(
+                "session_dropped",
+                "The server no longer knows the given token's session",
+                'Namespace {namespace} refused the connection with "{message}", although the JWT '
+                "given with --token has not expired (valid until {valid_until}): the server "
+                "dropped the session it belongs to (its session store forgot it: a shorter "
+                "session lifetime, a restart, another store). conndebug judges the token it was "
+                "given and does not replace it.",
+                "The web client must create a new guest session when it sees this message; for "
+                "conndebug, get a new token or drop --token. If sessions vanish sooner than "
+                "expected, check the server's session store (Redis TTL, restarts).",
+            ),
         ),
     ),
     VerdictSpec(
@@ -695,6 +727,17 @@ CATALOG: tuple[VerdictSpec, ...] = (
                 "`socket.disconnect()` on connect (a check after the handshake, a limit of "
                 "connections per user, a maintenance switch).",
             ),
+            _v(
+                "kicked",
+                "The server disconnected this socket",
+                "Namespace {namespace} accepted the connection (socket id {sid}); {after} later "
+                "the server sent DISCONNECT (`io server disconnect`). Web clients do not "
+                "reconnect by themselves after that: the user stays disconnected until the page "
+                "reconnects.",
+                "Find what disconnects sockets on the server (an admin action, a session or "
+                "permission check, a limit of connections per user); reconnect by hand meanwhile "
+                "(`r` in the live panel).",
+            ),
         ),
     ),
     VerdictSpec(
@@ -741,6 +784,57 @@ CATALOG: tuple[VerdictSpec, ...] = (
                 "something else creates sessions from this address, slow it down, or raise the "
                 "limit on the server (the chat backend allows 100 requests per 15 minutes per "
                 "client).",
+            ),
+        ),
+    ),
+    VerdictSpec(
+        "connection_unstable",
+        1,
+        "connected, but the connection does not hold: it drops at a regular interval (a proxy's "
+        "timeout) or goes silent (a black hole)",
+        (
+            _v(
+                "default",
+                "The connection drops every ~{every_s} s",
+                'Connections to {url} end with "{why}" after about {every_s} s, {count} times '
+                "in a row, although the server's heartbeat ({heartbeat}) keeps a quiet connection "
+                "alive longer: something in between cuts connections on a timer (a proxy or load "
+                "balancer's idle limit or connection-age limit).",
+                "Compare {every_s} s with the timeouts of every proxy, load balancer and firewall "
+                "between the client and {url}: idle limits must exceed pingInterval + "
+                "pingTimeout, and websocket connections must be allowed to live for hours.",
+            ),
+            _v(
+                "proxy_read_timeout",
+                "Connections drop every ~{every_s} s: a proxy's read timeout is below the heartbeat",
+                'Connections to {url} end with "{why}" after about {every_s} s, {count} times '
+                "in a row. The server pings every {ping_interval_s} s and waits {ping_timeout_s} s "
+                "for the answer, so a quiet connection carries traffic only that often: anything "
+                "in between that closes connections idle for less than pingInterval + "
+                "pingTimeout = {heartbeat_s} s cuts every one of them (nginx "
+                "`proxy_read_timeout`, 60 s by default; an AWS ALB's idle timeout...).",
+                "Raise the read (idle) timeout of the proxy or load balancer above {heartbeat_s} s "
+                "(nginx: `proxy_read_timeout {nginx_s}s;` in the location for {path}), or lower "
+                "the server's pingInterval below that timeout.",
+            ),
+            _v(
+                "stalled",
+                "The server went silent: no sign of life for {silent_s} s",
+                "The connection to {url} over {transport} is open on paper, but nothing has "
+                "arrived for {silent_s} s (the bound is {bound_s} s{bound_note}): the path drops "
+                "packets (a firewall, a NAT or proxy that forgot the connection: a black hole) or "
+                "the server is frozen. The heartbeat alone would notice only after {heartbeat}.",
+                "If it does not come back, reconnect (`r` in the live panel) and check the "
+                "server's health and the network path (firewalls, NAT timeouts, VPN). A web "
+                "client relying on the heartbeat alone waits {heartbeat} before it notices.",
+            ),
+            _v(
+                "dropped",
+                "The connection dropped: {why}",
+                'The connection to {url} over {transport} ended with "{why}" ({who}) and is '
+                "not back yet; conndebug reconnects as the web client does.",
+                "Wait for the reconnection: if it fails, the next verdict names why. If drops "
+                "repeat, the history shows whether they follow a pattern.",
             ),
         ),
     ),

@@ -38,6 +38,7 @@ DESIGN_TABLE = {
     "server_disconnect": 2,
     "transport_unavailable": 1,
     "rate_limited": 2,
+    "connection_unstable": 1,
 }
 OUTSIDE_DESIGN = {"inconclusive": 3}
 """Codes that are not about a connection and so are not in design.md's table: ``explain``'s answer

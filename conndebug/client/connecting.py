@@ -46,7 +46,7 @@ from conndebug.core.failure import FailureKind
 if TYPE_CHECKING:
     from conndebug.config import Settings
 
-__all__ = ["Connected", "connect", "target_from_settings"]
+__all__ = ["Connected", "check_parser", "connect", "target_from_settings"]
 
 How = Literal["direct", "upgraded", "fallback"]
 
@@ -154,9 +154,13 @@ async def connect(
     on_event: Callable[[Event], None] | None = None,
     on_disconnect: Callable[[Disconnect], None] | None = None,
     on_problem: Callable[[PacketProblem], None] | None = None,
+    on_fallback: Callable[[Failure, TransportName], None] | None = None,
     detect_parser: bool = True,
 ) -> Connected:
     """Connect ``namespace`` like a web client (see the module's docstring).
+
+    ``on_fallback(failure, next_transport)`` is called the moment a transport failed and the
+    next one is tried (a live view shows the fallback as it happens, not once it succeeded).
 
     With Engine.IO 3 (socket.io 2), ``auth`` goes in the handshake's query, as socket.io-client
     2's ``query`` option (protocol 4 has no auth object for the default namespace).
@@ -182,6 +186,8 @@ async def connect(
             attempts.append(failure)
             if failure.kind in _NO_FALLBACK or failure.reason in _SERVER_GENERATION or not rest:
                 raise ClientError(_final(failure, attempts, start)) from None
+            if on_fallback is not None:
+                on_fallback(failure, rest[0])
             continue
         try:
             ns = await client.connect(
@@ -196,7 +202,7 @@ async def connect(
             client.abort()
             failure = exc.failure
             if detect_parser and failure.reason == "closed" and target.eio >= 4:
-                failure = await _parser_check(
+                failure = await check_parser(
                     http, target, transport, parser, namespace, auth, failure, deadline
                 )
             attempts.append(failure)
@@ -242,7 +248,7 @@ def _final(failure: Failure, attempts: list[Failure], start: float) -> Failure:
     return dataclasses.replace(failure, elapsed_ms=ms, evidence=evidence)
 
 
-async def _parser_check(
+async def check_parser(
     http: HttpLike,
     target: Target,
     transport: TransportName,
@@ -252,7 +258,9 @@ async def _parser_check(
     failure: Failure,
     deadline: float,
 ) -> Failure:
-    """The session closed at our CONNECT: does a client with the other parser get an answer?"""
+    """The session closed at our first Socket.IO packet: does a client with the other parser get
+    an answer? Returns ``failure`` as it was, or made a ``parser_mismatch`` naming the server's
+    parser (``evidence``: ``server_parser``, ``client_parser``)."""
     other: ParserName = "msgpack" if parser == "json" else "json"
     left = deadline - time.monotonic()
     if left <= 0.05:
