@@ -38,11 +38,13 @@ DESIGN_TABLE = {
     "server_disconnect": 2,
     "transport_unavailable": 1,
     "rate_limited": 2,
-    "connection_unstable": 1,
 }
-OUTSIDE_DESIGN = {"inconclusive": 3}
-"""Codes that are not about a connection and so are not in design.md's table: ``explain``'s answer
-when a customer's record does not say enough to name a cause (exit 3, UNKNOWN)."""
+OUTSIDE_DESIGN = {"connection_unstable": 1, "inconclusive": 3}
+"""Codes the catalogue has beyond design.md's table, each for a reason the README gives:
+``connection_unstable`` (connected, but the connection does not hold: drops on a timer, stalls, a
+proxy's idle or lifetime cut; exit 1, WARNING) names what watch and ``probe --hold`` find, which no
+code of the table covers; ``inconclusive`` is ``explain``'s answer when a customer's record does
+not say enough to name a cause (exit 3, UNKNOWN)."""
 VARIANT_EXITS = {("transport_unavailable", "transport_unknown"): 2}
 """Ways of a code whose exit code differs from the code's (design.md writes "1/2")."""
 
