@@ -52,6 +52,7 @@ def run_probe_command(args: argparse.Namespace) -> int:
     """The CLI entry point; returns the exit code (the worst verdict's)."""
     settings_list = [settings_from_args(args, url) for url in args.urls]
     report = check_report_path(args.report) if args.report else None
+    gc.freeze()  # the probe's modules, loaded by now, live as long as the process (see __main__)
     _quick_exit()
     return asyncio.run(_main(settings_list, json_out=bool(args.json), report=report))
 
