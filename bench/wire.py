@@ -9,8 +9,8 @@ Every measurement runs in its own process (:mod:`bench.wire_client`) against a p
   round first (bytecode caches written, as in a user's install).
 - **polling request**: CPU per keep-alive ``GET`` of a small Engine.IO polling answer, one after
   the other: ``conndebug.wire.HttpClient``; httpcore's pool on a network backend made of the
-  wire's own streams (the "custom network backend" candidate); httpx as it comes (anyio);
-  and the probe's hand-written client of today, for reference.
+  wire's own streams (the "custom network backend" candidate); httpx as it comes (anyio).
+  (The probe's hand-written client it replaced is gone; its figure is in bench/notes.md.)
 - **websocket message**: a burst of small text messages (a Socket.IO event of 43 bytes each)
   received with ``recv()`` one by one: the wire as shipped, and the same with every frame
   through wsproto's parser (what "plus wsproto for the websocket" gives on its own).
@@ -30,7 +30,7 @@ _IMPORTS = {
     "httpx": "httpx,wsproto",
     "aiohttp": "aiohttp",
 }
-_HTTP = ("wire", "httpcore", "httpx", "probe")
+_HTTP = ("wire", "httpcore", "httpx")
 _WS = ("fast", "wsproto")
 
 
@@ -125,8 +125,7 @@ async def run(params: Params, fg: asyncio.Lock) -> list[Row]:
             benchmark="9. wire: CPU per polling request (keep-alive GET, small answer)",
             conndebug=f"conndebug.wire (h11): {spread(req['wire'], _us)}",
             baseline=f"httpcore on the wire's streams: {spread(req['httpcore'], _us)}; httpx "
-            f"(anyio): {spread(req['httpx'], _us)}; the probe's hand-written client: "
-            f"{spread(req['probe'], _us)}",
+            f"(anyio): {spread(req['httpx'], _us)}",
             ratio=ratio_text(req["wire"].median, req["httpcore"].median),
             goal="≤ httpcore",
             met=req["wire"].median <= req["httpcore"].median,

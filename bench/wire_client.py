@@ -6,8 +6,7 @@
 
 HTTP kinds: ``wire`` (conndebug.wire.HttpClient), ``httpcore`` (httpcore's pool on a network
 backend made of the wire's own streams: the "httpx/httpcore with a custom network backend"
-option), ``httpx`` (httpx as it comes, anyio backend), ``probe`` (the probe's hand-written client
-of today). Websocket kinds: ``fast`` (conndebug.wire.WebSocket as shipped), ``wsproto`` (the same
+option), ``httpx`` (httpx as it comes, anyio backend). Websocket kinds: ``fast`` (conndebug.wire.WebSocket as shipped), ``wsproto`` (the same
 with every frame through wsproto). Prints one JSON line: count, cpu_s, wall_s.
 """
 
@@ -127,17 +126,7 @@ async def _http(kind: str, url: str, count: int) -> dict[str, Any]:
         async def close() -> None:
             await hx.aclose()
     else:
-        from conndebug.config import Settings
-        from conndebug.core.probe.http import HttpClient as ProbeClient
-        from conndebug.core.probe.http import fetch
-
-        probe = ProbeClient(Settings(url=url, env_proxy=False), 10.0)
-
-        async def one() -> bytes:
-            return (await fetch(probe, "GET", target, timeout=10)).body
-
-        async def close() -> None:
-            await probe.aclose()
+        raise SystemExit(f"unknown HTTP client kind {kind!r}")
 
     assert (await one()).startswith(b"42")  # connected, and the answer is what it should be
     cpu = time.process_time()

@@ -369,8 +369,9 @@ def make_settings(args: argparse.Namespace, url: str) -> Settings:
 
 
 def _dialect_not_wired(command: str | None, args: argparse.Namespace) -> None:
-    """``--eio 3`` and ``--parser msgpack`` drive :mod:`conndebug.client`; the monitor and the
-    probe still run on python-socketio, which speaks neither: say so rather than ignore them."""
+    """``--eio 3`` and ``--parser msgpack`` drive :mod:`conndebug.client`; the monitor still runs
+    on python-socketio, which speaks neither: say so rather than ignore them (the probe is on the
+    client and speaks both)."""
     asked = []
     if getattr(args, "eio", 4) != 4:
         asked.append(f"--eio {args.eio}")
@@ -387,7 +388,7 @@ def _dialect_not_wired(command: str | None, args: argparse.Namespace) -> None:
 def _run(argv: Sequence[str]) -> int:
     command = argv[0] if argv and argv[0] in _PARSERS else None
     args = build_parser(command).parse_args(list(argv[1:] if command else argv))
-    if command != "serve":
+    if command not in ("serve", "probe"):
         _dialect_not_wired(command, args)
 
     if command == "serve":

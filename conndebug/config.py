@@ -102,6 +102,11 @@ class Settings:
     parser: Literal["json", "msgpack"] = "json"
     """The Socket.IO parser: ``json`` (the default parser) or ``msgpack``
     (socket.io-msgpack-parser). Client and server must use the same one."""
+    namespace_from_url: bool = False
+    """The namespace came from the URL's path (``http://host/admin``), as socket.io-client reads
+    it; a path that is really the Engine.IO path (``/socket.io``) is then named as such."""
+    new_session: bool = False
+    """Create a new guest session instead of reusing the one kept for this guest endpoint."""
 
     @property
     def is_tls(self) -> bool:
@@ -356,6 +361,12 @@ def add_connection_options(parser: argparse.ArgumentParser) -> None:
         help="guest-session endpoint used when no token is given (default: /api/guest)",
     )
     g.add_argument("--no-guest", action="store_true", help="do not create a guest session")
+    g.add_argument(
+        "--new-session",
+        action="store_true",
+        help="create a new guest session instead of reusing the one kept for this guest "
+        "endpoint (conndebug keeps one per endpoint, as the browser keeps its token)",
+    )
     g.add_argument("--api-url", help="REST base when it differs from the socket URL")
     g.add_argument(
         "--auth-json", help="extra Socket.IO auth fields as a JSON object, e.g. '{\"room\": 1}'"
@@ -716,4 +727,6 @@ def settings_from_args(args: argparse.Namespace, url: str) -> Settings:
         show_secrets=bool(args.show_secrets),
         eio=_eio(getattr(args, "eio", 4)),
         parser=_parser(getattr(args, "parser", "json")),
+        namespace_from_url=bool(url_path) and namespace == url_path,
+        new_session=bool(getattr(args, "new_session", False)),
     )

@@ -39,6 +39,17 @@ _npm_attempt: list[str] = []
 """What the one ``npm ci`` of this run said, if it ran and failed."""
 
 
+@pytest.fixture(autouse=True)
+def _own_data_folder(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """Every test keeps its guest sessions (conndebug's user data) in a folder of its own, never
+    in the developer's: ``XDG_DATA_HOME`` for this process and the commands it starts."""
+    folder = tmp_path_factory.mktemp("data")
+    monkeypatch.setenv("XDG_DATA_HOME", str(folder))
+    return folder
+
+
 def require(ok: bool, what: str, how: str) -> None:
     """Skip (developer machine) or fail (CI) when a needed component is missing."""
     if ok:

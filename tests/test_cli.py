@@ -51,7 +51,6 @@ def test_python_m_runs_the_same_cli() -> None:
         (["watch", "http://localhost:3001", "--eio", "2"], "invalid choice"),
         (["watch", "http://localhost:3001", "--parser", "bson"], "invalid choice"),
         (["watch", "http://localhost:3001", "--eio", "3"], "cannot be used with `conndebug watch`"),
-        (["probe", "http://localhost:3001", "--parser", "msgpack"], "cannot be used with"),
     ],
 )
 def test_usage_errors_are_one_line_exit_3(argv: list[str], needle: str) -> None:

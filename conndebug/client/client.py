@@ -31,7 +31,7 @@ import contextlib
 import itertools
 import json
 import json.decoder
-import secrets
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -638,7 +638,7 @@ class SocketClient:
         no answer came in ``timeout`` (or the session ended)."""
         if self.engine.closed.done():
             return None
-        name = PROBE_PREFIX + secrets.token_hex(4)
+        name = PROBE_PREFIX + os.urandom(4).hex()  # `secrets` costs hashlib and random to import
         future: asyncio.Future[float] = asyncio.get_running_loop().create_future()
         self._probes[name] = future
         self._probe_started[name] = time.monotonic()

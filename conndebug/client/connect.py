@@ -46,7 +46,7 @@ from conndebug.core.failure import FailureKind
 if TYPE_CHECKING:
     from conndebug.config import Settings
 
-__all__ = ["Connected", "connect", "target_from_settings"]
+__all__ = ["Connected", "check_parser", "connect", "target_from_settings"]
 
 How = Literal["direct", "upgraded", "fallback"]
 
@@ -196,7 +196,7 @@ async def connect(
             client.abort()
             failure = exc.failure
             if detect_parser and failure.reason == "closed" and target.eio >= 4:
-                failure = await _parser_check(
+                failure = await check_parser(
                     http, target, transport, parser, namespace, auth, failure, deadline
                 )
             attempts.append(failure)
@@ -242,7 +242,7 @@ def _final(failure: Failure, attempts: list[Failure], start: float) -> Failure:
     return dataclasses.replace(failure, elapsed_ms=ms, evidence=evidence)
 
 
-async def _parser_check(
+async def check_parser(
     http: HttpLike,
     target: Target,
     transport: TransportName,
@@ -252,7 +252,9 @@ async def _parser_check(
     failure: Failure,
     deadline: float,
 ) -> Failure:
-    """The session closed at our CONNECT: does a client with the other parser get an answer?"""
+    """The session closed at our first Socket.IO packet: does a client with the other parser get
+    an answer? Returns ``failure`` as it was, or made a ``parser_mismatch`` naming the server's
+    parser (``evidence``: ``server_parser``, ``client_parser``)."""
     other: ParserName = "msgpack" if parser == "json" else "json"
     left = deadline - time.monotonic()
     if left <= 0.05:

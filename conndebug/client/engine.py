@@ -1053,7 +1053,8 @@ class EngineSession:
                 task.cancel()
 
     async def close(self, *, timeout: float = 1.0) -> None:
-        """Say goodbye (an Engine.IO ``CLOSE`` packet) and end the session. Idempotent."""
+        """Say goodbye (an Engine.IO ``CLOSE`` packet over polling, a close frame over the
+        websocket) and end the session. Idempotent."""
         if self.closed.done():
             return
         self._closing = True
@@ -1062,15 +1063,22 @@ class EngineSession:
         )
         close_packet = EioPacket(EioType.CLOSE)
         with contextlib.suppress(WireError, asyncio.TimeoutError, OSError):
-            if self.transport == "websocket" and self._ws is not None:
-                self._tap_out(close_packet, "websocket", None, 1)
-                await asyncio.wait_for(
-                    self._ws.send_text(str(encode_packet(close_packet, self.eio))), timeout
-                )
-            elif self.transport == "polling" and self._raw_sid is not None:
+            # Over the websocket the close frame is the goodbye (engine.io-client sends no
+            # CLOSE packet there either); over polling the CLOSE packet is.
+            if self.transport == "polling" and self._raw_sid is not None:
                 self._out.append(close_packet)
                 batch, self._out = self._out, []
                 await asyncio.wait_for(self._post(batch), timeout)
+        if self._ws is not None and self.transport == "websocket":
+            writer = self._writer
+            if writer is not None and not writer.done():
+                # What was queued before the goodbye (a DISCONNECT) goes out before it.
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(writer), timeout)
+            # The close handshake while the reader still runs: it reads the server's answer
+            # (a reader cancelled first would leave the close waiting its whole time limit).
+            with contextlib.suppress(WireError, OSError, asyncio.TimeoutError):
+                await self._ws.close(1000, "", timeout)
         self._finish(reason)
         if self._ws is not None:
             with contextlib.suppress(WireError, OSError, asyncio.TimeoutError):

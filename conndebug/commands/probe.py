@@ -28,8 +28,8 @@ from pathlib import Path
 from conndebug.config import Settings, settings_from_args
 from conndebug.core.events import EventBus, Note, ProbeStep
 from conndebug.core.output import LineOutput, aopen_for_writing, write_bounded
-from conndebug.core.probe.ladder import run_probe
 from conndebug.core.probe.result import ProbeResult, Step
+from conndebug.core.probe.runner import run_probe
 from conndebug.core.redact import Redactor, settings_redactor
 from conndebug.core.report import ReportSection, check_report_path, render_report
 

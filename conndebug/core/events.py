@@ -158,6 +158,7 @@ class Connected(Event):
     """The namespace is connected."""
 
     kind: ClassVar[str] = "connected"
+    optional: ClassVar[frozenset[str]] = frozenset({"upgrades", "recovered"})
     transport: str
     sid: str | None
     """The Socket.IO socket id (what the server calls ``socket.id``)."""
@@ -169,12 +170,20 @@ class Connected(Event):
     ping_interval_ms: int | None = None
     ping_timeout_ms: int | None = None
     elapsed_ms: float | None = None
+    upgrades: tuple[str, ...] | None = None
+    """The upgrades the server's open packet offered (``("websocket",)``, ``()``), when known."""
+    recovered: bool | None = None
+    """Connection state recovery: True/False when it was asked for, None when it was not."""
 
     @property
     def detail(self) -> str:
         took = f" in {self.elapsed_ms:.0f} ms" if self.elapsed_ms is not None else ""
+        recovered = ""
+        if self.recovered is not None:
+            recovered = ", recovered" if self.recovered else ", not recovered"
         return (
-            f"connected over {self.transport} ({self.how}){took}, socket id {self.sid or 'unknown'}"
+            f"connected over {self.transport} ({self.how}){took}, socket id "
+            f"{self.sid or 'unknown'}{recovered}"
         )
 
 
@@ -199,12 +208,19 @@ class UpgradeFailed(Event):
     """The server offered a websocket upgrade, but it failed; polling stays in use."""
 
     kind: ClassVar[str] = "upgrade_failed"
-    optional: ClassVar[frozenset[str]] = frozenset({"status", "code"})
+    optional: ClassVar[frozenset[str]] = frozenset({"status", "code", "reason", "facts"})
     why: str
     status: int | None = None
     """The HTTP status that answered the websocket handshake instead of 101, when known."""
     code: int | None = None
     """The Engine.IO error code of that answer's body (0 Transport unknown ... 5), when known."""
+    reason: str | None = None
+    """How it failed, as the client's short code (:class:`conndebug.client.Failure`'s
+    ``reason``: ``refused``, ``engine_error``, ``no_answer`` (no answer in time), ``no_3probe``,
+    ``closed``, ``poll_not_released``, the wire's ``reset``/``eof``...), when known."""
+    facts: dict[str, Any] | None = None
+    """Structured facts behind ``why`` (redacted, JSON-able): the failing step (``stage``:
+    ``connect``/``probe``), the time limit, the answer's ``Server`` header and body sample..."""
 
     @property
     def detail(self) -> str:
@@ -232,7 +248,7 @@ class ConnectError(Event):
 
     kind: ClassVar[str] = "connect_error"
     optional: ClassVar[frozenset[str]] = frozenset(
-        {"status", "code", "transport", "phase", "cause", "url"}
+        {"status", "code", "transport", "phase", "cause", "url", "failure", "reason", "facts"}
     )
     message: str
     data: Any = None
@@ -257,6 +273,21 @@ class ConnectError(Event):
     when it differs from ``message``."""
     url: str | None = None
     """The request that failed, when known (redacted)."""
+    failure: str | None = None
+    """Why, as a :class:`~conndebug.core.failure.FailureKind` value (``dns_failure``,
+    ``connection_refused``, ``connect_timeout``, ``tls_error``, ``proxy_error``, ``http_status``,
+    ``protocol``, ``rejected``, ``closed``, ``other``), when the source knows it (a live client
+    does; a record read back by ``explain`` does not: its ``phase``/``cause`` say what they can).
+    With ``failure`` set, ``phase`` is one of the client's phases (``dns``, ``tcp``, ``tls``,
+    ``proxy``, ``handshake``, ``session``, ``upgrade``, ``websocket``, ``namespace``, ``cors``)."""
+    reason: str | None = None
+    """A finer short code than ``failure``: the client's or the wire's (``refused``, ``untrusted``,
+    ``plain_http``, ``eio3_server``, ``engine_error``, ``not_engineio``, ``bad_open``,
+    ``connect_error``, ``parser_mismatch``, ``no_answer``...), when known."""
+    facts: dict[str, Any] | None = None
+    """Structured facts behind the failure (redacted, JSON-able): addresses tried, the
+    certificate presented, the proxy's answer, the HTTP answer's status line, content type,
+    ``Server`` header and body sample... The verdict rules read them; nothing parses ``message``."""
 
     @property
     def detail(self) -> str:
@@ -437,11 +468,15 @@ class ProbeStep(Event):
     """One rung of the probe ladder finished."""
 
     kind: ClassVar[str] = "probe_step"
+    optional: ClassVar[frozenset[str]] = frozenset({"evidence"})
     name: str
     status: str
     """``ok``, ``warn``, ``fail`` or ``skip``."""
     ms: float
     info: str = ""
+    evidence: dict[str, Any] | None = None
+    """The facts the rung saw (redacted, JSON-able): what the verdict rules read for the
+    probe's own checks (the open packet, the certificate, the CORS answers, the settings)."""
 
     @property
     def detail(self) -> str:
@@ -453,18 +488,22 @@ class Note(Event):
     """Anything else worth a line: library log records, fault switches, skipped steps."""
 
     kind: ClassVar[str] = "note"
-    optional: ClassVar[frozenset[str]] = frozenset({"status", "url"})
+    optional: ClassVar[frozenset[str]] = frozenset({"status", "url", "facts"})
     text: str
     level: str = "info"
     """``debug``, ``info``, ``warning`` or ``error``."""
     topic: str = ""
-    """A short machine-readable tag, e.g. ``guest``, ``fault``, ``engineio``; ``http`` (an HTTP
+    """A short machine-readable tag, e.g. ``guest``, ``settings``, ``fault``; ``http`` (an HTTP
     exchange around the connection: ``status``, ``url``), ``cors`` (a browser refused the page
     an answer), ``open`` (an Engine.IO open packet) and ``gap`` in records ``explain`` reads."""
     status: int | None = None
     """The HTTP status the note reports (0: no answer), when it reports one."""
     url: str | None = None
     """The request the note is about (redacted), when it is about one."""
+    facts: dict[str, Any] | None = None
+    """Structured facts of the note (redacted, JSON-able): for ``guest`` the guest endpoint's
+    answer (``outcome``: ``session``/``absent``/``error``, ``message``, ``retry_after``...), for
+    ``settings`` what the connection was told to do (url, path, namespace, transports...)."""
 
     @property
     def detail(self) -> str:

@@ -4,10 +4,18 @@
 three outcomes (:class:`GuestResult`):
 
 - ``session``: the contract's ``201 {"success": true, "data": {"token", "user": {...}}}``;
-- ``absent``: there is no such endpoint (404/405/410/501, another 4xx) or the answer is not the
-  contract (HTML, JSON without a token): the caller continues *without auth* and says so;
-- ``error``: a failure worth retrying (timeout, connection refused, TLS, proxy, 429, 5xx): the caller
-  counts it as a failed connection attempt.
+- ``absent``: there is no such endpoint (404/405/410/501, another 4xx), the answer is not the
+  contract (HTML, JSON without a token), or no answer came within the (short) time limit: the
+  caller continues *without auth* and says so. A server without this API often never answers
+  unknown paths (the socket.io docs' bare ``createServer()``), so a silent endpoint is read as
+  "no such API" as quickly as a 404, not waited on for the whole connect timeout;
+- ``error``: a failure worth retrying (connection refused, TLS, proxy, 429, 5xx): the caller
+  counts it as a failed connection attempt (a 429 carries the server's message and
+  ``Retry-After``: the cause is the rate limit).
+
+:func:`guest_session` is what the commands call: it reuses the session kept for this guest
+endpoint (:mod:`conndebug.core.guest_store`, as the browser keeps its token) while its token is
+valid, and creates (and keeps) a new one otherwise or when told to (``--new-session``).
 
 The request itself is a small injected callable (:data:`Post`): by default :func:`wire_post`, one
 request over the wire layer's :class:`~conndebug.wire.HttpClient` (no aiohttp, no httpx); a caller
@@ -34,12 +42,14 @@ from conndebug.config import Settings
 from conndebug.core.failure import FailureKind
 
 __all__ = [
+    "GUEST_TIMEOUT",
     "GuestResult",
     "GuestSession",
     "Post",
     "PostAnswer",
     "PostFailed",
     "create_guest_session",
+    "guest_session",
     "session_from_token",
     "tls_verify_setting",
     "token_problem",
@@ -48,6 +58,9 @@ __all__ = [
 
 _ABSENT_STATUSES = frozenset({404, 405, 410, 501})
 _RETRY_STATUSES = frozenset({408, 425, 429})
+GUEST_TIMEOUT = 3.0
+"""Seconds the guest endpoint gets (at most; less when the connect timeout is shorter): a guest
+endpoint answers in milliseconds, and one that has not answered in 3 s is treated as absent."""
 ANSWER_LIMIT = 256 * 1024
 """The most bytes of a guest endpoint's answer read (the contract's answer is well under 2 KiB)."""
 
@@ -59,6 +72,8 @@ class PostAnswer:
     status: int
     content_type: str
     body: bytes
+    retry_after: str | None = None
+    """The ``Retry-After`` header of the answer (a 429's), when there is one."""
 
 
 class PostFailed(Exception):
@@ -104,6 +119,29 @@ class GuestResult:
     kind: FailureKind | None = None
     status: int | None = None
     elapsed_ms: float | None = None
+    message: str | None = None
+    """The server's own words (its ``message`` field, or what the body is), when it answered."""
+    retry_after: str | None = None
+    """The answer's ``Retry-After`` (a 429's), when there was one."""
+    reused: bool = False
+    """The session is the one kept for this guest endpoint (no request was made)."""
+
+    def facts(self) -> dict[str, Any]:
+        """JSON-able facts for a ``Note(topic="guest")`` (the verdict rules read them)."""
+        outcome = "session" if self.session else "absent" if self.absent else "error"
+        if self.reused:
+            outcome = "reused"
+        out: dict[str, Any] = {"outcome": outcome}
+        for key in ("status", "message", "retry_after"):
+            value = getattr(self, key)
+            if value is not None:
+                out[key] = value
+        if self.kind is not None:
+            out["failure"] = self.kind.value
+        why = self.absent or self.error
+        if why:
+            out["why"] = why
+        return out
 
 
 def _segment(text: str) -> Any:
@@ -210,7 +248,12 @@ def wire_post(settings: Settings) -> Post:
                 )
         except WireError as exc:
             raise PostFailed(exc.kind, exc.message) from None
-        return PostAnswer(answer.status, answer.header("content-type") or "", answer.body)
+        return PostAnswer(
+            answer.status,
+            answer.header("content-type") or "",
+            answer.body,
+            answer.header("retry-after"),
+        )
 
     return post
 
@@ -236,21 +279,31 @@ async def create_guest_session(
     try:
         answer = await send(url, headers, b"{}", timeout)
     except PostFailed as exc:
+        if exc.kind is FailureKind.TIMEOUT:
+            return GuestResult(
+                absent=f"no guest endpoint at {url} (no answer within {timeout:g} s)",
+                kind=exc.kind,
+                elapsed_ms=(time.monotonic() - started) * 1000.0,
+            )
         return GuestResult(error=f"guest session at {url}: {exc.why}", kind=exc.kind)
     elapsed_ms = (time.monotonic() - started) * 1000.0
     status, content_type, body = answer.status, answer.content_type, answer.body
+    message = _message(body, content_type)
     if status in _RETRY_STATUSES or status >= 500:
         return GuestResult(
-            error=f"guest session at {url}: HTTP {status} ({_message(body, content_type)})",
+            error=f"guest session at {url}: HTTP {status} ({message})",
             kind=FailureKind.HTTP,
             status=status,
             elapsed_ms=elapsed_ms,
+            message=message,
+            retry_after=answer.retry_after,
         )
     if status in _ABSENT_STATUSES or not (200 <= status < 300):
         return GuestResult(
-            absent=f"no guest endpoint at {url} (HTTP {status}: {_message(body, content_type)})",
+            absent=f"no guest endpoint at {url} (HTTP {status}: {message})",
             status=status,
             elapsed_ms=elapsed_ms,
+            message=message,
         )
     try:
         data_all = bounded_loads(body.decode("utf-8"))
@@ -269,3 +322,30 @@ async def create_guest_session(
     user = data.get("user")
     session = session_from_token(token, user if isinstance(user, dict) else None, source="guest")
     return GuestResult(session=session, status=status, elapsed_ms=elapsed_ms)
+
+
+async def guest_session(
+    settings: Settings,
+    *,
+    timeout: float = GUEST_TIMEOUT,
+    post: Post | None = None,
+    reuse: bool = True,
+    now: float | None = None,
+) -> GuestResult:
+    """A guest session for ``settings``: the one kept for its guest endpoint while its token is
+    valid (``reused``), else a new one from the endpoint, kept for the next time.
+
+    ``reuse=False`` (or ``--new-session``) always asks the endpoint. Nothing is kept or reused
+    for a ``--token`` (the caller does not come here) or when the store cannot be written.
+    """
+    from conndebug.core import guest_store
+
+    moment = time.time() if now is None else now
+    if reuse and not settings.new_session:
+        kept = guest_store.load(settings.guest_url, now=moment)
+        if kept is not None:
+            return GuestResult(session=kept, reused=True)
+    result = await create_guest_session(settings, timeout=timeout, post=post)
+    if result.session is not None:
+        guest_store.save(settings.guest_url, result.session, now=moment)
+    return result

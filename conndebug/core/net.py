@@ -298,36 +298,38 @@ class TunnellingConnector(aiohttp.TCPConnector):
     async def _tunnel(
         self, req: ClientRequest, proxy: yarl.URL
     ) -> tuple[asyncio.BaseTransport, ResponseHandler]:
-        from conndebug.core.probe import net as probe_net
+        from conndebug.wire import Origin, Proxy, WireError, resolve
 
         limit = self._tunnel_timeout
-        target = probe_net.url_endpoint(str(req.url))
-        hop = probe_net.proxy_endpoint(str(proxy))
+        target = Origin.of(str(req.url)).hostport
+        hop = Proxy.from_url(str(proxy))
         headers = dict(req.proxy_headers or {})
         if req.proxy_auth is not None and proxy.user is None:
             headers[aiohttp.hdrs.PROXY_AUTHORIZATION] = req.proxy_auth.encode()
+        elif hop.authorization:
+            # Credentials in the proxy URL become its Proxy-Authorization header there.
+            headers.setdefault(aiohttp.hdrs.PROXY_AUTHORIZATION, hop.authorization)
         try:
-            addresses = await probe_net.resolve(hop.host, hop.port, limit)
-            sock, _, _ = await probe_net.connect_tcp(addresses, limit)
-        except probe_net.NetFailure as exc:
+            resolved = await resolve(hop.host, hop.port, limit)
+            sock = await _connect_socket([a.sockaddr for a in resolved.addresses], limit)
+        except (WireError, OSError, asyncio.TimeoutError) as exc:
             raise aiohttp.ClientProxyConnectionError(
-                req.connection_key, OSError(exc.error)
+                req.connection_key, OSError(str(exc) or "no answer")
             ) from None
         try:
-            # Credentials in the proxy URL become its Proxy-Authorization header there.
-            answer = await probe_net.proxy_connect(sock, target, str(proxy), limit, headers)
-            if answer.status != 200:
+            status, reason = await _connect_answer(sock, target, headers, limit)
+            if status != 200:
                 raise aiohttp.ClientHttpProxyError(
                     req.request_info,
                     (),
-                    status=answer.status,
-                    message=f"{answer.reason} to CONNECT {target.hostport}".lstrip(),
+                    status=status,
+                    message=f"{reason} to CONNECT {target}".lstrip(),
                     headers=None,
                 )
             transport, protocol = await self._loop.create_connection(self._factory, sock=sock)
-        except probe_net.NetFailure as exc:
+        except (OSError, asyncio.TimeoutError, ValueError) as exc:
             sock.close()
-            raise ProxyTunnelFailed(exc.error) from None
+            raise ProxyTunnelFailed(f"the proxy's tunnel failed: {exc or 'no answer'}") from None
         except BaseException:
             sock.close()
             raise
@@ -336,6 +338,56 @@ class TunnellingConnector(aiohttp.TCPConnector):
         req.proxy = None
         protocol.force_close()
         return transport, protocol
+
+
+async def _connect_socket(addresses: list[tuple[Any, ...]], limit: float) -> Any:
+    """A connected non-blocking socket to the first address that answers (for aiohttp)."""
+    import socket
+
+    loop = asyncio.get_running_loop()
+    error: BaseException = OSError("no address")
+    for sockaddr in addresses:
+        family = socket.AF_INET6 if ":" in str(sockaddr[0]) else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        try:
+            await asyncio.wait_for(loop.sock_connect(sock, sockaddr), limit)
+        except (OSError, asyncio.TimeoutError) as exc:
+            sock.close()
+            error = exc
+            continue
+        return sock
+    raise error
+
+
+async def _connect_answer(
+    sock: Any, target: str, headers: dict[str, str], limit: float
+) -> tuple[int, str]:
+    """Send ``CONNECT target`` on ``sock`` and read the proxy's answer (parsed by h11)."""
+    import h11
+
+    loop = asyncio.get_running_loop()
+    conn = h11.Connection(h11.CLIENT, max_incomplete_event_size=64 * 1024)
+    sent = [("Host", target), *headers.items()]
+    data = conn.send(h11.Request(method="CONNECT", target=target, headers=sent))
+    assert data is not None
+    await asyncio.wait_for(loop.sock_sendall(sock, data), limit)
+    while True:
+        try:
+            event = conn.next_event()
+        except h11.RemoteProtocolError as exc:
+            raise ValueError(f"the proxy's answer is not HTTP ({exc})") from None
+        if event is h11.NEED_DATA:
+            chunk = await asyncio.wait_for(loop.sock_recv(sock, 65536), limit)
+            if not chunk:
+                raise OSError("the proxy closed the connection")
+            conn.receive_data(chunk)
+            continue
+        if isinstance(event, h11.InformationalResponse):
+            continue
+        if isinstance(event, h11.Response):
+            return event.status_code, event.reason.decode("latin-1")
+        raise ValueError(f"unexpected {type(event).__name__}")
 
 
 def make_session(settings: Settings, trace: HttpTrace) -> aiohttp.ClientSession:

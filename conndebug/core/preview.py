@@ -31,6 +31,15 @@ def _clip(value: Any, depth: int = 0) -> Any:
     return value
 
 
+def _json_default(value: Any) -> str:
+    """Binary values as ``<binary 4 B> 01020304`` (their true size), anything else as text."""
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        from conndebug.client.tap import binary_text
+
+        return binary_text(bytes(value))
+    return str(value)
+
+
 def preview(redactor: Redactor, value: Any) -> tuple[int, str]:
     """Size in bytes of the JSON of ``value`` and a redacted preview of at most 120 characters.
 
@@ -38,7 +47,7 @@ def preview(redactor: Redactor, value: Any) -> tuple[int, str]:
     """
     raw: str | None
     try:
-        raw = json.dumps(value, ensure_ascii=False, default=str, separators=(",", ":"))
+        raw = json.dumps(value, ensure_ascii=False, default=_json_default, separators=(",", ":"))
         size = len(raw.encode("utf-8", "surrogatepass"))
     except (TypeError, ValueError):
         raw = None
@@ -56,7 +65,9 @@ def preview(redactor: Redactor, value: Any) -> tuple[int, str]:
         text = raw
     else:
         try:
-            text = json.dumps(shown, ensure_ascii=False, default=str, separators=(",", ":"))
+            text = json.dumps(
+                shown, ensure_ascii=False, default=_json_default, separators=(",", ":")
+            )
         except (TypeError, ValueError):
             text = redactor.text(repr(shown))
     if len(text) > PREVIEW_CHARS:

@@ -115,30 +115,32 @@ CATALOG: tuple[VerdictSpec, ...] = (
             _v(
                 "default",
                 "Connected over {transport}",
-                "{url} speaks Engine.IO 4 at {path}; namespace {namespace} accepted the connection"
-                "{as_user} over {transport}. Round trip {rtt_ms} ms; the server pings every "
+                "{url} speaks Engine.IO {eio} at {path}; namespace {namespace} accepted the "
+                "connection{as_user} over {transport}.{rtt_note} The server pings every "
                 "{ping_interval_s} s and waits {ping_timeout_s} s for the answer.",
                 "Nothing to fix: a web client with the same settings connects here.",
             ),
             _v(
                 "polling_only",
                 "Connected over polling (the server offers no websocket)",
-                "{url} speaks Engine.IO 4 at {path}; namespace {namespace} accepted the connection"
-                "{as_user}. The server offers no websocket upgrade (upgrades: {upgrades}), so "
-                "HTTP long-polling is the transport by the server's own choice. Round trip "
-                "{rtt_ms} ms.",
-                "Nothing to fix. If you expected websockets, enable the websocket transport on the "
-                "server (socket.io: `transports: ['polling', 'websocket']`).",
+                "{url} speaks Engine.IO {eio} at {path}; namespace {namespace} accepted the "
+                "connection{as_user}. The server offers no websocket upgrade (upgrades: "
+                "{upgrades}), so HTTP long-polling is the transport by the server's own choice, "
+                "and clients that start with polling connect.{rtt_note}",
+                "Nothing to fix for polling-first clients. A websocket-first client without "
+                "fallback never connects here: if you expected websockets, enable the websocket "
+                "transport on the server (socket.io: `transports: ['polling', 'websocket']`).",
             ),
             _v(
                 "regenerated",
                 "Connected over {transport} after renewing an expired session",
-                'The first connection was refused with "{message}": the server had dropped the '
-                "session while the token was still valid. A new guest session ({user}) was created "
-                "and namespace {namespace} accepted it over {transport}, as the web client does "
-                "(the history shows the regeneration). Round trip {rtt_ms} ms.",
-                "Nothing to fix in the connection. Sessions live shorter on the server than tokens "
-                "do; the client must create a new guest session when it sees this message.",
+                'The guest session conndebug kept for this server was refused with "{message}": '
+                "{why_expired}. A new guest session ({user}) was created and namespace "
+                "{namespace} accepted it over {transport}, as the web client does (the history "
+                "shows the regeneration).{rtt_note}",
+                "Nothing to fix in the connection. A stored session can expire on the server "
+                "before its token does; the client must create a new guest session when it sees "
+                "this message.",
             ),
             _v(
                 "client",
@@ -502,6 +504,14 @@ CATALOG: tuple[VerdictSpec, ...] = (
                 "clients meanwhile with `allowEIO3: true`).",
             ),
             _v(
+                "eio4_only",
+                "The server speaks only Engine.IO 4 (socket.io 3/4), not Engine.IO 3",
+                "Asked with EIO=3 (--eio 3, as socket.io 2 clients do), the server answered "
+                '{status_line} "{message}": it accepts only socket.io 3/4 clients.',
+                "Drop --eio 3 (socket.io 3/4 clients connect here); to let socket.io 2 clients "
+                "in too, set `allowEIO3: true` on the server.",
+            ),
+            _v(
                 "unsupported",
                 "The server does not speak Engine.IO 4",
                 'Asked with EIO=4, the server answered {status_line} "{message}" (Engine.IO code '
@@ -611,6 +621,28 @@ CATALOG: tuple[VerdictSpec, ...] = (
                 "the guest session did not help: {regen_error}.",
                 "Check the guest endpoint ({guest_url}) and the server's session store (Redis?): "
                 "a new session must be accepted right after it is created.",
+            ),
+            _v(
+                "token_expired",
+                "The given token has expired",
+                'Namespace {namespace} refused the connection with "{message}": the JWT given '
+                "with --token is past its own expiry (exp {expired_at}). conndebug judges the "
+                "token it was given and does not replace it with a guest session.",
+                "Get a new token from the server (log in again, or create a new guest session), "
+                "or drop --token to let conndebug create a guest session as the web client "
+                "does.",
+            ),
+            _v(
+                "session_dropped",
+                "The server no longer knows the given token's session",
+                'Namespace {namespace} refused the connection with "{message}", although the JWT '
+                "given with --token has not expired (valid until {valid_until}): the server "
+                "dropped the session it belongs to (its session store forgot it: a shorter "
+                "session lifetime, a restart, another store). conndebug judges the token it was "
+                "given and does not replace it.",
+                "The web client must create a new guest session when it sees this message; for "
+                "conndebug, get a new token or drop --token. If sessions vanish sooner than "
+                "expected, check the server's session store (Redis TTL, restarts).",
             ),
         ),
     ),

@@ -232,7 +232,7 @@ async def test_the_probe_waits_for_the_guest_endpoint_as_long_as_connect_timeout
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import conndebug.core.guest as guest
-    from conndebug.core.probe.ladder import run_probe
+    from conndebug.core.probe import run_probe
     from tests.servers import reference_server
 
     waits: list[float | None] = []

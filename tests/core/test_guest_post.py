@@ -59,7 +59,8 @@ async def test_an_injected_post_carries_the_request_and_its_answer_is_read_here(
     [
         (PostAnswer(404, "text/html", b"<html>nope</html>"), "absent", "HTTP 404: an HTML page"),
         (PostAnswer(503, "application/json", b'{"message":"busy"}'), "error", "HTTP 503 (busy)"),
-        (PostFailed(FailureKind.TIMEOUT, "no answer in time"), "error", "no answer in time"),
+        (PostFailed(FailureKind.TIMEOUT, "no answer in time"), "absent", "no answer within 10 s"),
+        (PostFailed(FailureKind.REFUSED, "connection refused"), "error", "connection refused"),
     ],
 )
 async def test_every_outcome_is_sorted_the_same_whatever_the_transport(
@@ -71,7 +72,7 @@ async def test_every_outcome_is_sorted_the_same_whatever_the_transport(
     assert text is not None
     assert words in text
     if isinstance(answer, PostFailed):
-        assert result.kind is FailureKind.TIMEOUT
+        assert result.kind is answer.kind
 
 
 def test_the_guest_module_loads_no_http_library() -> None:

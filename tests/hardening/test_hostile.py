@@ -419,7 +419,7 @@ CASES = [
         _guest(
             429, b'{"success":false,"message":"Too many API requests, please try again later."}'
         ),
-        ("auth_rejected",),
+        ("rate_limited",),
         ("http 429",),
         (2,),
         ("http 429",),

@@ -1,119 +1,148 @@
-"""Property-based tests of packet classification: any bytes a server sends get a classification,
-never an exception. (URL handling and redaction: test_properties.py.)"""
+"""Property-based tests: any bytes a server sends are decoded or refused in words, and any failure
+facts get a printable verdict; never an exception. (URL handling and redaction:
+test_properties.py; HTTP parsing: tests/wire.)"""
 
 from __future__ import annotations
 
-import json
-
-from hypothesis import example, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from conndebug.client.eio import EioDecodeError, decode_payload, parse_engine_error, parse_open
+from conndebug.core.diagnosis import Diagnosis
+from conndebug.core.events import ConnectError, EventBus, ProbeStep
+from conndebug.core.failure import FailureKind
 from conndebug.core.guest import token_problem
-from conndebug.core.probe.engineio import (
-    classify_handshake,
-    eio3_sample,
-    engine_error,
-    parse_open,
-    parse_sio,
-)
-from conndebug.core.probe.http import HttpAnswer, HttpFailure
 from conndebug.core.text import one_line
-
-KINDS = {"open", "bad_open", "eio3", "engine_error", "html", "redirect", "server_error", "other"}
+from conndebug.core.verdicts import CODES
 
 statuses = st.one_of(
     st.sampled_from([200, 204, 301, 302, 307, 400, 403, 404, 429, 500, 502, 503]),
     st.integers(min_value=100, max_value=599),
-)
-content_types = st.sampled_from(
-    ["", "text/plain", "text/html; charset=utf-8", "application/json", "application/octet-stream"]
 )
 # Bytes that look like Engine.IO some of the time: prefixes of real packets, then anything.
 prefixes = st.sampled_from(
     [b"", b"0", b"0{", b'0{"sid":', b"96:0{", b"\x00\x09\xff0{", b'{"code":', b'"', b"<", b"4"]
 )
 bodies = st.builds(lambda p, rest: p + rest, prefixes, st.binary(max_size=300))
+REASONS = (
+    None,
+    "engine_error",
+    "status",
+    "eio3_server",
+    "eio_version",
+    "eio4_server",
+    "not_engineio",
+    "bad_open",
+    "not_http",
+    "closed",
+    "no_answer",
+    "refused",
+    "parser_mismatch",
+    "connect_error",
+)
+PHASES = ("dns", "tcp", "tls", "proxy", "handshake", "session", "websocket", "namespace", "cors")
+fact_values = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.text(max_size=40), st.lists(st.text(max_size=8))
+)
+FACT_KEYS = (
+    "status_line",
+    "message",
+    "engine_code",
+    "origin_rejected",
+    "location",
+    "problems",
+    "truncated",
+    "speaks_tls",
+    "eio3_opens",
+    "via_proxy",
+    "tunnel",
+    "from_proxy",
+    "found_path",
+    "connected",
+    "sample",
+)
 
 
-def answer(status: int, body: bytes, content_type: str, **headers: str) -> HttpAnswer:
-    head = {"content-type": content_type, **headers}
-    return HttpAnswer(status, "X", head, body, False, 1.0)
-
-
-@settings(max_examples=500)
-@given(status=statuses, body=bodies, content_type=content_types, location=st.booleans())
-@example(200, b'0{"sid":', "text/plain", False)
-@example(200, b'0{"sid": 5}', "text/plain", False)
-@example(200, b'0{"sid":"x","pingInterval":1e400,"pingTimeout":NaN}', "text/plain", False)
-@example(200, b'0{"sid":"a","upgrades":"websocket","pingInterval":"x"}', "text/plain", False)
-@example(200, b"\x00\xff", "text/plain", False)
-@example(200, b"\x01\x09\x09\x09\x09\x09\x09\x09\x09\x09\x09\x09\x09\xff", "", False)
-@example(400, b'{"code": true, "message": 5}', "application/json", False)
-@example(400, b'"\xff"', "application/json", False)
-def test_any_handshake_answer_is_classified(
-    status: int, body: bytes, content_type: str, location: bool
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    phase=st.sampled_from(PHASES),
+    kind=st.sampled_from([k.value for k in FailureKind]),
+    reason=st.sampled_from(REASONS),
+    status=st.one_of(st.none(), statuses),
+    code=st.one_of(st.none(), st.integers(min_value=-1, max_value=6)),
+    facts=st.dictionaries(st.sampled_from(FACT_KEYS), fact_values, max_size=6),
+)
+def test_any_failure_a_rung_reports_gets_a_printable_verdict(
+    phase: str, kind: str, reason: str | None, status: int | None, code: int | None, facts: dict
 ) -> None:
-    extra = {"location": "http://elsewhere.example/"} if location else {}
-    hs = classify_handshake(answer(status, body, content_type, **extra))
-    assert hs.kind in KINDS
-    if hs.kind == "open":
-        assert hs.open is not None
-        assert isinstance(hs.open.sid, str)
-        assert status == 200
-    if hs.kind == "engine_error":
-        assert hs.error is not None
-    if hs.kind == "bad_open":
-        assert body.startswith(b"0{")
-        assert hs.open is None or hs.open.unusable
-    assert isinstance(answer(status, body, content_type).sample(), str)
-
-
-@given(st.text(max_size=300))
-@example('0{"sid":"x","upgrades":[1, null, {}],"pingInterval":1e400}')
-@example('0{"sid":"x","maxPayload":true}')
-@example('0{"sid":"x","pingTimeout":NaN,"maxPayload":-Infinity}')
-def test_any_text_is_an_open_packet_or_not(text: str) -> None:
-    opened = parse_open(text)
-    if opened is not None:
-        assert text.startswith("0{")
-        assert all(isinstance(u, str) for u in opened.upgrades)
-        for value in (opened.ping_interval_ms, opened.ping_timeout_ms, opened.max_payload):
-            assert value is None or isinstance(value, int)
-
-
-@given(st.binary(max_size=300))
-@example(b"\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x00\x01\xff")
-@example(b"\x01\x00\xff")
-def test_any_bytes_are_eio3_framing_or_not(body: bytes) -> None:
-    sample = eio3_sample(body)
-    assert sample is None or (isinstance(sample, str) and len(sample) <= 80)
+    """Whatever facts a probe rung (or the monitor) puts on a failure, the diagnosis names a
+    verdict of the catalogue in printable words, never an exception."""
+    bus = EventBus()
+    diagnosis = Diagnosis()
+    url = {"url": "http://127.0.0.1:3001", "host": "127.0.0.1", "port": 3001, "path": "/socket.io"}
+    for event in (
+        bus.emit(ProbeStep, name="url", status="ok", ms=0.0, evidence=url),
+        bus.emit(
+            ConnectError,
+            message="the attempt failed",
+            phase=phase,
+            failure=kind,
+            reason=reason,
+            status=status,
+            code=code,
+            facts=facts,
+        ),
+    ):
+        diagnosis.feed(event)
+    verdict = diagnosis.verdict
+    assert verdict.code in CODES
+    assert verdict.exit_code == 2 or verdict.code == "inconclusive"
+    for text in (verdict.title, verdict.explanation, verdict.fix):
+        assert text.strip()
+        assert text.isprintable(), text
 
 
 @given(status=statuses, body=bodies)
-def test_any_error_body_is_an_engine_error_or_not(status: int, body: bytes) -> None:
-    err = engine_error(answer(status, body, "application/json"))
+@example(
+    200,
+    b'0{"sid":',
+)
+@example(400, b'{"code": true, "message": 5}')
+@example(400, b'"\xff"')
+def test_any_handshake_answer_decodes_or_is_refused_in_words(status: int, body: bytes) -> None:
+    """The client's codecs the handshake rung reads an answer with: an error body, a payload of
+    either generation, an open packet; never an exception but their own."""
+    err = parse_engine_error(status, body)
     if err is not None:
         assert status in (400, 403)
         assert err.code is None or 0 <= err.code <= 5
         assert isinstance(err.message, str)
+    for eio in (4, 3):
+        why = ""
+        try:
+            packets = decode_payload(body, eio)
+        except EioDecodeError as exc:
+            why = str(exc) or "(no words)"
+            packets = []
+        assert isinstance(packets, list)
+        assert why != "(no words)"
 
 
-socketio_text = st.builds(
-    lambda head, ns, ack, data: head + ns + ack + data,
-    st.sampled_from(["4", "40", "41", "42", "43", "44", "45", "451-", "46", "49", "4x", ""]),
-    st.sampled_from(["", "/", "/admin,", "/no-comma", "/a,b,"]),
-    st.sampled_from(["", "7", "123456789012345678901234567890"]),
-    st.one_of(st.text(max_size=80), st.builds(json.dumps, st.lists(st.integers(), max_size=3))),
-)
-
-
-@given(st.one_of(socketio_text, st.text(max_size=120)))
-def test_any_message_is_a_socketio_packet_or_not(message: str) -> None:
-    pkt = parse_sio(message)
-    if pkt is not None:
-        assert 0 <= pkt.type <= 9
-        assert pkt.namespace.startswith("/")
-        assert pkt.ack_id is None or pkt.ack_id >= 0
+@given(st.text(max_size=300))
+@example('0{"sid":"x","upgrades":[1, null, {}],"pingInterval":1e400}')
+@example('{"sid":"x","maxPayload":true}')
+@example('{"sid":"x","pingTimeout":NaN,"maxPayload":-Infinity}')
+def test_any_text_is_an_open_packet_or_refused_in_words(text: str) -> None:
+    try:
+        opened = parse_open(text)
+    except EioDecodeError as exc:
+        refused = str(exc)
+        assert refused, "refused without words"
+        return
+    assert all(isinstance(u, str) for u in opened.upgrades)
+    for value in (opened.ping_interval_ms, opened.ping_timeout_ms, opened.max_payload):
+        assert value is None or isinstance(value, int)
+    assert opened.usable == (not opened.problems)
 
 
 @given(st.text(max_size=2000), st.integers(min_value=2, max_value=500))
@@ -122,14 +151,6 @@ def test_one_line_is_one_printable_line_within_the_limit(text: str, limit: int) 
     assert len(line) <= limit
     assert "\n" not in line
     assert line.isprintable()
-
-
-@given(st.binary(max_size=400))
-def test_a_parser_error_quoting_any_bytes_is_one_short_line(garbage: bytes) -> None:
-    failure = HttpFailure("protocol", f"illegal status line: {bytearray(garbage)!r}", 1.0)
-    assert "bytearray" not in failure.error
-    assert failure.error.isprintable()
-    assert len(failure.error) <= 240
 
 
 @given(

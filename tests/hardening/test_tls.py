@@ -25,9 +25,9 @@ from conndebug.core.guest import tls_verify_setting
 from conndebug.core.model import State
 from conndebug.core.monitor import make_monitor
 from conndebug.core.net import ssl_setting
-from conndebug.core.probe.net import make_ssl_context
 from conndebug.ui.app import make_app
 from conndebug.ui.widgets import InsecureBanner
+from conndebug.wire import Route
 from tests.cli import cli as run_conndebug
 from tests.core.helpers import events_of, settings_for, wait_until
 from tests.proxies import TcpRelay, tcp_relay
@@ -70,11 +70,11 @@ def test_every_client_verifies_by_default() -> None:
     settings = Settings(url="https://example.org")
     assert _verifies(ssl_setting(settings))  # both Socket.IO transports and the guest client
     assert _verifies(tls_verify_setting(settings))  # the admin client (session expiry)
-    assert _verifies(make_ssl_context(settings))  # the probe
+    assert _verifies(Route.for_url(settings, settings.url).context)  # the probe (the wire)
     assert settings.tls_verify == "verified (system trust store)"
     insecure = Settings(url="https://example.org", insecure=True)
     assert not _verifies(ssl_setting(insecure))
-    assert not _verifies(make_ssl_context(insecure))
+    assert not _verifies(Route.for_url(insecure, insecure.url).context)
 
 
 @pytest.mark.parametrize("transport", ["websocket", "polling"])

@@ -233,7 +233,7 @@ def _generation_server(eio3_open: bool) -> Callable[[Request], Awaitable[Respons
 
     async def handler(request: Request) -> Response:
         if "EIO=3" in request.target and eio3_open:
-            body = b'96:0{"sid":"x","upgrades":["websocket"],"pingInterval":25000,"pingTimeout":5000}2:40'
+            body = b'77:0{"sid":"x","upgrades":["websocket"],"pingInterval":25000,"pingTimeout":5000}2:40'
             return Response(200, "OK", [("Content-Type", "text/plain")], body)
         body = b'{"code":5,"message":"Unsupported protocol version"}'
         return Response(400, "Bad Request", [("Content-Type", "application/json")], body)

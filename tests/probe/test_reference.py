@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from conndebug.core.events import EventBus, ProbeStep
 from conndebug.core.probe import STEP_NAMES, ProbeResult, run_probe
 from tests.hostile import reverse_proxy
@@ -101,11 +103,61 @@ async def test_cors_strict_with_a_foreign_origin_is_cors_rejected() -> None:
     assert "http://evil.example" in result.verdict.fix
 
 
-async def test_expired_session_is_regenerated_and_ok_with_the_regeneration_in_history() -> None:
+async def test_a_given_token_whose_session_the_server_dropped_is_judged_not_replaced() -> None:
     async with reference_server() as server:
         token, user = await server.create_guest()
         assert await server.expire(user["sessionId"]) == 1
         result = await run_probe(probe_settings(server.url, "--token", token))
+    verdict = result.verdict
+    assert verdict.code == "session_expired", verdict
+    assert result.exit_code == 2
+    assert "Guest session not found or expired" in verdict.explanation
+    assert "has not expired" in verdict.explanation  # the JWT itself is valid
+    assert "token has expired" not in (verdict.title + verdict.explanation).lower()
+    history = kinds(result)
+    assert "session_regenerated" not in history
+    assert history.count("session_created") == 1  # the given token, nothing swapped in
+    assert result.connection["user"] == user["username"]
+
+
+async def test_a_given_token_whose_jwt_expired_is_told_apart() -> None:
+    from conndebug.core.clock import FakeClock
+    from conndebug.server.tokens import issue_token
+
+    async with reference_server() as server:
+        _token, user = await server.create_guest()
+        an_hour_ago = FakeClock(start=time.time() - 3600)
+        token = issue_token(
+            secret=server.secret,
+            clock=an_hour_ago,
+            ttl=60,
+            user_id=user["id"],
+            session_id=user["sessionId"],
+            username=user["username"],
+        )
+        result = await run_probe(probe_settings(server.url, "--token", token))
+    verdict = result.verdict
+    assert verdict.code == "session_expired", verdict
+    assert "has expired" in verdict.title
+    assert "Token has expired" in verdict.explanation
+    assert "dropped the session" not in verdict.explanation
+    assert "session_regenerated" not in kinds(result)
+
+
+async def test_a_kept_guest_session_the_server_dropped_is_regenerated_as_the_web_client_does() -> (
+    None
+):
+    async with reference_server() as server:
+        first = await run_probe(probe_settings(server.url))
+        kept = next(e for e in first.history if e.kind == "session_created")
+        assert getattr(kept, "source", None) == "guest"
+        again = await run_probe(probe_settings(server.url))
+        reused = next(e for e in again.history if e.kind == "session_created")
+        assert getattr(reused, "source", None) == "stored"
+        assert getattr(reused, "session_id", None) == getattr(kept, "session_id", None)
+        assert await server.expire(getattr(kept, "session_id", "")) == 1
+        result = await run_probe(probe_settings(server.url))
+    assert first.verdict.code == again.verdict.code == "ok"
     assert result.verdict.code == "ok", result.verdict
     assert "renewing an expired session" in result.verdict.title
     assert "Guest session not found or expired" in result.verdict.explanation
@@ -113,19 +165,32 @@ async def test_expired_session_is_regenerated_and_ok_with_the_regeneration_in_hi
     for kind in ("connect_error", "session_expired", "session_regenerated", "connected"):
         assert kind in history
     assert history.index("session_regenerated") < history.index("connected")
-    assert result.connection["user"] != user["username"]
+    assert result.connection["user"] != getattr(kept, "username", None)
 
 
-async def test_expired_session_that_cannot_be_renewed_is_session_expired() -> None:
+async def test_a_kept_session_that_cannot_be_renewed_is_session_expired() -> None:
+    from conndebug.core import guest_store
+    from conndebug.core.guest import session_from_token
+
     async with reference_server() as server:
         token, user = await server.create_guest()
         await server.expire(user["sessionId"])
-        result = await run_probe(
-            probe_settings(server.url, "--token", token, "--guest-endpoint", "/api/nothing-here")
-        )
-    assert result.verdict.code == "session_expired"
+        settings = probe_settings(server.url, "--guest-endpoint", "/api/nothing-here")
+        guest_store.save(settings.guest_url, session_from_token(token, source="guest"))
+        result = await run_probe(settings)
+    assert result.verdict.code == "session_expired", result.verdict
     assert "Guest session not found or expired" in result.verdict.explanation
     assert "/api/nothing-here" in result.verdict.explanation
+
+
+async def test_new_session_creates_a_guest_session_instead_of_reusing_the_kept_one() -> None:
+    async with reference_server() as server:
+        first = await run_probe(probe_settings(server.url))
+        fresh = await run_probe(probe_settings(server.url, "--new-session"))
+    made = [e for e in (*first.history, *fresh.history) if e.kind == "session_created"]
+    assert [getattr(e, "source", None) for e in made] == ["guest", "guest"]
+    assert getattr(made[0], "session_id", 1) != getattr(made[1], "session_id", 2)
+    assert fresh.verdict.code == "ok", fresh.verdict
 
 
 async def test_token_with_a_wrong_signature_is_auth_rejected_quoting_the_server() -> None:

@@ -678,55 +678,26 @@ _CASES: tuple[Case, ...] = (
 # Recorded from `python -m tests.realservers.matrix` on the first-round code. When a fix flips a
 # check, pytest reports XPASS(strict) as a failure: delete the entry here.
 
-_EXIT3_PARSER = "exit 3: `unrecognized arguments: --parser msgpack` (the option does not exist yet)"
-_EXIT3_EIO = "exit 3: `unrecognized arguments: --eio 3` (the option does not exist yet)"
-_REPLACED = (
-    "ok exit 0 'Connected over websocket after renewing an expired session': the probe swapped "
-    "the user's --token for a new guest session"
+_WATCH_DIALECT = (
+    "exit 3: `{flag} cannot be used with conndebug watch yet` (watch still connects through "
+    "python-socketio)"
 )
 
 TODAY: dict[str, dict[str, str]] = {
+    "sio4-msgpack-parser-flag": {"watch": _WATCH_DIALECT.format(flag="--parser msgpack")},
+    "sio4-allow-eio3-old-client": {"watch": _WATCH_DIALECT.format(flag="--eio 3")},
+    "sio2-old-client": {"watch": _WATCH_DIALECT.format(flag="--eio 3")},
     "sio4-recovery": {
         "watch-recovered": "after the drop watch reconnects with a new session and no `recovered` "
         "field, while the official client is recovered (same id)",
     },
-    "sio4-binary": {
-        "binary-events-probe": "the probe's history drops the binary event: welcome, after",
-        "binary-events-watch": "watch shows `← bin (25 B) \"b'\\x01\\x02\\x03\\x04'\"`: a Python "
-        "bytes repr and its size",
-    },
     "sio4-binary-polling": {
-        "binary-events-probe": "the probe's history drops the binary event: welcome, after",
         "binary-events-watch": "watch shows welcome, after, bin: the binary event after the text "
         "event sent after it (and as a bytes repr)",
     },
     "sio4-msgpack": {
-        "probe": "server_error exit 2 'The server broke the protocol: the server closed the "
-        "session (close packet)'",
         "noticed-before-timeout": "watch shows a websocket→polling fallback and no connect_error "
         "in 4 s ('watch: connecting', exit 2)",
-    },
-    "sio4-msgpack-parser-flag": {"probe": _EXIT3_PARSER, "watch": _EXIT3_PARSER},
-    "sio4-polling-only": {
-        "probe": "ok exit 0 'Connected over polling (the server offers no websocket)', 'Nothing "
-        "to fix'",
-        "agree": "probe ok exit 0, watch exit 1 ('connected over polling only')",
-        "consistent": "probe exits 0 where the seed-options client never connects",
-    },
-    "sio4-websocket-only-forced-polling": {
-        "probe": "server_error exit 2 'The server broke the protocol: no session' (watch quotes "
-        "“Transport unknown” but exits as a reconnecting client)",
-        "probe-says-transport-unknown": "the verdict says 'the server answered something "
-        "Engine.IO/Socket.IO does not allow: no session'; “Transport unknown” is in a step only",
-    },
-    "sio4-allow-eio3-old-client": {"probe": _EXIT3_EIO, "watch": _EXIT3_EIO},
-    "sio4-disconnect-on-connect": {
-        "probe": "ok exit 0 'Connected over websocket', 'a web client with the same settings "
-        "connects here'",
-        "agree": "probe ok exit 0, watch exit 2 ('the server disconnected this socket')",
-        "consistent": "probe exits 0 where every client is kicked at once",
-        "own-words": "probe: 'Round trip unknown ms'; watch: 'library: Server sent 257 packet "
-        "data None'",
     },
     "sio4-reject-with-data": {
         "watch-says-please-retry-later": "watch keeps err.data in the JSON `data` field only: its "
@@ -737,20 +708,10 @@ TODAY: dict[str, dict[str, str]] = {
         "connects in 8 s (the probe waits 10 s, then says ok)",
         "agree": "probe ok exit 0, watch exit 2",
         "watch-connects": "no `connected` event in 8 s: stuck on /api/guest",
-        "probe-not-stuck-on-guest": "the probe connects after 5.0 s: 'guest session at …/api/guest: "
-        "no complete answer within 5 s' (the whole --connect-timeout)",
-    },
-    "sio4-cors-any": {
-        "probe-never-not-allowed": "the probe's cors step says 'a made-up origin is not allowed' "
-        "while the server sends `Access-Control-Allow-Origin: *`",
     },
     "sio4-cors-reflect": {
         "watch": "exit 0 'connected over websocket': watch does not judge CORS",
         "agree": "probe cors_permissive exit 1, watch exit 0",
-    },
-    "sio4-path-in-url": {
-        "probe": "auth_rejected exit 2 'The server refused the connection: \"Invalid namespace\"'",
-        "probe-says-path": "the fix talks about tokens, not --path",
     },
     "sio4-https-to-plain-port": {
         "watch-no-retry-storm": "watch retries 3 times in 4 s (10 in all), each showing the raw "
@@ -761,30 +722,9 @@ TODAY: dict[str, dict[str, str]] = {
         "agree": "probe ok exit 0, watch exit 2",
         "guest-reused": "watch: 'cannot create a guest session: … HTTP 429'",
     },
-    "chat-guest-429": {
-        "probe": "auth_rejected exit 2 'The server refused the connection: \"Authentication token "
-        "required\"', fix: 'let conndebug create a guest session'",
-    },
-    "chat-expired-token": {
-        "probe": _REPLACED,
-        "agree": "probe ok exit 0, watch exit 2",
-        "consistent": "probe exits 0 where a client with this token never connects",
-        "token-not-replaced": "probe: session_regenerated 'new guest session … replaces the "
-        "expired one'",
-        "tells-the-jwt-expired": "probe: 'the server had dropped the session while the token was "
-        "still valid' (the JWT itself expired)",
-    },
     "chat-session-gone": {
-        "probe": _REPLACED,
-        "agree": "probe ok exit 0, watch exit 2",
-        "consistent": "probe exits 0 where a client with this token never connects",
-        "token-not-replaced": "probe: session_regenerated 'new guest session … replaces the "
-        "expired one'",
         "tells-the-session-was-dropped": "watch: 'the server says the given token expired "
         "(“Guest session not found or expired”)' (the token is valid; the session is gone)",
-    },
-    "sio3-default": {
-        "own-words": "probe: 'max payload ? B' (socket.io 3 announces no maxPayload)",
     },
     "sio2-default": {
         "watch": "exit 0 'watch: connected over websocket'",
@@ -792,7 +732,6 @@ TODAY: dict[str, dict[str, str]] = {
         "consistent": "watch exits 0 where no v4 client connects",
         "never-shown-connected": "watch: `connected` over websocket",
     },
-    "sio2-old-client": {"probe": _EXIT3_EIO, "watch": _EXIT3_EIO},
 }
 
 CASES: tuple[Case, ...] = tuple(replace(case, today=TODAY.get(case.id, {})) for case in _CASES)

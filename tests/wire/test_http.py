@@ -284,3 +284,20 @@ async def test_an_adopted_stream_carries_the_next_request() -> None:
     assert got.connection_id == connected.stream.connection_id
     assert http.connections_opened == 0
     assert peer.connections == 1
+
+
+async def test_connections_send_small_writes_at_once() -> None:
+    """Nagle's algorithm is off on every connection the wire opens (TCP_NODELAY): a second small
+    write must not wait for the peer's delayed ACK (40 ms on Linux)."""
+    import socket
+
+    from conndebug.wire import connect_tcp, resolve
+
+    async with scripted(lambda r, i: ok(b"")) as peer:
+        host, port = peer.url.removeprefix("http://").split(":")
+        connected = await connect_tcp(await resolve(host, int(port), 2), 2)
+        try:
+            sock = connected.stream.get_extra_info("socket")
+            assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+        finally:
+            connected.stream.abort()

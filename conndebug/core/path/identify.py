@@ -17,6 +17,7 @@ No network and no Textual: the probe (and later ``watch``) hands the answers ove
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -71,21 +72,32 @@ class Answer:
         raw = body.encode("utf-8", "replace") if isinstance(body, str) else body
         return cls(where, status, tuple(pairs), raw[:4096])
 
+    @functools.cached_property
+    def _by_name(self) -> dict[str, list[str]]:
+        """The header values by lower-case name, made once (every rule asks for some)."""
+        index: dict[str, list[str]] = {}
+        for k, v in self.headers:
+            index.setdefault(k.lower(), []).append(v)
+        return index
+
     def values(self, name: str) -> list[str]:
         """Every value of header ``name`` (case-insensitive)."""
-        lowered = name.lower()
-        return [v for k, v in self.headers if k.lower() == lowered]
+        return self._by_name.get(name.lower(), [])
 
-    def cookie_names(self) -> list[str]:
-        """The names of the cookies this answer sets."""
+    @functools.cached_property
+    def _cookie_names(self) -> tuple[str, ...]:
         names = []
         for line in self.values("set-cookie"):
             name = line.split(";", 1)[0].partition("=")[0].strip()
             if name:
                 names.append(name)
-        return names
+        return tuple(names)
 
-    @property
+    def cookie_names(self) -> list[str]:
+        """The names of the cookies this answer sets."""
+        return list(self._cookie_names)
+
+    @functools.cached_property
     def text(self) -> str:
         return self.body.decode("utf-8", "replace")
 
@@ -104,22 +116,28 @@ class Rule:
     what: str = ""
     """How to say it, e.g. ``Server header``; default: the header's name."""
 
+    @functools.cached_property
+    def _regex(self) -> re.Pattern[str]:
+        """The pattern, compiled once (a probe matches each rule against every answer)."""
+        return re.compile(self.pattern, re.IGNORECASE)
+
     def match(self, answer: Answer) -> str | None:
         """The evidence text when ``answer`` matches, else None."""
         if self.header == "body":
-            text = answer.text
-            found = re.search(self.pattern, text, re.IGNORECASE)
+            if not answer.body:
+                return None
+            found = self._regex.search(answer.text)
             if found is None:
                 return None
             status = f"{answer.status} " if answer.status else ""
             return f"{status}error page says {found.group(0).strip()!r}"
         if self.header == "set-cookie":
-            for name in answer.cookie_names():
-                if re.fullmatch(self.pattern, name, re.IGNORECASE):
+            for name in answer._cookie_names:
+                if self._regex.fullmatch(name):
                     return f"Set-Cookie {name}"
             return None
         for value in answer.values(self.header):
-            if not self.pattern or re.search(self.pattern, value, re.IGNORECASE):
+            if not self.pattern or self._regex.search(value):
                 return f"{_title(self.header)}: {_short(value)}"
         return None
 
@@ -350,6 +368,31 @@ class PathReport:
         }
 
 
+_BY_HEADER: dict[str, tuple[tuple[int, Rule], ...]] | None = None
+
+
+def _rules_for(answer: Answer) -> list[Rule]:
+    """The rules that can match ``answer``, in :data:`RULES` order: those of the headers it has
+    (most rules look for one vendor's header), the body's when it has one, the cookies' when it
+    sets any. A probe reads ten answers; trying all 70 rules on each cost ~1 ms a probe."""
+    global _BY_HEADER
+    if _BY_HEADER is None:
+        index: dict[str, list[tuple[int, Rule]]] = {}
+        for i, rule in enumerate(RULES):
+            index.setdefault(rule.header, []).append((i, rule))
+        _BY_HEADER = {name: tuple(rules) for name, rules in index.items()}
+    found: list[tuple[int, Rule]] = []
+    for name in answer._by_name:
+        if name != "set-cookie":
+            found.extend(_BY_HEADER.get(name, ()))
+    if answer._cookie_names:
+        found.extend(_BY_HEADER.get("set-cookie", ()))
+    if answer.body:
+        found.extend(_BY_HEADER.get("body", ()))
+    found.sort(key=lambda item: item[0])
+    return [rule for _, rule in found]
+
+
 def identify(answers: Sequence[Answer]) -> PathReport:
     """The boxes that ``answers`` name, outermost first, each with its evidence."""
     clues: dict[str, list[Clue]] = {}
@@ -358,7 +401,7 @@ def identify(answers: Sequence[Answer]) -> PathReport:
         for name in answer.cookie_names():
             if name not in cookies:
                 cookies.append(name)
-        for rule in RULES:
+        for rule in _rules_for(answer):
             evidence = rule.match(answer)
             if evidence is not None:
                 clues.setdefault(rule.box, []).append(

@@ -1,184 +1,22 @@
-"""What happened → which verdict: one fold over the history events.
+"""The rules for records read back by ``explain`` (a HAR, a DEBUG log, a python client log).
 
-:class:`Diagnosis` consumes :mod:`conndebug.core.events` in order (``feed``) and keeps the current
-verdict: a stable code of :mod:`conndebug.core.verdicts`, the variant's reason and the evidence that
-fills its texts. It never looks at where the events came from, so the same engine serves a record
-read back by ``explain`` (a HAR, a DEBUG log), and later ``watch``, the TUI and the probe, live::
-
-    diagnosis = Diagnosis()
-    for event in events:
-        if diagnosis.feed(event):          # the verdict changed
-            print(diagnosis.verdict.code)
-    verdict = diagnosis.verdict            # a Verdict: code, title, explanation, fix, exit code
-
-What the events say is gathered into :class:`Facts` (attempts, failures by phase, statuses, the
-server's refusals, CORS blocks, the session ids, whether and how it connected); the verdict is
-then one ordered list of rules (:data:`RULES`), each a function ``Facts -> Finding | None``: the
-first rule that finds something names the verdict. Adding a diagnosis is adding a rule.
+A record says less than a live client: failures come with a phase and the error text the client
+logged (``net::ERR_CONNECTION_REFUSED``, ``ECONNREFUSED``), not with a failure kind. These rules
+read what such a record can hold; a live client's structured facts are read by
+:mod:`conndebug.core.diagnosis.connection` first.
 """
 
 from __future__ import annotations
 
 import re
 import urllib.parse
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
 from typing import Any
 
-from conndebug.core.events import (
-    Connected,
-    ConnectError,
-    Connecting,
-    Disconnected,
-    Event,
-    Note,
-    TransportChanged,
-    UpgradeFailed,
-)
-from conndebug.core.verdicts import Verdict, make_verdict
+from conndebug.core.diagnosis.facts import Facts, Finding
+from conndebug.core.events import Note
 
-__all__ = ["RULES", "Diagnosis", "Facts", "Finding", "client_auth_fix", "diagnose"]
-
-
-@dataclass(frozen=True)
-class Finding:
-    """A rule's conclusion: a verdict code, the variant's reason, the evidence for its texts."""
-
-    code: str
-    reason: str = "default"
-    evidence: dict[str, Any] = field(default_factory=dict)
-    critical: bool = False
-    """Raise the exit code to 2 (the client never connected, whatever the code's usual exit)."""
-
-
-@dataclass
-class Facts:
-    """What the events said so far, gathered for the rules."""
-
-    url: str | None = None
-    attempts: int = 0
-    websocket_attempts: int = 0
-    polling_attempts: int = 0
-    connected: Connected | None = None
-    """The last connection, while it holds."""
-    ever_connected: Connected | None = None
-    transport: str | None = None
-    upgraded: bool = False
-    upgrade_failures: list[UpgradeFailed] = field(default_factory=list)
-    failures: list[ConnectError] = field(default_factory=list)
-    rejections: list[ConnectError] = field(default_factory=list)
-    """CONNECT_ERROR from the server's middleware."""
-    cors: list[Note] = field(default_factory=list)
-    http_answers: list[Note] = field(default_factory=list)
-    """HTTP exchanges around the connection that got an answer (status > 0)."""
-    engine_sids: list[str] = field(default_factory=list)
-    upgrades_offered: tuple[str, ...] = ()
-    disconnects: list[Disconnected] = field(default_factory=list)
-    origin: str | None = None
-    """The page's origin, when a browser record names it."""
-    events_seen: int = 0
-
-    def of_phase(self, *phases: str | None) -> list[ConnectError]:
-        return [f for f in self.failures if f.phase in phases]
-
-
-_OPEN = re.compile(r"Engine\.IO session (\S+) opened over \S+ \(upgrades offered: ([^;]*);")
-
-
-class Diagnosis:
-    """The fold: feed events in order, read the current verdict."""
-
-    def __init__(self, rules: Iterable[Callable[[Facts], Finding | None]] | None = None) -> None:
-        self.facts = Facts()
-        self.rules = tuple(rules) if rules is not None else RULES
-        self.finding: Finding = _nothing(self.facts)
-        self._verdict: Verdict | None = None
-
-    def feed(self, event: Event) -> bool:
-        """Take one event; True when the verdict changed."""
-        facts = self.facts
-        facts.events_seen += 1
-        if isinstance(event, Connecting):
-            facts.attempts += 1
-            facts.url = facts.url or event.url
-            if event.transport == "websocket":
-                facts.websocket_attempts += 1
-            else:
-                facts.polling_attempts += 1
-            facts.transport = event.transport
-        elif isinstance(event, Connected):
-            facts.connected = facts.ever_connected = event
-            facts.transport = event.transport
-        elif isinstance(event, TransportChanged):
-            facts.transport = event.transport
-            if event.how == "upgraded":
-                facts.upgraded = True
-            if facts.connected is not None:
-                facts.connected = replace(facts.connected, transport=event.transport)
-        elif isinstance(event, UpgradeFailed):
-            facts.upgrade_failures.append(event)
-        elif isinstance(event, ConnectError):
-            if event.source == "server":
-                facts.rejections.append(event)
-            else:
-                facts.failures.append(event)
-            facts.connected = None
-        elif isinstance(event, Disconnected):
-            facts.disconnects.append(event)
-            if "client" not in event.reason:  # the client leaving on purpose ends nothing wrong
-                facts.connected = None
-        elif isinstance(event, Note):
-            if event.topic == "page":
-                facts.origin = event.url
-            elif event.topic == "cors":
-                facts.cors.append(event)
-            elif event.topic == "http" and event.status:
-                facts.http_answers.append(event)
-            elif event.topic == "open":
-                found = _OPEN.match(event.text)
-                if found:
-                    facts.engine_sids.append(found.group(1))
-                    offered = found.group(2).strip()
-                    facts.upgrades_offered = () if offered == "none" else tuple(offered.split(", "))
-        else:
-            return False
-        finding = self._decide()
-        if finding != self.finding:
-            self.finding = finding
-            self._verdict = None
-            return True
-        return False
-
-    def feed_all(self, events: Iterable[Event]) -> Verdict:
-        for event in events:
-            self.feed(event)
-        return self.verdict
-
-    def _decide(self) -> Finding:
-        for rule in self.rules:
-            finding = rule(self.facts)
-            if finding is not None:
-                return finding
-        return _nothing(self.facts)
-
-    @property
-    def verdict(self) -> Verdict:
-        """The current verdict."""
-        if self._verdict is None:
-            finding = self.finding
-            verdict = make_verdict(finding.code, finding.reason, **finding.evidence)
-            if finding.critical and verdict.exit_code < 2:
-                verdict = replace(verdict, exit_code=2)
-            self._verdict = verdict
-        return self._verdict
-
-
-def diagnose(events: Iterable[Event]) -> Verdict:
-    """The verdict of a whole event stream."""
-    return Diagnosis().feed_all(events)
-
-
-# -- evidence helpers -------------------------------------------------------------------------
+__all__ = ["RULES", "client_auth_fix", "nothing"]
 
 
 def _times(n: int, what: str = "attempt") -> str:
@@ -463,7 +301,7 @@ def _unexplained(facts: Facts) -> Finding | None:
     )
 
 
-def _nothing(facts: Facts) -> Finding:
+def nothing(facts: Facts) -> Finding:
     if facts.attempts == 0:
         what = "The record shows no connection attempt to a Socket.IO server."
     else:

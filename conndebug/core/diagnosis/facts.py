@@ -1,0 +1,189 @@
+"""What the events said so far (:class:`Facts`), and a rule's conclusion (:class:`Finding`).
+
+:func:`gather` folds one event into the facts. It keeps what the rules need and nothing that
+only prose says: the structured fields of the events (phase, failure kind and reason, HTTP
+status, Engine.IO error code, the server's message and data, websocket close facts, the probe's
+step evidence), never a ``detail`` line to be parsed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from conndebug.core.events import (
+    Connected,
+    ConnectError,
+    Connecting,
+    Disconnected,
+    Event,
+    Note,
+    ProbeStep,
+    Rtt,
+    SessionCreated,
+    SessionExpired,
+    SessionRegenerated,
+    TransportChanged,
+    UpgradeFailed,
+)
+
+__all__ = ["Facts", "Finding", "gather"]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A rule's conclusion: a verdict code, the variant's reason, the evidence for its texts."""
+
+    code: str
+    reason: str = "default"
+    evidence: dict[str, Any] = field(default_factory=dict)
+    critical: bool = False
+    """Raise the exit code to 2 (the client never connected, whatever the code's usual exit)."""
+
+
+@dataclass
+class Facts:
+    """What the events said so far, gathered for the rules."""
+
+    url: str | None = None
+    attempts: int = 0
+    websocket_attempts: int = 0
+    polling_attempts: int = 0
+    connected: Connected | None = None
+    """The last connection, while it holds."""
+    ever_connected: Connected | None = None
+    transport: str | None = None
+    upgraded: bool = False
+    upgrade_failures: list[UpgradeFailed] = field(default_factory=list)
+    failures: list[ConnectError] = field(default_factory=list)
+    rejections: list[ConnectError] = field(default_factory=list)
+    """CONNECT_ERROR from the server's middleware."""
+    cors: list[Note] = field(default_factory=list)
+    http_answers: list[Note] = field(default_factory=list)
+    """HTTP exchanges around the connection that got an answer (status > 0)."""
+    engine_sids: list[str] = field(default_factory=list)
+    upgrades_offered: tuple[str, ...] = ()
+    upgrades_known: bool = False
+    """``upgrades_offered`` comes from the server's open packet (not a default)."""
+    disconnects: list[Disconnected] = field(default_factory=list)
+    origin: str | None = None
+    """The page's origin, when a browser record names it."""
+    events_seen: int = 0
+    # -- structured facts of a live client (the probe, the monitor) ----------------------------
+    context: dict[str, Any] = field(default_factory=dict)
+    """What the connection was told to do (url, path, namespace, transports, eio, parser, proxy,
+    proxy_source, tls_verify, timeouts, guest_url, origin...): the probe's ``url`` step evidence
+    or a ``Note(topic="settings")``'s facts."""
+    steps: dict[str, ProbeStep] = field(default_factory=dict)
+    """The probe's rungs by name (the last report of each)."""
+    session: SessionCreated | None = None
+    """The session (token) in use: the given ``--token``, a stored or a new guest session."""
+    expired: list[SessionExpired] = field(default_factory=list)
+    regenerated: SessionRegenerated | None = None
+    previous_session: SessionCreated | None = None
+    """The session a regeneration replaced."""
+    guest: list[Note] = field(default_factory=list)
+    """What the guest endpoint answered (``Note(topic="guest")`` with facts)."""
+    rtts: list[float] = field(default_factory=list)
+    kicked: Disconnected | None = None
+    """A server disconnect (``io server disconnect``) of the last connection."""
+    kicked_after_ms: float | None = None
+    """How long after ``connected`` the server disconnected the socket."""
+
+    def of_phase(self, *phases: str | None) -> list[ConnectError]:
+        return [f for f in self.failures if f.phase in phases]
+
+    @property
+    def structured(self) -> list[ConnectError]:
+        """Failures a live client described with a ``kind`` (not a record's guesses)."""
+        return [f for f in self.failures if f.failure is not None]
+
+
+_OPEN = re.compile(r"Engine\.IO session (\S+) opened over \S+ \(upgrades offered: ([^;]*);")
+
+
+def gather(facts: Facts, event: Event) -> bool:
+    """Fold ``event`` into ``facts``; False when the event says nothing the rules use."""
+    facts.events_seen += 1
+    if isinstance(event, Connecting):
+        facts.attempts += 1
+        facts.url = facts.url or event.url
+        if event.transport == "websocket":
+            facts.websocket_attempts += 1
+        else:
+            facts.polling_attempts += 1
+        facts.transport = event.transport
+    elif isinstance(event, Connected):
+        facts.connected = facts.ever_connected = event
+        facts.transport = event.transport
+        facts.kicked = None
+        facts.kicked_after_ms = None
+        if event.upgrades is not None:
+            facts.upgrades_offered = tuple(event.upgrades)
+            facts.upgrades_known = True
+        if event.engine_sid:
+            facts.engine_sids.append(event.engine_sid)
+    elif isinstance(event, TransportChanged):
+        facts.transport = event.transport
+        if event.how == "upgraded":
+            facts.upgraded = True
+        if facts.connected is not None:
+            facts.connected = replace(facts.connected, transport=event.transport)
+    elif isinstance(event, UpgradeFailed):
+        facts.upgrade_failures.append(event)
+    elif isinstance(event, ConnectError):
+        if event.source == "server":
+            facts.rejections.append(event)
+        else:
+            facts.failures.append(event)
+        facts.connected = None
+    elif isinstance(event, Disconnected):
+        facts.disconnects.append(event)
+        if event.reason == "io server disconnect" and facts.connected is not None:
+            facts.kicked = event
+            facts.kicked_after_ms = max(0.0, (event.t - facts.connected.t) * 1000.0)
+        if "client" not in event.reason:  # the client leaving on purpose ends nothing wrong
+            facts.connected = None
+    elif isinstance(event, ProbeStep):
+        facts.steps[event.name] = event
+        evidence = event.evidence or {}
+        if event.name == "url" and evidence:
+            facts.context = dict(evidence)
+            facts.url = facts.url or evidence.get("url")
+        elif event.name == "handshake" and isinstance(evidence.get("upgrades"), list):
+            facts.upgrades_offered = tuple(str(u) for u in evidence["upgrades"])
+            facts.upgrades_known = True
+    elif isinstance(event, SessionCreated):
+        facts.session = event
+    elif isinstance(event, SessionExpired):
+        facts.expired.append(event)
+    elif isinstance(event, SessionRegenerated):
+        facts.regenerated = event
+        facts.previous_session = facts.session
+    elif isinstance(event, Rtt):
+        facts.rtts.append(event.ms)
+        if len(facts.rtts) > 64:  # a monitor samples every second for hours: the last ones
+            del facts.rtts[:32]
+    elif isinstance(event, Note):
+        if event.topic == "page":
+            facts.origin = event.url
+        elif event.topic == "cors":
+            facts.cors.append(event)
+        elif event.topic == "http" and event.status:
+            facts.http_answers.append(event)
+        elif event.topic == "guest":
+            facts.guest.append(event)
+        elif event.topic == "settings" and event.facts:
+            facts.context = dict(event.facts)
+            facts.url = facts.url or facts.context.get("url")
+        elif event.topic == "open":
+            found = _OPEN.match(event.text)
+            if found:
+                facts.engine_sids.append(found.group(1))
+                offered = found.group(2).strip()
+                facts.upgrades_offered = () if offered == "none" else tuple(offered.split(", "))
+                facts.upgrades_known = True
+    else:
+        return False
+    return True
