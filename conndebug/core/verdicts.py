@@ -512,6 +512,12 @@ CATALOG: tuple[VerdictSpec, ...] = (
                 "in too, set `allowEIO3: true` on the server.",
             ),
             _v(
+                "heartbeat",
+                "Quiet connections are cut after {limit} s: a heartbeat mismatch, not a proxy",
+                "{explanation}",
+                "{fix}",
+            ),
+            _v(
                 "unsupported",
                 "The server does not speak Engine.IO 4",
                 'Asked with EIO=4, the server answered {status_line} "{message}" (Engine.IO code '
@@ -786,6 +792,39 @@ CATALOG: tuple[VerdictSpec, ...] = (
                 "Not enough in this record to name a cause",
                 "{what}",
                 "{next_step}",
+            ),
+        ),
+    ),
+    VerdictSpec(
+        "connection_cut",
+        1,
+        "connected, but something in the path cuts connections: quiet ones after an idle "
+        "timeout, every one after a lifetime cap, or held long-polls after a request timeout "
+        "below pingInterval",
+        (
+            _v(
+                "idle",
+                "An idle timeout of {limit} s cuts quiet connections{at_box}",
+                "{explanation}{also}",
+                "{fix}",
+            ),
+            _v(
+                "lifetime",
+                "A lifetime cap of {limit} s cuts every connection{at_box}",
+                "{explanation}{also}",
+                "{fix}",
+            ),
+            _v(
+                "request",
+                "Held long-polls are cut after {limit} s{at_box}: polling clients cannot stay",
+                "{explanation}{also}",
+                "{fix}",
+            ),
+            _v(
+                "default",
+                "Connections are cut after {limit} s",
+                "{explanation}{also}",
+                "{fix}",
             ),
         ),
     ),
