@@ -5,8 +5,8 @@ on stderr (stdout keeps the result, and ``--json`` only JSON):
 
 - on a terminal, a line every :data:`EVERY_S` seconds (how long, each connection open or cut, the
   round trips, the long-poll) and one at once when something is cut;
-- piped or redirected, only what changes (a connection cut, the long-poll answered or cut): no
-  line a second in a log.
+- piped or redirected, only a line when the hold starts and one per change (a connection cut,
+  the long-poll answered or cut): no line every few seconds in a log.
 
 The first Ctrl-C (or SIGTERM, SIGHUP) during the hold ends it and judges what was seen so far;
 a second one ends the probe at once, as before the hold.
@@ -48,6 +48,14 @@ class HoldPrinter:
         write_bounded(2, text)
 
     def __call__(self, state: HoldProgress, long_poll: str | None) -> None:
+        if "start" not in self._said:
+            self._said.add("start")
+            self._last_line = time.monotonic()
+            self._print(
+                f"hold: holding a quiet and a chatty connection for at most {_s(state.max_s)} s, "
+                "a long-poll beside them (Ctrl-C ends it and judges what was seen so far)"
+            )
+            return
         changes = []
         if state.quiet_lived_s is not None and "quiet" not in self._said:
             self._said.add("quiet")
@@ -77,10 +85,7 @@ def _where(state: HoldProgress, long_poll: str | None) -> str:
     chatty = "open" if state.chatty_lived_s is None else f"cut after {_s(state.chatty_lived_s)} s"
     rtt = f", last {state.rtt_ms:.1f} ms" if state.rtt_ms is not None else ""
     poll = f"; long-poll {long_poll}" if long_poll else "; long-poll held"
-    return (
-        f"quiet {quiet}, chatty {chatty} ({state.round_trips} round trips{rtt}){poll} "
-        "(Ctrl-C: judge what was seen so far)"
-    )
+    return f"quiet {quiet}, chatty {chatty} ({state.round_trips} round trips{rtt}){poll}"
 
 
 def hold_plan(args: argparse.Namespace) -> HoldPlan | None:

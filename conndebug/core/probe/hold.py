@@ -259,6 +259,8 @@ async def run_hold(ctx: ProbeContext, plan: HoldPlan) -> dict[str, Any] | None:
     # ladder's kept-alive connections are older than the hold
     pair_http, poll_http = _fresh(ctx), _fresh(ctx)
     plan.running = True
+    if plan.progress is not None:  # the start: elapsed 0, nothing cut
+        plan.progress(HoldProgress(0.0, plan.max_s, None, None, 0, None), None)
     try:
         polled = asyncio.ensure_future(long_poll())
         try:
@@ -296,11 +298,14 @@ async def run_hold(ctx: ProbeContext, plan: HoldPlan) -> dict[str, Any] | None:
     if facts.interrupted:
         detail += f" (stopped after {_s(facts.held_s)} s)"
     if verdict_sticky is not None and verdict_sticky.mechanism in ("cookie", "ip", "none"):
-        detail += "; " + {
-            "cookie": f"sticky by cookie {verdict_sticky.cookie or ''}".rstrip(),
-            "ip": "sticky by address (or one node)",
-            "none": "not sticky",
-        }[verdict_sticky.mechanism]
+        detail += (
+            "; "
+            + {
+                "cookie": f"sticky by cookie {verdict_sticky.cookie or ''}".rstrip(),
+                "ip": "sticky by address (or one node)",
+                "none": "not sticky",
+            }[verdict_sticky.mechanism]
+        )
     ctx.record(HOLD_STEP, status, start, detail, **evidence)
     return hold_object(facts, path, sticky, verdict_sticky)
 
