@@ -90,7 +90,10 @@ def test_quiet_cut_alone_is_an_idle_timeout_named_at_the_box() -> None:
     verdict = _verdict(_facts(3.04, None), _path(rec.NGINX_HANDSHAKE))
     assert verdict.code == "connection_cut"
     assert verdict.exit_code == 1
-    assert verdict.title == "An idle timeout of 3 s cuts quiet connections (nginx's proxy_read_timeout)"
+    assert (
+        verdict.title
+        == "An idle timeout of 3 s cuts quiet connections (nginx's proxy_read_timeout)"
+    )
     assert "only the server's heartbeat" in verdict.explanation
     assert "proxy_read_timeout 60s;" in verdict.fix
 
