@@ -152,8 +152,8 @@ def _probe_parser() -> argparse.ArgumentParser:
         "cut: an idle timeout in between, shorter than the heartbeat. Both cut at the same "
         "time: a lifetime cap (traffic does not help). A polling GET is held beside them for a "
         "full pingInterval: cut sooner, a request timeout breaks long-polling. Stickiness is "
-        "tried with and without the path's cookies. It ends at the first cut (plus a second and "
-        "a half, to see whether the other follows), at --max, or on Ctrl-C with what was learnt "
+        "tried with and without the path's cookies. It ends at the first cut (plus 1.2 s, to see "
+        "whether the other follows), at --max, or on Ctrl-C with what was learnt "
         "so far; the verdict names the limit (to a second), the rule it breaks, the box in the "
         "path and its fix. One URL; --json adds a 'hold' object.",
     )

@@ -61,8 +61,10 @@ __all__ = [
 
 CHATTY_EVERY_S = 1.0
 """The chatty connection's round trips: one a second."""
-GRACE_S = TOLERANCE_S + 0.5
-"""After the first cut, how long the other connection is given to be cut too."""
+GRACE_S = TOLERANCE_S + 0.2
+"""After the first cut, how long the other connection is given to be cut too (two cuts within
+:data:`~conndebug.core.path.cuts.TOLERANCE_S` are "at the same time"; the rest is for the event
+loop). An idle timeout is therefore named this long after its cut, a lifetime cap at once."""
 _LONG_POLL_MARGIN_S = 5.0
 """How long past ``pingInterval`` a held GET is waited for before "the server did not answer"."""
 
@@ -279,6 +281,7 @@ async def _hold(
     first_cut: float | None = None
     stopping = asyncio.ensure_future(stop.wait()) if stop is not None else None
     last_progress = start
+    cuts_told = 0
 
     def snapshot(now: float) -> HoldProgress:
         return HoldProgress(
@@ -307,9 +310,11 @@ async def _hold(
                 asked += 1
                 while next_tick <= now:
                     next_tick += every_s
-            if progress is not None and now - last_progress >= every_s:
+            cut = int(q_done) + int(c_done)
+            if progress is not None and (now - last_progress >= every_s or cut != cuts_told):
                 last_progress = now
-                progress(snapshot(now))
+                cuts_told = cut
+                progress(snapshot(now))  # a cut is told at once, the rest once a second
             wakers: set[asyncio.Future[Any]] = set()
             for one in (quiet, chatty):
                 if not one.client.closed.done():
@@ -321,7 +326,11 @@ async def _hold(
             until = min(deadline, next_tick if not c_done else deadline)
             if first_cut is not None:
                 until = min(until, first_cut + grace_s)
-            await asyncio.wait(wakers, timeout=max(0.0, until - time.monotonic()) + 0.001)
+            await asyncio.wait(
+                wakers,
+                timeout=max(0.0, until - time.monotonic()) + 0.001,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
     finally:
         if trip is not None and not trip.done():
             trip.cancel()

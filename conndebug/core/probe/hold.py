@@ -4,7 +4,7 @@ Once the ladder connected, :func:`run_hold` measures (:mod:`conndebug.core.path.
 by side and bounded by :attr:`HoldPlan.max_s`:
 
 - two connections made as the ladder's was (its transport, its token), a **quiet** one and a
-  **chatty** one (a round trip a second), until the first cut plus a second and a half, or
+  **chatty** one (a round trip a second), until the first cut plus 1.2 s (is the other cut too?), or
   ``max_s``;
 - one **held long-poll** (when the server takes polling): a GET the server answers with its
   heartbeat after ``pingInterval``;
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -78,6 +79,8 @@ class _Teller:
         self.chatty_cut = False
         self.long_poll: str | None = None
         self.last: HoldProgress | None = None
+        self.first_cut: float | None = None
+        """Monotonic time the first cut of the pair was told."""
 
     def note(self, text: str, level: str = "info", **facts: Any) -> None:
         self.ctx.bus.emit(
@@ -90,6 +93,9 @@ class _Teller:
 
     def pair(self, state: HoldProgress) -> None:
         self.last = state
+        cut = state.quiet_lived_s is not None or state.chatty_lived_s is not None
+        if cut and self.first_cut is None:
+            self.first_cut = time.monotonic()
         if state.quiet_lived_s is not None and not self.quiet_cut:
             self.quiet_cut = True
             self.note(
@@ -231,9 +237,12 @@ async def run_hold(ctx: ProbeContext, plan: HoldPlan) -> dict[str, Any] | None:
             waiters = [asyncio.ensure_future(pair_done.wait()), asyncio.ensure_future(stop.wait())]
             try:
                 await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-                if teller.quiet_cut or (teller.chatty_cut and not stop.is_set()):
-                    # the same cut often ends the long-poll a moment later: let it show
-                    await asyncio.wait([waiters[1]], timeout=GRACE_S)
+                if teller.first_cut is not None and not stop.is_set():
+                    # the cut that ended the pair may end the long-poll a moment later: it gets
+                    # the grace the pair's second connection got
+                    left = teller.first_cut + GRACE_S - time.monotonic()
+                    if left > 0:
+                        await asyncio.wait([waiters[1]], timeout=left)
             finally:
                 for waiter in waiters:
                     waiter.cancel()
