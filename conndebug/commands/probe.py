@@ -233,6 +233,7 @@ async def _write_report(
                 connection=r.connection,
                 environment=r.environment,
                 history=r.history,
+                summary=r.report_summary(),
             )
             for r in results
         ],

@@ -26,6 +26,7 @@ import signal
 import sys
 import tempfile
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -272,6 +273,7 @@ async def test_probe_names_the_path_with_its_limits_and_cookies() -> None:
     assert step.status == "ok"
     assert step.detail.startswith("nginx (Server: nginx/"), step.detail
     assert "answers) → server; nginx: idle 60 s (proxy_read_timeout, a default)" in step.detail
+    assert through_nginx.report_summary()["path"].startswith("nginx (Server: nginx/")
     assert [h["box"] for h in step.evidence["path"]] == ["nginx"]
     assert step.evidence["answers_read"] >= 3  # handshake, polling, websocket 101...
     hap = through_haproxy.step("path")
@@ -281,6 +283,7 @@ async def test_probe_names_the_path_with_its_limits_and_cookies() -> None:
     assert "affinity cookie SERVERID (HAProxy)" in hap.detail
     # one node behind the cookie: it sticks without the cookie as well
     assert hap.evidence["stickiness"]["mechanism"] == "ip", hap.evidence
+    assert through_haproxy.report_summary()["stickiness"] == "ip"
     plain = direct.step("path")
     assert plain is not None
     assert plain.detail.startswith("server: aiohttp (python-engineio)"), plain.detail
@@ -359,10 +362,13 @@ async def _probe_cli(
     return process.returncode, json.loads(text) if text.strip() else {}, err.decode()
 
 
-async def test_probe_hold_on_the_command_line_names_a_lifetime_cap() -> None:
+async def test_probe_hold_on_the_command_line_names_a_lifetime_cap(tmp_path: Path) -> None:
+    report = tmp_path / "ticket.md"
     async with _server() as server, tcp_relay(server.port) as relay:
         relay.max_age = 3.0
-        code, out, err = await _probe_cli(relay.url, "--hold", "--max", "10")
+        code, out, err = await _probe_cli(
+            relay.url, "--hold", "--max", "10", "--report", str(report)
+        )
     assert code == 1, (out.get("verdict"), err)
     assert out["schema"] == 1
     assert out["verdict"]["code"] == "connection_cut"
@@ -374,6 +380,11 @@ async def test_probe_hold_on_the_command_line_names_a_lifetime_cap() -> None:
     assert lines[0].startswith("hold: holding a quiet and a chatty connection for at most 10 s")
     assert "hold: the quiet connection was cut after 3 s" in lines
     assert not any(" s of at most " in line for line in lines), lines
+    # the report's summary: the path, and what the hold saw
+    text = report.read_text()
+    assert "### Summary" in text
+    assert "| path | server: aiohttp (python-engineio) |" in text
+    assert "| hold | A lifetime cap of 3 s: every connection is cut, whatever its traffic" in text
 
 
 async def test_ctrl_c_during_a_hold_judges_what_was_seen_so_far() -> None:

@@ -126,6 +126,7 @@ class PathWitness:
         if notes:
             parts.append("check: " + "; ".join(notes))
         evidence = report.to_evidence()
+        evidence["path_text"] = report.text
         if notes:
             evidence["heartbeat_notes"] = notes
         return "ok", "; ".join(parts), evidence

@@ -116,6 +116,21 @@ class ProbeResult:
         """The step called ``name``, if the ladder reached it."""
         return next((s for s in self.steps if s.name == name), None)
 
+    def report_summary(self) -> dict[str, Any]:
+        """What a report shows above the verdict: the path in front of the server (the path
+        rung's boxes), its stickiness when measured, and what ``--hold`` saw."""
+        out: dict[str, Any] = {}
+        path = self.step("path")
+        if path is not None and path.evidence.get("path_text"):
+            out["path"] = path.evidence["path_text"]
+            sticky = path.evidence.get("stickiness")
+            if isinstance(sticky, Mapping) and sticky.get("mechanism"):
+                out["stickiness"] = sticky["mechanism"]
+        hold = self.step("hold")
+        if hold is not None:
+            out["hold"] = hold.detail
+        return out
+
     def to_json_dict(self) -> dict[str, Any]:
         """Exactly the ``probe --json`` schema of design.md (``"schema": 1``), plus a ``hold``
         object after ``--hold``."""
