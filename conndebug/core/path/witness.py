@@ -124,7 +124,7 @@ class PathWitness:
         if report.engineio_cookie:
             parts.append("the server sets Engine.IO's io cookie (a proxy can stick on it)")
         if notes:
-            parts.append("check: " + "; ".join(notes))
+            parts.append("check: " + "; ".join(notes) + " (probe --hold measures it)")
         evidence = report.to_evidence()
         evidence["path_text"] = report.text
         if notes:
