@@ -9,7 +9,7 @@
   server's own emit rate caps both clients' wall pace, so the row also gives the client's
   **CPU-bound pace** (COUNT ÷ the client process's CPU seconds from connect to the last event):
   the pace it could take if the server sent faster.
-- **Import**: ``python -c "import conndebug.client.connect"`` against ``python -c "import
+- **Import**: ``python -c "import conndebug.client.connecting"`` against ``python -c "import
   socketio, aiohttp"`` (what the monitor loads today) and ``python -c pass``: process wall time,
   the best of N runs (imports are noise-sensitive on a shared machine).
 
@@ -40,7 +40,7 @@ from bench.common import (
 
 async def _peer(url: str, count: int, transport: str) -> dict[str, Any]:
     """The client-only consumer (runs in its own process)."""
-    from conndebug.client.connect import connect
+    from conndebug.client.connecting import connect
     from conndebug.client.engine import Target
     from conndebug.wire import HttpClient
 
@@ -147,7 +147,7 @@ async def run(params: Params, fg: asyncio.Lock) -> list[Row]:
         n = 3 if params.smoke else 15
         imports: dict[str, list[float]] = {"client": [], "socketio": [], "pass": []}
         for _ in range(n):
-            imports["client"].append(await _wall("import conndebug.client.connect"))
+            imports["client"].append(await _wall("import conndebug.client.connecting"))
             imports["socketio"].append(await _wall("import socketio, aiohttp"))
             imports["pass"].append(await _wall("pass"))
     node = Stats.of([r["pace"] for r in node_runs])
@@ -173,7 +173,7 @@ async def run(params: Params, fg: asyncio.Lock) -> list[Row]:
     best = {k: min(v) for k, v in imports.items()}
     rows.append(
         Row(
-            benchmark="10. `import conndebug.client.connect`: process wall time, best of "
+            benchmark="10. `import conndebug.client.connecting`: process wall time, best of "
             f"{n} (python -c pass: {secs(best['pass'])})",
             conndebug=f"{secs(best['client'])} (+{secs(best['client'] - best['pass'])} over "
             "an empty interpreter); loads no aiohttp, python-socketio, python-engineio, msgpack",

@@ -4,6 +4,11 @@ Wall time from spawn to exit of ``conndebug probe URL``, ``conndebug watch URL -
 ``conndebug --help``, against ``node client.js URL --token T`` (connect, then exit) — all against
 one ``conndebug serve``. The runs are interleaved (one of each per round) after one warm-up round
 that also writes the bytecode caches, as a user's install has them.
+
+And against a Node socket.io server (``tests/node/server.js``, no guest API: its ``/api/guest``
+answers 404): ``conndebug watch URL --jsonl --duration 0`` and ``node client.js URL``, each from
+spawn to the moment its "connected" line reaches the benchmark (the ``connected`` event, the
+client's ``connect`` line): the same clock and the same pipe for both.
 """
 
 from __future__ import annotations
@@ -14,16 +19,21 @@ from bench.common import (
     CLIENT_JS,
     NODE_DIR,
     Params,
+    Proc,
     Row,
     Stats,
     conndebug_exe,
     ratio_text,
+    running,
     say,
     secs,
     serve,
+    spawn,
     spread,
     timed_run,
 )
+
+NODE_SERVER = NODE_DIR / "server.js"
 
 
 async def run(params: Params, fg: asyncio.Lock) -> list[Row]:
@@ -88,4 +98,55 @@ async def run(params: Params, fg: asyncio.Lock) -> list[Row]:
         f"2. startup: probe {secs(stats['probe'].median)}, watch {secs(stats['watch'].median)}, "
         f"node {secs(node.median)}"
     )
+    rows.extend(await _against_node(params, fg))
     return rows
+
+
+async def _connected_after(argv: list[str], needle: str, *, node: bool = False) -> float | None:
+    """Seconds from spawn to the first stdout line containing ``needle`` (None: never)."""
+    proc: Proc = await spawn(argv, cwd=NODE_DIR if node else None)
+    try:
+        line = await proc.wait_line(lambda line: needle in line.text, 30)
+        await proc.wait_exit(30)
+    finally:
+        await proc.stop()
+    return None if line is None else line.at - proc.started
+
+
+async def _against_node(params: Params, fg: asyncio.Lock) -> list[Row]:
+    """watch and the Node client against a Node socket.io server: spawn → connected."""
+    async with running(["node", str(NODE_SERVER)], cwd=NODE_DIR) as server:
+        first = await server.wait_line(lambda line: '"listening"' in line.text, 30)
+        if first is None:
+            raise RuntimeError(f"server.js did not start: {server.stderr.decode()[-400:]}")
+        url = f"http://127.0.0.1:{(first.json() or {})['port']}"
+        watch = [*conndebug_exe(), "watch", url, "--jsonl", "--duration", "0"]
+        node = ["node", str(CLIENT_JS), url]
+        samples: dict[str, list[float]] = {"watch": [], "node": []}
+        async with fg:
+            say("2. startup: watch and the Node client against a Node socket.io server")
+            await _connected_after(watch, '"kind":"connected"')  # warm-up (bytecode caches)
+            await _connected_after(node, '"event":"connect"', node=True)
+            for _ in range(params.reps):
+                for name, argv, needle in (
+                    ("watch", watch, '"kind":"connected"'),
+                    ("node", node, '"event":"connect"'),
+                ):
+                    took = await _connected_after(argv, needle, node=name == "node")
+                    if took is None:
+                        raise RuntimeError(f"{name} never connected to the Node server")
+                    samples[name].append(took)
+    ours, theirs = Stats.of(samples["watch"]), Stats.of(samples["node"])
+    say(f"2. startup against Node: watch {secs(ours.median)}, node {secs(theirs.median)}")
+    return [
+        Row(
+            benchmark="2. process start → connected, against a Node socket.io server: "
+            "`conndebug watch URL --duration 0`",
+            conndebug=spread(ours),
+            baseline=f"node client.js (spawn → connect): {spread(theirs)}",
+            ratio=ratio_text(ours.median, theirs.median),
+            goal="ratio ≤ 1.5",
+            met=ours.median <= 1.5 * theirs.median,
+            raw={"watch": samples["watch"], "node": samples["node"]},
+        )
+    ]

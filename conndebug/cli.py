@@ -39,7 +39,7 @@ See and explain what happens to a Socket.IO connection.
   conndebug --url URL [options]     open the live panel (TUI) against a server
   conndebug demo                    reference server + TUI with fault switches on keys
   conndebug probe URL... [--json]   layered diagnosis, a verdict in plain words, exit code by verdict
-  conndebug watch URL [--jsonl]     headless live history (JSON lines with --jsonl)
+  conndebug watch URL [--jsonl]     headless live history and verdict (JSON lines with --jsonl)
   conndebug serve [--port P]        the reference server alone, faults switchable over HTTP
   conndebug explain FILE... [--json]  a verdict from a HAR or a client log a customer sent in
   conndebug exporter                Prometheus exporter: /probe?target=URL (blackbox style)
@@ -174,13 +174,20 @@ def _probe_parser() -> argparse.ArgumentParser:
 def _watch_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="conndebug watch",
-        description="Connect like the web client and print the history as it happens; stops after "
-        "--duration or on Ctrl-C; exit code by final state.",
+        description="Connect like the web client and print the history as it happens, with the "
+        "diagnosis as it changes; stops after --duration or on Ctrl-C, prints the final verdict; "
+        "exit code by that verdict (0 ok, 1 degraded, 2 cannot connect), as probe's.",
         epilog=_EPILOG,
         formatter_class=_formatter,
     )
     p.add_argument("url", metavar="URL", help="the Socket.IO server")
     p.add_argument("--jsonl", action="store_true", help="print the history events as JSON lines")
+    p.add_argument(
+        "--trace",
+        action="store_true",
+        help="also print every Engine.IO/Socket.IO packet in and out (`packet` events: direction, "
+        "transport, type, size, what it carried; redacted)",
+    )
     p.add_argument(
         "--duration",
         type=float,
@@ -390,23 +397,6 @@ def make_settings(args: argparse.Namespace, url: str) -> Settings:
     return settings_from_args(args, url)
 
 
-def _dialect_not_wired(command: str | None, args: argparse.Namespace) -> None:
-    """``--eio 3`` and ``--parser msgpack`` drive :mod:`conndebug.client`; the monitor still runs
-    on python-socketio, which speaks neither: say so rather than ignore them (the probe is on the
-    client and speaks both)."""
-    asked = []
-    if getattr(args, "eio", 4) != 4:
-        asked.append(f"--eio {args.eio}")
-    if getattr(args, "parser", "json") != "json":
-        asked.append(f"--parser {args.parser}")
-    if asked:
-        raise ConfigError(
-            f"{' and '.join(asked)} cannot be used with `conndebug {command or '--url'}` yet",
-            "this command still connects through python-socketio (Engine.IO 4, JSON parser); "
-            "the observable client that speaks these dialects is in conndebug.client",
-        )
-
-
 def _check_hold(args: argparse.Namespace) -> None:
     """``--hold`` and ``--max`` make sense together, with one URL, for a bounded time."""
     if args.max is not None and not args.hold:
@@ -422,9 +412,6 @@ def _check_hold(args: argparse.Namespace) -> None:
 def _run(argv: Sequence[str]) -> int:
     command = argv[0] if argv and argv[0] in _PARSERS else None
     args = build_parser(command).parse_args(list(argv[1:] if command else argv))
-    if command not in ("serve", "probe"):
-        _dialect_not_wired(command, args)
-
     if command == "serve":
         from conndebug.commands.serve import run_serve
 
@@ -451,6 +438,7 @@ def _run(argv: Sequence[str]) -> int:
             settings,
             jsonl=args.jsonl,
             duration=args.duration,
+            trace=args.trace,
             textfile=textfile,
             textfile_interval=args.prom_interval,
         )

@@ -50,7 +50,6 @@ def test_python_m_runs_the_same_cli() -> None:
         (["--url", "http://localhost:3001", "--bogus"], "unrecognized"),
         (["watch", "http://localhost:3001", "--eio", "2"], "invalid choice"),
         (["watch", "http://localhost:3001", "--parser", "bson"], "invalid choice"),
-        (["watch", "http://localhost:3001", "--eio", "3"], "cannot be used with `conndebug watch`"),
     ],
 )
 def test_usage_errors_are_one_line_exit_3(argv: list[str], needle: str) -> None:

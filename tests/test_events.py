@@ -19,7 +19,7 @@ DESIGN_KINDS = {
     "connecting", "connected", "transport", "upgrade_failed", "fallback", "connect_error",
     "disconnected", "reconnect_scheduled", "reconnect_failed", "session_created",
     "session_expired", "session_regenerated", "stall", "rtt", "event_in", "event_out",
-    "probe_step", "note",
+    "probe_step", "note", "packet", "verdict",
 }  # fmt: skip
 
 

@@ -32,7 +32,7 @@ The modules, from the wire up:
   upgrade, heartbeat, a structured end;
 - :mod:`~conndebug.client.client`: Socket.IO on it: namespaces, events, acks, kicks, round
   trips, connection state recovery;
-- :mod:`~conndebug.client.connect`: transports in order with fallback and upgrade.
+- :mod:`~conndebug.client.connecting`: transports in order with fallback and upgrade.
 
 Importing this package is cheap: the names below load their module when first used, so the
 sans-IO codecs can be used without the wire.
@@ -53,7 +53,7 @@ if TYPE_CHECKING:
         RecoveryState,
         SocketClient,
     )
-    from conndebug.client.connect import Connected, connect, target_from_settings
+    from conndebug.client.connecting import Connected, connect, target_from_settings
     from conndebug.client.engine import EngineSession, Target
     from conndebug.client.failure import (
         ClientError,
@@ -93,9 +93,9 @@ _HOMES = {
     "Recovery": "client",
     "RecoveryState": "client",
     "SocketClient": "client",
-    "Connected": "connect",
-    "connect": "connect",
-    "target_from_settings": "connect",
+    "Connected": "connecting",
+    "connect": "connecting",
+    "target_from_settings": "connecting",
     "EngineSession": "engine",
     "Target": "engine",
     "ClientError": "failure",

@@ -326,6 +326,12 @@ class SocketClient:
         ns.pid = pid if isinstance(pid, str) else None
         ns.connected = True
         early, ns._early = ns._early, []
+        if ns.pid is not None:
+            # Replayed before the answer brought the pid: their offsets are known only now (the
+            # next recovery must resume after the last of them, not before).
+            for event in early:
+                if event.offset is None and event.args and type(event.args[-1]) is str:
+                    event.offset = ns.offset = event.args[-1]
         ns.recovery = self._recovery(ns, recover, early)
         for event in early:
             self._dispatch(ns, event)

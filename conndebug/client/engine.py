@@ -66,6 +66,8 @@ if TYPE_CHECKING:
 
 __all__ = ["EngineSession", "HttpLike", "Target", "WebSocketLike"]
 
+DELIVER_SLICE = 64
+"""Messages handed up at once before the reader gives the event loop a turn."""
 POLL_BODY_LIMIT = 32 * 1024 * 1024
 """The largest polling answer read (a burst of events can make one large; more ends the session)."""
 _SLACK = 5.0
@@ -195,19 +197,40 @@ def refusal_failure(
     content_type: str,
     *,
     what: str,
+    header: Callable[[str], str | None] | None = None,
 ) -> Failure:
-    """A :class:`Failure` for an HTTP answer that refused ``what`` (status + Engine.IO error)."""
+    """A :class:`Failure` for an HTTP answer that refused ``what`` (status + Engine.IO error).
+
+    ``header`` reads the answer's headers: a redirect's ``Location`` (never followed: Socket.IO
+    clients do not follow redirects) and the ``Server`` header go into the evidence.
+    """
     engine = parse_engine_error(status, body)
+    location = header("location") if header is not None else None
+    server = header("server") if header is not None else None
+    sample = body[:120].decode("utf-8", "replace")
+    shown = "".join(ch if ch.isprintable() else " " for ch in sample).strip()
     if engine is not None:
         name = f" {engine.code} ({engine.name})" if engine.code is not None else ""
         message = f"{status_line} to the {what}: Engine.IO error{name} “{engine.message}”"
         reason = "engine_error"
+    elif 300 <= status < 400 and location:
+        where = bounds.clip(location, 200)
+        message = (
+            f"{status_line} to the {what}: a redirect to {where}, not followed (Socket.IO "
+            "clients do not follow redirects)"
+        )
+        reason = "redirect"
     else:
-        sample = body[:120].decode("utf-8", "replace")
-        shown = "".join(ch if ch.isprintable() else " " for ch in sample).strip()
         detail = f" ({content_type or 'no content type'}: {shown[:80]})" if shown else ""
         message = f"{status_line} to the {what}{detail}"
         reason = "status"
+    evidence: dict[str, Any] = {"status_line": status_line, "content_type": content_type}
+    if location:
+        evidence["location"] = bounds.clip(location, 200)
+    if server:
+        evidence["server_header"] = bounds.clip(server, 100)
+    if shown:
+        evidence["body_sample"] = shown[:80]
     return Failure(
         phase=phase,
         kind=FailureKind.HTTP,
@@ -216,7 +239,7 @@ def refusal_failure(
         reason=reason,
         status=status,
         engine_error=engine,
-        evidence={"status_line": status_line, "content_type": content_type},
+        evidence=evidence,
     )
 
 
@@ -337,11 +360,27 @@ class EngineSession:
                 answer.body,
                 answer.content_type,
                 what="Engine.IO handshake",
+                header=answer.header,
             )
             if failure.engine_error is not None and failure.engine_error.code == 5:
                 failure = _other_generation(failure, self.eio)
             raise ClientError(failure)
         body = answer.body
+        if answer.truncated and body[:1] == b"0":
+            # An open packet is ~150 bytes: one of a MiB is no client's (and decoding the cut
+            # text would blame its JSON).
+            raise ClientError(
+                Failure(
+                    phase="handshake",
+                    kind=FailureKind.PROTOCOL,
+                    message="the server sent an open packet larger than the 1,024 KiB a client "
+                    "reads (an open packet is about 150 bytes)",
+                    transport="polling",
+                    reason="bad_open",
+                    status=200,
+                    evidence={"truncated": True, "limit_kib": 1024, "sample": _sample(body)},
+                )
+            )
         if self.eio >= 4 and _EIO3_TEXT.match(body[:16].decode("latin-1")):
             raise ClientError(
                 Failure(
@@ -456,6 +495,7 @@ class EngineSession:
                 exc.body,
                 ctype,
                 what="websocket handshake",
+                header=exc.header,
             )
             if failure.engine_error is not None and failure.engine_error.code == 5:
                 failure = _other_generation(failure, self.eio)
@@ -477,7 +517,7 @@ class EngineSession:
                 Failure(
                     phase=phase,
                     kind=FailureKind.PROTOCOL,
-                    message=f"the server's {exc}",
+                    message=f"the server sent {exc}",
                     transport=transport,
                     reason="bad_open",
                     evidence={"sample": bounds.clip(text, 80)},
@@ -643,7 +683,19 @@ class EngineSession:
                     self._tap_in(p, "polling", answer.request_id, _packet_size(p, self.eio))
                 self._receive_packet(p, batch)
             if batch:
-                self.on_messages(batch)
+                await self._deliver(batch)
+
+    async def _deliver(self, batch: list[MessageData]) -> None:
+        """Hand a read's messages up in order; a long burst in slices of :data:`DELIVER_SLICE`
+        with a turn for the rest of the event loop between them (a screen stays responsive while
+        thousands of buffered events are handled)."""
+        if len(batch) <= DELIVER_SLICE:
+            self.on_messages(batch)
+            return
+        for start in range(0, len(batch), DELIVER_SLICE):
+            if start:
+                await asyncio.sleep(0)
+            self.on_messages(batch[start : start + DELIVER_SLICE])
 
     def _poll_failed(self, exc: WireError, method: str) -> CloseReason:
         kind = CloseKind.TRANSPORT_ERROR
@@ -732,7 +784,7 @@ class EngineSession:
                 if self.closed.done():
                     break
             if batch:
-                self.on_messages(batch)
+                await self._deliver(batch)
             if self.closed.done():
                 return
 

@@ -6,13 +6,18 @@ time with milliseconds, the kind in colour, the detail) through rich, which hono
 prints plain text when stdout is not a terminal. The first line names the target, the proxy and how
 TLS is verified (loudly when ``--insecure``).
 
+The diagnosis follows along: a ``verdict`` event each time it changes (the one engine of
+:mod:`conndebug.core.diagnosis`, the probe's too), and at the end the final verdict (code, title,
+explanation, fix; in ``--jsonl`` the last ``verdict`` event is it). ``--trace`` adds one
+``packet`` event per Engine.IO packet in and out.
+
 It stops after ``--duration`` seconds (``0``: as soon as the first connect settles — connected,
 failed, or waiting to retry), on Ctrl-C, SIGTERM or SIGHUP (no traceback; the summary line on
-stderr), or when stdout goes away or fails, and exits by the final state: **0** connected over
-websocket (or over polling where the server offers no upgrade), **1** connected but degraded
-(polling after a fallback or a failed upgrade, stalled), **2** not connected, **3** bad
-configuration (raised before anything runs) — or an output that stopped: a full disk, a closed
-stdout, a reader that stopped reading. Lines go out through a
+stderr), or when stdout goes away or fails, and exits by the final verdict's exit code, as
+``probe`` does on the same server: **0** ok, **1** connected but degraded (polling only, a
+polling-only server, stalled, drops on a timer), **2** not connected (without a verdict yet, by
+the state), **3** bad configuration (raised before anything runs) — or an output that stopped: a
+full disk, a closed stdout, a reader that stopped reading. Lines go out through a
 :class:`~conndebug.core.output.LineOutput`, so a stdout nobody reads never freezes the watch: it is
 said on stderr (``stdout stopped after N lines: <reason>``), as a ``--log`` that stopped is
 (``--log stopped after N events: <reason>``, also a note in the history). A reader that went away
@@ -26,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as _dt
+import gc
 import io
 import os
 import signal
@@ -43,6 +49,8 @@ from conndebug.core.text import visible
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.text import Text
+
+    from conndebug.core.verdicts import Verdict
 
 __all__ = ["BURST_FLUSH_S", "exit_code", "run_watch"]
 
@@ -67,12 +75,18 @@ _STYLES = {
     "event_in": "default",
     "event_out": "default",
     "probe_step": "default",
+    "packet": "dim",
+    "verdict": "bold",
 }
 _NOTE_STYLES = {"debug": "dim", "info": "default", "warning": "yellow", "error": "bold red"}
 
 
 def exit_code(monitor: Monitor) -> int:
-    """0 OK, 1 degraded, 2 not connected, 3 unknown — from the monitor's state now."""
+    """0 OK, 1 degraded, 2 not connected, 3 unknown — the current verdict's exit code; without
+    a verdict yet, from the monitor's state."""
+    verdict = monitor.verdict
+    if verdict is not None:
+        return verdict.exit_code
     state = monitor.state
     if state is State.CONNECTED:
         return 1 if monitor.degraded else 0
@@ -151,6 +165,22 @@ class _Printer:
         text, self._lines = "".join(self._lines), []
         self.output.write(text)
 
+    def final(self, verdict: Verdict) -> None:
+        """The final verdict, as the probe prints one: code, title, what was seen, the fix."""
+        if self.console is None:
+            return
+        from rich.text import Text
+
+        block = Text("verdict ", style="bold")
+        block.append(f"{verdict.code} (exit {verdict.exit_code}): ", style="bold")
+        block.append(visible(verdict.title))
+        block.append("\n  " + visible(verdict.explanation))
+        block.append("\n  fix: " + visible(verdict.fix))
+        with self.console.capture() as capture:
+            self.console.print(block, soft_wrap=True)
+        self._lines.append(capture.get())
+        self.flush()
+
     @staticmethod
     def _line(event: Event) -> Text:
         moment = _dt.datetime.fromtimestamp(event.ts).strftime("%H:%M:%S.%f")[:-3]
@@ -166,6 +196,23 @@ class _Printer:
         line.append(" ")
         line.append(visible(event.detail))
         return line
+
+
+GC_THRESHOLD = (20_000, 20, 20)
+"""The collector's thresholds while watching (CPython's default is 700, 10, 10)."""
+
+
+def _tune_collector() -> None:
+    """Fewer collector passes while events stream in.
+
+    Every event allocates a handful of objects that live on in the bounded history, none of them
+    in a reference cycle; at the default threshold (a young pass every 700 allocations) the
+    collector's passes took a quarter of a storm's time. What was loaded at start-up is frozen
+    out of the collector's view, and young passes come every 20,000 allocations: the history is
+    bounded (``history_size``), so memory stays bounded too.
+    """
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLD)
 
 
 def _isatty(fd: int) -> bool:
@@ -194,11 +241,13 @@ async def _watch(
     jsonl: bool,
     duration: float | None,
     fd: int = 1,
+    trace: bool = False,
     textfile: Path | None = None,
     textfile_interval: float = 5.0,
 ) -> int:
     stop = asyncio.Event()
-    monitor = make_monitor(settings)
+    monitor = make_monitor(settings, trace=trace)
+    _tune_collector()
     printer = _Printer(fd, jsonl=jsonl, stop=stop)
     monitor.bus.subscribe(printer)
     writer = None
@@ -243,6 +292,9 @@ async def _watch(
         if writer is not None:
             await writer.stop()
         printer.flush()
+        final = monitor.verdict
+        if final is not None and not jsonl:
+            printer.final(final)  # in --jsonl the last verdict event is the final verdict
         await printer.output.aclose()
         for sig in handled:
             loop.remove_signal_handler(sig)
@@ -251,7 +303,10 @@ async def _watch(
     summary = f"watch: {snap.state.value}"
     if snap.state in (State.CONNECTED, State.STALLED) and snap.transport:
         summary += f" over {snap.transport}"
-    if snap.verdict:
+    verdict = snap.diagnosis
+    if verdict is not None:
+        summary += f" — {verdict.code}: {verdict.title}"
+    elif snap.verdict:
         summary += f" — {snap.verdict}"
     problems = []
     stdout = printer.output
@@ -272,6 +327,7 @@ def run_watch(
     *,
     jsonl: bool,
     duration: float | None,
+    trace: bool = False,
     textfile: Path | None = None,
     textfile_interval: float = 5.0,
 ) -> int:
@@ -284,6 +340,7 @@ def run_watch(
             jsonl=jsonl,
             duration=duration,
             fd=1,
+            trace=trace,
             textfile=textfile,
             textfile_interval=textfile_interval,
         )

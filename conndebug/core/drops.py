@@ -23,7 +23,6 @@ drop counts once the next connection succeeded without such a sign in between.
 from __future__ import annotations
 
 import asyncio
-import statistics
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -45,6 +44,14 @@ _EXPLAINED_CLOSES = ("(the server closed the Engine.IO session)", "(dropped on p
 _RESTART_NOTE = "listens again"
 """The monitor's note (topic ``reconnect``) when the port of a server that went away listens
 again: the drop before it was a restart."""
+_KNOWN_CAUSES = frozenset({"user", "client"})
+"""Who ended a connection (a live client's ``by``) when that is the cause: the person at the
+keyboard (a drop, a reconnect), conndebug itself."""
+_EXPLAINED_ENDS = frozenset({"server_close", "protocol"})
+"""How a session ended (a live client's ``close``) when the client saw why: the server's own
+Engine.IO CLOSE, a broken websocket or session (bad frames, invalid UTF-8, not Engine.IO)."""
+_OBSERVED = frozenset({Connected, ConnectError, Disconnected, Note})
+"""The events :meth:`DropPattern.observe` takes."""
 
 
 @dataclass(frozen=True)
@@ -108,8 +115,17 @@ class DropPattern:
         """The last drop (lifetime, reason), counted once the next connection succeeds."""
         self._last_reason = ""
 
+    @property
+    def in_pattern(self) -> bool:
+        """Drops alike so far (the pattern holds, or is forming)."""
+        return bool(self._lifetimes) or self._pending is not None
+
     def observe(self, event: Event) -> DropFinding | None:
-        """Take one history event; a finding the first time a pattern shows, else ``None``."""
+        """Take one history event; a finding the first time a pattern shows, else ``None``.
+
+        Drops whose cause is known break the pattern: the user's (``d``, a reconnect), the
+        server's own close, a session the client saw broken (bad frames, invalid UTF-8), and a
+        restart (an attempt refused after the drop, or the port seen listening again)."""
         if isinstance(event, Connected):
             finding = self._confirm()
             self._connected_at = event.t
@@ -118,7 +134,8 @@ class DropPattern:
                 self._heartbeat_s = (event.ping_interval_ms + event.ping_timeout_ms) / 1000
             return finding
         if isinstance(event, ConnectError):
-            if "refused" in event.message.lower():
+            refused = event.failure == "connection_refused" or "refused" in event.message.lower()
+            if refused:
                 self._explained()  # the port was closed: a restart, not a proxy
             return None
         if isinstance(event, Note):
@@ -133,6 +150,8 @@ class DropPattern:
         unexplained = (
             event.will_reconnect
             and reason.startswith(_PROXY_REASON)
+            and event.by not in _KNOWN_CAUSES
+            and event.close not in _EXPLAINED_ENDS
             and not any(cause in reason for cause in _EXPLAINED_CLOSES)
         )
         if not unexplained:
@@ -155,7 +174,7 @@ class DropPattern:
             return None
         self._reported = True
         return DropFinding(
-            every_s=statistics.median(self._lifetimes),
+            every_s=_median(self._lifetimes),
             count=len(self._lifetimes),
             reason=reason,
             heartbeat_s=self._heartbeat_s,
@@ -173,8 +192,14 @@ class DropPattern:
         self._reported = False
 
 
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    half = len(ordered) // 2
+    return ordered[half] if len(ordered) % 2 else (ordered[half - 1] + ordered[half]) / 2
+
+
 def _alike(lifetimes: list[float]) -> bool:
-    mean = statistics.fmean(lifetimes)
+    mean = sum(lifetimes) / len(lifetimes)
     return max(lifetimes) - min(lifetimes) <= max(_SPREAD_S, _SPREAD_RATIO * mean)
 
 
@@ -193,6 +218,8 @@ def watch_drops(bus: EventBus) -> Callable[[], None]:
         bus.emit(Note, text=finding.text, level=level, topic="drops")
 
     def on_event(event: Event) -> None:
+        if type(event) not in _OBSERVED:
+            return  # the server's events, round trips...: nothing for the pattern
         finding = pattern.observe(event)
         if finding is None:
             return

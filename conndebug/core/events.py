@@ -1,6 +1,6 @@
 """History events: the one stream that feeds the TUI, the JSONL log, `watch` and the reports.
 
-Every event is a frozen dataclass with a ``kind`` (the names of the design's "History events"),
+Every event is a frozen dataclass (compared by identity) with a ``kind`` (the names of the design's "History events"),
 ``ts`` (wall clock, epoch seconds), ``t`` (monotonic seconds since the stream started) and its own
 typed fields. ``detail`` is the plain-words line a human reads; :meth:`Event.to_dict` gives the JSON
 shape every consumer relies on::
@@ -42,6 +42,7 @@ __all__ = [
     "EventOut",
     "Fallback",
     "Note",
+    "Packet",
     "ProbeStep",
     "ReconnectFailed",
     "ReconnectScheduled",
@@ -52,6 +53,7 @@ __all__ = [
     "Stall",
     "TransportChanged",
     "UpgradeFailed",
+    "VerdictChanged",
     "iso_utc",
 ]
 
@@ -86,7 +88,20 @@ def iso_utc(ts: float) -> str:
     return f"{_iso_second[1]}{micro // 1000:03d}Z"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+_encode: Callable[[str], str] = json.encoder.encode_basestring
+"""A JSON string literal, as ``json.dumps(text, ensure_ascii=False)`` writes it (the C function)."""
+
+
+def _short_json(value: Any, limit: int = 200) -> str:
+    """A short JSON text of a server's value for a detail line (never raises)."""
+    try:
+        text = json.dumps(value, ensure_ascii=False, default=str, separators=(",", ":"))
+    except (TypeError, ValueError, RecursionError):
+        text = "…"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class Event:
     """Base of every history event."""
 
@@ -104,8 +119,13 @@ class Event:
         """One plain-words line describing the event."""
         return self.kind
 
-    def fields(self) -> dict[str, Any]:
-        """The kind-specific fields, with their JSON names."""
+    def __repr__(self) -> str:
+        # One shared repr (and identity equality): a generated __repr__/__eq__/__hash__ per event
+        # class cost a third of this module's import time, i.e. of every command's start.
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name, _ in self._names())
+        return f"{type(self).__name__}(ts={self.ts!r}, t={self.t!r}, {fields})"
+
+    def _names(self) -> tuple[tuple[str, str], ...]:
         names = _FIELD_NAMES.get(type(self))
         if names is None:
             names = _FIELD_NAMES[type(self)] = tuple(
@@ -113,6 +133,11 @@ class Event:
                 for f in dataclasses.fields(self)
                 if f.name not in ("ts", "t")
             )
+        return names
+
+    def fields(self) -> dict[str, Any]:
+        """The kind-specific fields, with their JSON names."""
+        names = _FIELD_NAMES.get(type(self)) or self._names()
         if not self.optional:
             return {json_name: getattr(self, name) for name, json_name in names}
         return {
@@ -137,7 +162,7 @@ class Event:
         return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":"), default=str)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class Connecting(Event):
     """A connection attempt starts."""
 
@@ -153,41 +178,55 @@ class Connecting(Event):
         return f"connecting to {self.url} over {self.transport}{extra}"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class Connected(Event):
     """The namespace is connected."""
 
     kind: ClassVar[str] = "connected"
-    optional: ClassVar[frozenset[str]] = frozenset({"upgrades", "recovered"})
     transport: str
     sid: str | None
     """The Socket.IO socket id (what the server calls ``socket.id``)."""
     engine_sid: str | None
     """The Engine.IO session id (differs from ``sid``)."""
+    optional: ClassVar[frozenset[str]] = frozenset(
+        {"recovered", "replayed", "recovery", "upgrades", "eio", "parser"}
+    )
     namespace: str = "/"
     how: str = "direct"
     """How the transport was reached: ``direct``, ``upgraded`` or ``fallback``."""
     ping_interval_ms: int | None = None
     ping_timeout_ms: int | None = None
     elapsed_ms: float | None = None
-    upgrades: tuple[str, ...] | None = None
-    """The upgrades the server's open packet offered (``("websocket",)``, ``()``), when known."""
     recovered: bool | None = None
-    """Connection state recovery: True/False when it was asked for, None when it was not."""
+    """Connection state recovery: ``True`` when the server restored the previous session (same
+    socket id, missed events replayed), ``False`` when it was asked and refused (``recovery``
+    says why); unset when recovery was not asked for."""
+    replayed: int | None = None
+    """Events the server replayed with a recovery."""
+    recovery: str | None = None
+    """Why there was no recovery, in plain words, when it was asked for and did not happen."""
+    upgrades: tuple[str, ...] | None = None
+    """The upgrades the server offered in its open packet (``[]``: none)."""
+    eio: int | None = None
+    """The Engine.IO protocol spoken (4, or 3 with ``--eio 3``), when not the default."""
+    parser: str | None = None
+    """The Socket.IO parser (``msgpack``), when not the default."""
 
     @property
     def detail(self) -> str:
         took = f" in {self.elapsed_ms:.0f} ms" if self.elapsed_ms is not None else ""
-        recovered = ""
-        if self.recovered is not None:
-            recovered = ", recovered" if self.recovered else ", not recovered"
-        return (
-            f"connected over {self.transport} ({self.how}){took}, socket id "
-            f"{self.sid or 'unknown'}{recovered}"
+        text = (
+            f"connected over {self.transport} ({self.how}){took}, socket id {self.sid or 'unknown'}"
         )
+        if self.recovered:
+            n = self.replayed or 0
+            text += f"; recovered: yes, the same session, {n} missed event{'' if n == 1 else 's'} replayed"
+        elif self.recovered is False:
+            text += f"; recovered: no ({self.recovery or 'the server started a new session'})"
+        return text
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class TransportChanged(Event):
     """The active transport was learned or changed."""
 
@@ -203,21 +242,32 @@ class TransportChanged(Event):
         return f"transport is {self.transport} ({self.how})"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class UpgradeFailed(Event):
     """The server offered a websocket upgrade, but it failed; polling stays in use."""
 
     kind: ClassVar[str] = "upgrade_failed"
-    optional: ClassVar[frozenset[str]] = frozenset({"status", "code", "reason", "facts"})
+    optional: ClassVar[frozenset[str]] = frozenset(
+        {"status", "code", "failure", "reason", "engine_message", "ws_code", "ws_who", "facts"}
+    )
     why: str
     status: int | None = None
     """The HTTP status that answered the websocket handshake instead of 101, when known."""
     code: int | None = None
     """The Engine.IO error code of that answer's body (0 Transport unknown ... 5), when known."""
+    failure: str | None = None
+    """Why, as a :class:`~conndebug.core.failure.FailureKind` value (``http_status``,
+    ``connect_timeout``, ``closed``...), when known."""
     reason: str | None = None
     """How it failed, as the client's short code (:class:`conndebug.client.Failure`'s
     ``reason``: ``refused``, ``engine_error``, ``no_answer`` (no answer in time), ``no_3probe``,
     ``closed``, ``poll_not_released``, the wire's ``reset``/``eof``...), when known."""
+    engine_message: str | None = None
+    """The Engine.IO error message of the refusal's body (``Transport unknown``...)."""
+    ws_code: int | None = None
+    """The websocket close code, when a close frame ended the attempt."""
+    ws_who: str | None = None
+    """Who ended the websocket (``server``, ``eof``, ``reset``...), when it ended."""
     facts: dict[str, Any] | None = None
     """Structured facts behind ``why`` (redacted, JSON-able): the failing step (``stage``:
     ``connect``/``probe``), the time limit, the answer's ``Server`` header and body sample..."""
@@ -227,28 +277,59 @@ class UpgradeFailed(Event):
         return f"websocket upgrade offered but failed: {self.why}; staying on polling"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class Fallback(Event):
     """One transport failed, the next one in ``--transports`` order is tried."""
 
     kind: ClassVar[str] = "fallback"
+    optional: ClassVar[frozenset[str]] = frozenset(
+        {"phase", "failure", "reason", "status", "code", "engine_message", "ws_code", "ws_who"}
+    )
     from_transport: str
     to_transport: str
     why: str
     elapsed_ms: float | None = None
+    phase: str | None = None
+    """Where the first transport failed (``websocket``, ``tcp``, ``proxy``...), when known."""
+    failure: str | None = None
+    """Why, as a :class:`~conndebug.core.failure.FailureKind` value, when known."""
+    reason: str | None = None
+    """The client's short code, finer than ``failure``."""
+    status: int | None = None
+    """The HTTP status that refused the first transport, when one did."""
+    code: int | None = None
+    """The Engine.IO error code of that refusal (0 Transport unknown ... 5), when known."""
+    engine_message: str | None = None
+    """The Engine.IO error message of that refusal, when known."""
+    ws_code: int | None = None
+    ws_who: str | None = None
 
     @property
     def detail(self) -> str:
         return f"{self.from_transport} failed ({self.why}); falling back to {self.to_transport}"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class ConnectError(Event):
     """A connection attempt failed: the server's message and data, or the transport error."""
 
     kind: ClassVar[str] = "connect_error"
     optional: ClassVar[frozenset[str]] = frozenset(
-        {"status", "code", "transport", "phase", "cause", "url", "failure", "reason", "facts"}
+        {
+            "status",
+            "code",
+            "transport",
+            "phase",
+            "cause",
+            "url",
+            "failure",
+            "reason",
+            "engine_message",
+            "ws_code",
+            "ws_who",
+            "namespace",
+            "facts",
+        }
     )
     message: str
     data: Any = None
@@ -267,7 +348,9 @@ class ConnectError(Event):
     DNS), ``timeout`` (no answer in time), ``cors`` (a browser refused to let the page read the
     answer), ``handshake`` (the Engine.IO handshake), ``session`` (a request of an open Engine.IO
     session), ``upgrade`` (the websocket upgrade of a polling session) or ``namespace`` (the
-    Socket.IO CONNECT)."""
+    Socket.IO CONNECT); a live connection says which step of the connection failed: ``dns``,
+    ``tcp``, ``tls``, ``proxy``, ``handshake`` (polling), ``websocket``, ``namespace``, or
+    ``guest`` (the guest-session endpoint)."""
     cause: str | None = None
     """The lower-level error text (``connect ECONNREFUSED 10.0.0.1:443``, ``net::ERR_FAILED``),
     when it differs from ``message``."""
@@ -279,34 +362,65 @@ class ConnectError(Event):
     ``protocol``, ``rejected``, ``closed``, ``other``), when the source knows it (a live client
     does; a record read back by ``explain`` does not: its ``phase``/``cause`` say what they can).
     With ``failure`` set, ``phase`` is one of the client's phases (``dns``, ``tcp``, ``tls``,
-    ``proxy``, ``handshake``, ``session``, ``upgrade``, ``websocket``, ``namespace``, ``cors``)."""
+    ``proxy``, ``handshake``, ``session``, ``upgrade``, ``websocket``, ``namespace``, ``cors``,
+    ``guest``)."""
     reason: str | None = None
     """A finer short code than ``failure``: the client's or the wire's (``refused``, ``untrusted``,
     ``plain_http``, ``eio3_server``, ``engine_error``, ``not_engineio``, ``bad_open``,
     ``connect_error``, ``parser_mismatch``, ``no_answer``...), when known."""
+    engine_message: str | None = None
+    """The Engine.IO error message of the refusal's body (``Transport unknown``...)."""
+    ws_code: int | None = None
+    """The websocket close code, when a close frame ended the attempt."""
+    ws_who: str | None = None
+    """Who ended the websocket (``server``, ``eof``, ``reset``, ``us``...), when it ended."""
+    namespace: str | None = None
+    """The namespace the server refused (``source`` ``server``)."""
     facts: dict[str, Any] | None = None
     """Structured facts behind the failure (redacted, JSON-able): addresses tried, the
-    certificate presented, the proxy's answer, the HTTP answer's status line, content type,
-    ``Server`` header and body sample... The verdict rules read them; nothing parses ``message``."""
+    certificate presented, the proxy's answer, the plain-HTTP answer of a TLS port, the
+    server's parser, earlier attempts... The verdict rules read them; nothing parses
+    ``message``. (The FailureKind is ``failure``: ``kind`` names the event's kind.)"""
 
     @property
     def detail(self) -> str:
         who = "server rejected the connection" if self.source == "server" else "connection failed"
+        if self.source == "server" and self.data is not None:
+            return f"{who}: {self.message} (data: {_short_json(self.data)})"
         return f"{who}: {self.message}"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class Disconnected(Event):
     """The connection ended."""
 
     kind: ClassVar[str] = "disconnected"
-    optional: ClassVar[frozenset[str]] = frozenset({"close_code", "transport"})
+    optional: ClassVar[frozenset[str]] = frozenset(
+        {"close_code", "transport", "kicked", "close", "by", "ws_who", "status", "code"}
+    )
     reason: str
     will_reconnect: bool = False
     close_code: int | None = None
     """The websocket close code (1000 normal, 1006 abnormal...), when known."""
     transport: str | None = None
     """The transport that was in use, when known."""
+    kicked: bool | None = None
+    """True when the server disconnected the socket (a Socket.IO ``DISCONNECT`` packet:
+    ``io server disconnect``)."""
+    close: str | None = None
+    """How the Engine.IO session ended (``server_close``, ``ws_closed``, ``eof``, ``reset``,
+    ``http_error``, ``ping_timeout``, ``protocol``, ``transport_error``, ``client``), when a
+    session's end is what ended the connection."""
+    by: str | None = None
+    """Who ended it: ``server``, ``network`` (the path or the connection), ``user`` (an action
+    of the person at the keyboard: drop, reconnect, toggle, expiry) or ``client`` (conndebug
+    itself: stopping, giving up on a refused attempt)."""
+    ws_who: str | None = None
+    """Who ended the websocket, when one ended (see ``conndebug.wire.Who``)."""
+    status: int | None = None
+    """The HTTP status a polling request got, when an error status ended the session."""
+    code: int | None = None
+    """The Engine.IO error code of that answer (1 Session ID unknown...), when known."""
 
     @property
     def detail(self) -> str:
@@ -314,7 +428,7 @@ class Disconnected(Event):
         return f"disconnected: {self.reason}{after}"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class ReconnectScheduled(Event):
     """An automatic reconnection attempt is scheduled."""
 
@@ -330,7 +444,7 @@ class ReconnectScheduled(Event):
         return f"reconnect attempt {self.attempt}{of} in {self.delay_s:.2f} s"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class ReconnectFailed(Event):
     """Automatic reconnection gave up."""
 
@@ -343,7 +457,7 @@ class ReconnectFailed(Event):
         return f"gave up after {self.attempts} reconnect attempts: {self.reason}"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class SessionCreated(Event):
     """A guest session was created (or a given token was read)."""
 
@@ -356,29 +470,45 @@ class SessionCreated(Event):
     token: str | None = None
     """Always redacted unless ``--show-secrets``."""
     source: str = "guest"
-    """``guest`` (created at the guest endpoint) or ``token`` (given with ``--token``)."""
+    """``guest`` (created at the guest endpoint), ``stored`` (the one kept for this guest
+    endpoint from an earlier run, reused as the browser reuses its token) or ``token`` (given
+    with ``--token``)."""
 
     @property
     def detail(self) -> str:
         if self.source == "token":
             return f"using the given token for {self.username or 'an unknown user'}"
+        if self.source == "stored":
+            return f"guest session kept from before reused: {self.username} ({self.user_id})"
         return f"guest session created: {self.username} ({self.user_id})"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class SessionExpired(Event):
     """The server says the session or token expired."""
 
     kind: ClassVar[str] = "session_expired"
+    optional: ClassVar[frozenset[str]] = frozenset(
+        {"source", "token_expired", "renewable", "why_not"}
+    )
     message: str
     session_id: str | None = None
+    source: str | None = None
+    """``guest`` (a session conndebug created) or ``token`` (given with ``--token``)."""
+    token_expired: bool | None = None
+    """Whether the token's own ``exp`` had passed (read without verifying): tells "the JWT
+    itself expired" from "the server dropped the session" (None: the token has no ``exp``)."""
+    renewable: bool | None = None
+    """Whether a new session can replace it (False: a ``--token``, no guest endpoint, or the
+    loop guard stopped it; ``why_not`` says which)."""
+    why_not: str | None = None
 
     @property
     def detail(self) -> str:
         return f"session expired: {self.message}"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class SessionRegenerated(Event):
     """A new guest session replaced an expired one."""
 
@@ -396,7 +526,7 @@ class SessionRegenerated(Event):
         return f"new guest session {self.username} ({self.session_id}) replaces the expired one"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class Stall(Event):
     """No sign of life for longer than the stall bound (or life returned: ``recovered``)."""
 
@@ -412,7 +542,7 @@ class Stall(Event):
         return f"no sign of life for {self.silent_s:.1f} s (bound {self.bound_s:.1f} s)"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class Rtt(Event):
     """One measured round trip."""
 
@@ -426,23 +556,42 @@ class Rtt(Event):
         return f"round trip {self.ms:.1f} ms ({self.method})"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class EventIn(Event):
     """A server event arrived."""
 
     kind: ClassVar[str] = "event_in"
+    optional: ClassVar[frozenset[str]] = frozenset({"binaries", "replayed"})
     name: str
     size: int
-    """Bytes of the JSON-encoded arguments."""
+    """Bytes of the JSON-encoded arguments (a binary value counts its own bytes)."""
     preview: str
     namespace: str = "/"
+    binaries: tuple[int, ...] | None = None
+    """The sizes in bytes of the binary values it carried, in order (binary events only)."""
+    replayed: bool | None = None
+    """True for an event the server replayed with a recovery (missed while disconnected)."""
 
     @property
     def detail(self) -> str:
-        return f"← {self.name} ({self.size} B) {self.preview}"
+        again = " (replayed)" if self.replayed else ""
+        return f"← {self.name} ({self.size} B){again} {self.preview}"
+
+    def to_json(self) -> str:
+        """As :meth:`Event.to_json`, written out directly for the plain case: a storm is made of
+        these, and building the dict to encode it cost more than the rest of an event's way."""
+        if self.binaries is not None or self.replayed is not None or type(self.size) is not int:
+            return Event.to_json(self)
+        name, preview = self.name, self.preview
+        return (
+            f'{{"ts":"{iso_utc(self.ts)}","t":{round(self.t, 3)!r},"kind":"event_in",'
+            f'"detail":{_encode(f"← {name} ({self.size} B) {preview}")},'
+            f'"name":{_encode(name)},"size":{self.size},"preview":{_encode(preview)},'
+            f'"namespace":{_encode(self.namespace)}}}'
+        )
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class EventOut(Event):
     """The client emitted an event (and, with an ack, what came back)."""
 
@@ -463,7 +612,7 @@ class EventOut(Event):
         return f"→ {self.name} ({self.size} B) {self.preview}{acked}"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class ProbeStep(Event):
     """One rung of the probe ladder finished."""
 
@@ -483,7 +632,65 @@ class ProbeStep(Event):
         return f"probe {self.name}: {self.status} ({self.ms:.0f} ms) {self.info}".rstrip()
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class Packet(Event):
+    """One Engine.IO packet as it crossed the wire (the packet tap; emitted only when asked:
+    ``watch --trace``, the inspector)."""
+
+    kind: ClassVar[str] = "packet"
+    optional: ClassVar[frozenset[str]] = frozenset(
+        {"sio_type", "namespace", "ack_id", "binary_size", "request_id", "problem"}
+    )
+    direction: str
+    """``in`` (from the server) or ``out``."""
+    transport: str
+    eio_type: str
+    """``OPEN``, ``CLOSE``, ``PING``, ``PONG``, ``MESSAGE``, ``UPGRADE``, ``NOOP``."""
+    size: int
+    """Bytes of the packet on the wire."""
+    preview: str
+    """What it carried, bounded and redacted (binary data as ``<binary 4 B> 0a0b0c0d``)."""
+    sio_type: str | None = None
+    """The Socket.IO packet type of a message (``EVENT``, ``CONNECT_ERROR``, ``ATTACHMENT``...)."""
+    namespace: str | None = None
+    ack_id: int | None = None
+    binary_size: int | None = None
+    """For binary data: its true size in bytes."""
+    request_id: int | None = None
+    """Over polling: the number of the HTTP request that carried it."""
+    problem: str | None = None
+    """Why it could not be decoded, if it could not."""
+
+    @property
+    def detail(self) -> str:
+        arrow = "←" if self.direction == "in" else "→"
+        what = self.eio_type if self.sio_type is None else f"{self.eio_type} {self.sio_type}"
+        where = f" {self.namespace}" if self.namespace not in (None, "/") else ""
+        return f"{arrow} {self.transport} {what}{where} ({self.size} B) {self.preview}".rstrip()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class VerdictChanged(Event):
+    """The current diagnosis changed (the one engine of :mod:`conndebug.core.diagnosis`)."""
+
+    kind: ClassVar[str] = "verdict"
+    optional: ClassVar[frozenset[str]] = frozenset({"reason"})
+    code: str
+    """A stable verdict code of design.md (``ok``, ``websocket_blocked``...)."""
+    title: str
+    explanation: str
+    fix: str
+    exit: int
+    """0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN."""
+    reason: str | None = None
+    """The catalogue variant that was picked."""
+
+    @property
+    def detail(self) -> str:
+        return f"verdict {self.code}: {self.title}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class Note(Event):
     """Anything else worth a line: library log records, fault switches, skipped steps."""
 
@@ -529,6 +736,8 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     EventOut,
     ProbeStep,
     Note,
+    Packet,
+    VerdictChanged,
 )
 KINDS: frozenset[str] = frozenset(cls.kind for cls in EVENT_TYPES)
 
@@ -542,7 +751,8 @@ class EventBus:
         self.clock: Clock = clock or SystemClock()
         self._start = self.clock.monotonic()
         self.history: collections.deque[Event] = collections.deque(maxlen=history_size)
-        self._subscribers: list[Subscriber] = []
+        self._subscribers: tuple[Subscriber, ...] = ()
+        """Replaced (never changed in place) on (un)subscribe: publishing iterates it as is."""
         self.published = 0
         """Events published since the start (the history may hold fewer)."""
 
@@ -551,6 +761,11 @@ class EventBus:
         event = self.stamp(cls, **fields)
         self.publish(event)
         return event
+
+    @property
+    def start(self) -> float:
+        """The monotonic time the stream started (``t`` counts from it)."""
+        return self._start
 
     def stamp(self, cls: type[E], **fields: Any) -> E:
         """Build an event of ``cls`` stamped with the bus clock, without publishing it (for a
@@ -561,7 +776,7 @@ class EventBus:
         """Record an already-built event and hand it to every subscriber."""
         self.history.append(event)
         self.published += 1
-        for subscriber in tuple(self._subscribers):
+        for subscriber in self._subscribers:
             subscriber(event)
 
     def subscribe(self, subscriber: Subscriber, *, replay: bool = False) -> Callable[[], None]:
@@ -569,11 +784,13 @@ class EventBus:
         if replay:
             for event in tuple(self.history):
                 subscriber(event)
-        self._subscribers.append(subscriber)
+        self._subscribers = (*self._subscribers, subscriber)
 
         def unsubscribe() -> None:
             if subscriber in self._subscribers:
-                self._subscribers.remove(subscriber)
+                rest = list(self._subscribers)
+                rest.remove(subscriber)
+                self._subscribers = tuple(rest)
 
         return unsubscribe
 

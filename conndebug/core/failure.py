@@ -1,7 +1,7 @@
 """Why a connection attempt failed: :class:`FailureKind`, shared by every transport.
 
-Apart from :mod:`conndebug.core.net` (which imports aiohttp) so that code which only names a kind
-— the guest-session contract, the probe — loads no HTTP library for it.
+Kept apart from the wire and the client, so that code which only names a kind — the
+guest-session contract, the verdict rules — loads neither.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Liveness and latency: how the monitor knows the connection is alive, and how fast it is.
 
-**Sign of life.** Every Engine.IO packet the server sends counts: messages, the server's heartbeat
-pings (counted apart), no-ops, answers to our round trips. The monitor hooks the Engine.IO client's
-packet intake for this (one small wrapper, see :mod:`conndebug.core.transport`).
+**Sign of life.** Every read from the server counts: messages, the server's heartbeat pings
+(counted apart), no-ops, answers to our round trips. The client marks each read; the monitor's
+ticker samples the mark (:mod:`conndebug.core.monitor.live`), so a storm costs nothing here.
 
 **Round trips.** Every ``--rtt-interval`` seconds while connected, one sample:
 
@@ -11,10 +11,10 @@ packet intake for this (one small wrapper, see :mod:`conndebug.core.transport`).
 - otherwise a round trip that every Socket.IO v3/v4 server answers without any application code:
   a Socket.IO ``CONNECT`` packet for a random namespace that does not exist
   (``/conndebug-probe-<hex>``). The server answers ``CONNECT_ERROR`` ("Invalid namespace") at once;
-  the time until that answer is the sample (method ``namespace-probe``). The answer is taken off the
-  wire before python-socketio sees it, so the client's own namespace bookkeeping is not touched; a
-  server that accepts any namespace answers ``CONNECT`` instead, which times the same round trip and
-  is closed again with a ``DISCONNECT``. The probe carries no auth data.
+  the time until that answer is the sample (method ``namespace-probe``). The client keeps these
+  answers apart from its namespaces (:meth:`conndebug.client.SocketClient.round_trip`); a server
+  that accepts any namespace answers ``CONNECT`` instead, which times the same round trip and is
+  closed again with a ``DISCONNECT``. The probe carries no auth data.
 
 At most one sample is in flight; one that gets no answer in time yields no sample (silence is
 what the stall detector is for).

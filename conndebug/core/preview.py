@@ -1,13 +1,21 @@
-"""Short, redacted previews of event payloads (for ``event_in`` / ``event_out``)."""
+"""Short, redacted previews of event payloads (for ``event_in`` / ``event_out``).
+
+Binary values (``bytes``: a Buffer, an ArrayBuffer, a msgpack ``bin``) are shown as
+``<binary 4 B> 0a0b0c0d`` and counted with their true size, never as a Python ``b'…'`` repr.
+Whatever a server sends, a preview is bounded: strings and containers are cut before redaction,
+and JSON nested deeper than the stack allows (a hostile server's 999 levels) is shown cut at
+:data:`_CLIP_DEPTH` levels instead of raising.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from conndebug.core.redact import Redactor
 
-__all__ = ["PREVIEW_CHARS", "preview"]
+__all__ = ["PREVIEW_CHARS", "binary_text", "preview"]
 
 PREVIEW_CHARS = 120
 _CLIP_CHARS = 64 * 1024
@@ -15,45 +23,111 @@ _CLIP_CHARS = 64 * 1024
 cut this far out cannot reach them even after masks shorten the text before it."""
 _CLIP_ITEMS = 1000
 """Containers are cut here before redaction: their first 1,000 items fill the preview already."""
+_CLIP_DEPTH = 32
+"""Nesting kept in a preview of a deep value (deeper levels read ``…``)."""
+_HEX_BYTES = 16
+"""Bytes of a binary value shown in hex in a preview."""
+
+
+def binary_text(data: bytes) -> str:
+    """``<binary 4 B> 0a0b0c0d`` (the first bytes in hex, ``…`` when there are more)."""
+    more = "…" if len(data) > _HEX_BYTES else ""
+    return f"<binary {len(data):,} B> {data[:_HEX_BYTES].hex()}{more}".rstrip()
 
 
 def _clip(value: Any, depth: int = 0) -> Any:
-    """``value`` with huge strings and containers cut, so redacting a 10 MB event stays cheap."""
+    """``value`` with huge strings and containers cut and deep nesting ended, so redacting and
+    encoding it stays cheap and cannot recurse without bound."""
     if isinstance(value, str):
         return value[:_CLIP_CHARS] if len(value) > _CLIP_CHARS else value
-    if depth > 32:
+    if isinstance(value, (dict, list, tuple)) and depth >= _CLIP_DEPTH:
         return "…"
     if isinstance(value, dict):
         items = list(value.items())[:_CLIP_ITEMS] if len(value) > _CLIP_ITEMS else value.items()
-        return {k: _clip(v, depth + 1) for k, v in items}
+        return {str(k)[:_CLIP_CHARS]: _clip(v, depth + 1) for k, v in items}
     if isinstance(value, (list, tuple)):
         return [_clip(v, depth + 1) for v in value[:_CLIP_ITEMS]]
     return value
 
 
-def _json_default(value: Any) -> str:
-    """Binary values as ``<binary 4 B> 01020304`` (their true size), anything else as text."""
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        from conndebug.client.tap import binary_text
+def _compact_encoder() -> Callable[[Any], str]:
+    """``json.dumps(value, ensure_ascii=False, separators=(",", ":"))``, its C encoder made once:
+    ``json.dumps`` builds an encoder (and ``JSONEncoder.encode`` its C encoder) per call, which
+    was a fifth of a storm event's preview. Types JSON cannot encode raise ``TypeError``, as
+    ``json.dumps`` does; nesting too deep raises ``RecursionError``."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # a Python without the C accelerator
+        return json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
-        return binary_text(bytes(value))
-    return str(value)
+    def default(obj: Any) -> Any:
+        raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
+
+    encode = make(None, default, json.encoder.encode_basestring, None, ":", ",", False, False, True)
+
+    def compact(value: Any) -> str:
+        return "".join(encode(value, 0))
+
+    return compact
+
+
+_COMPACT = _compact_encoder()
+
+
+def _dumps(value: Any, binaries: list[int] | None = None) -> str:
+    """Compact JSON of ``value``; ``bytes`` as :func:`binary_text` (their sizes appended to
+    ``binaries``). Raises ``RecursionError`` on nesting deeper than the stack allows."""
+    if binaries is None:
+        return _COMPACT(value)
+
+    def default(obj: Any) -> Any:
+        if isinstance(obj, (bytes, bytearray, memoryview)):
+            data = bytes(obj)
+            binaries.append(len(data))
+            return binary_text(data)
+        return str(obj)
+
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=default)
+
+
+def _encode(value: Any) -> tuple[str, int]:
+    """(the JSON text of ``value``, its size in bytes with each binary counted as its own
+    bytes). Raises ``RecursionError`` for nesting too deep for the encoder."""
+    try:
+        raw = _dumps(value)  # the usual case: plain JSON, nothing else to do
+    except TypeError:
+        binaries: list[int] = []
+        raw = _dumps(value, binaries)
+        size = len(raw.encode("utf-8", "surrogatepass"))
+        if binaries:
+            # each placeholder stands for its binary: count the bytes, not the placeholder
+            shown = sum(len(json.dumps(binary_text(b"\0" * n))) for n in binaries)
+            size = size - shown + sum(binaries)
+        return raw, size
+    return raw, len(raw) if raw.isascii() else len(raw.encode("utf-8", "surrogatepass"))
 
 
 def preview(redactor: Redactor, value: Any) -> tuple[int, str]:
     """Size in bytes of the JSON of ``value`` and a redacted preview of at most 120 characters.
 
     Secrets are masked before the text is cut, so a cut can never leave half a secret visible.
+    A binary value counts its own bytes in the size and shows as ``<binary N B> hex…``.
     """
     raw: str | None
     try:
-        raw = json.dumps(value, ensure_ascii=False, default=_json_default, separators=(",", ":"))
-        size = len(raw.encode("utf-8", "surrogatepass"))
-    except (TypeError, ValueError):
-        raw = None
-        size = len(repr(value).encode("utf-8", "surrogatepass"))
-    clipped = _clip(value) if raw is None or len(raw) > _CLIP_CHARS else value
-    shown = redactor.value(clipped)
+        raw, size = _encode(value)
+    except (ValueError, RecursionError):
+        raw, size = None, 0
+    clipped = value if raw is not None and len(raw) <= _CLIP_CHARS else _clip(value)
+    if raw is None:
+        try:
+            size = _encode(clipped)[1]
+        except (ValueError, RecursionError):
+            size = 0
+    try:
+        shown = redactor.value(clipped)
+    except RecursionError:  # deep but within the encoder's reach: redact a cut copy
+        clipped = _clip(value)
+        shown = redactor.value(clipped)
     try:
         # Nothing masked (the usual case): the JSON above is the preview; no second encoding.
         same = clipped is value and (
@@ -65,11 +139,9 @@ def preview(redactor: Redactor, value: Any) -> tuple[int, str]:
         text = raw
     else:
         try:
-            text = json.dumps(
-                shown, ensure_ascii=False, default=_json_default, separators=(",", ":")
-            )
-        except (TypeError, ValueError):
-            text = redactor.text(repr(shown))
+            text = _encode(shown)[0]
+        except (ValueError, RecursionError):
+            text = redactor.text(repr(_clip(shown))[: PREVIEW_CHARS * 2])
     if len(text) > PREVIEW_CHARS:
         text = text[: PREVIEW_CHARS - 1] + "…"
     return size, text

@@ -152,6 +152,24 @@ def _mask(secret: str, label: str = "secret") -> str:
     return f"‹redacted {label} #{fingerprint(secret)}›"
 
 
+_KEYS_SEEN: dict[str, bool] = {}
+"""Short names already judged by :func:`_secret_key` (a storm repeats the same few keys)."""
+_KEYS_KEPT = 4096
+_KEY_LENGTH_KEPT = 64
+
+
+def _secret_key(name: str) -> bool:
+    """Whether a value under ``name`` is masked (:data:`SECRET_KEYS` or :func:`is_secret_name`),
+    remembered for short names: the check runs for every key of every event."""
+    known = _KEYS_SEEN.get(name)
+    if known is not None:
+        return known
+    secret = name.lower() in SECRET_KEYS or is_secret_name(name)
+    if len(name) <= _KEY_LENGTH_KEPT and len(_KEYS_SEEN) < _KEYS_KEPT:
+        _KEYS_SEEN[name] = secret
+    return secret
+
+
 def _label(name: str) -> str:
     """A mask's label from a (secret) name: lower case, at most 32 characters."""
     return name.lower()[:32]
@@ -242,6 +260,17 @@ class Redactor:
         another secret-looking name (conndebug's own ``session`` block) is looked into."""
         if self.show_secrets:
             return value
+        kind = type(value)
+        if key is None or not _secret_key(key):
+            # The usual case of a server's event (a storm is made of these): no secret name.
+            if kind is str:
+                return self.text(value) if value else value
+            if kind is int or kind is float or kind is bool or value is None:
+                return value
+            if kind is dict:
+                return {k: self.value(v, key=str(k)) for k, v in value.items()}
+            if kind is list:
+                return [self.value(v) for v in value]
         if key is not None and (key.lower() in SECRET_KEYS or is_secret_name(key)):
             if isinstance(value, str):
                 return self.secret(value, _label(key))

@@ -733,6 +733,17 @@ CATALOG: tuple[VerdictSpec, ...] = (
                 "`socket.disconnect()` on connect (a check after the handshake, a limit of "
                 "connections per user, a maintenance switch).",
             ),
+            _v(
+                "kicked",
+                "The server disconnected this socket",
+                "Namespace {namespace} accepted the connection (socket id {sid}); {after} later "
+                "the server sent DISCONNECT (`io server disconnect`). Web clients do not "
+                "reconnect by themselves after that: the user stays disconnected until the page "
+                "reconnects.",
+                "Find what disconnects sockets on the server (an admin action, a session or "
+                "permission check, a limit of connections per user); reconnect by hand meanwhile "
+                "(`r` in the live panel).",
+            ),
         ),
     ),
     VerdictSpec(
@@ -779,6 +790,57 @@ CATALOG: tuple[VerdictSpec, ...] = (
                 "something else creates sessions from this address, slow it down, or raise the "
                 "limit on the server (the chat backend allows 100 requests per 15 minutes per "
                 "client).",
+            ),
+        ),
+    ),
+    VerdictSpec(
+        "connection_unstable",
+        1,
+        "connected, but the connection does not hold: it drops at a regular interval (a proxy's "
+        "timeout) or goes silent (a black hole)",
+        (
+            _v(
+                "default",
+                "The connection drops every ~{every_s} s",
+                'Connections to {url} end with "{why}" after about {every_s} s, {count} times '
+                "in a row, although the server's heartbeat ({heartbeat}) keeps a quiet connection "
+                "alive longer: something in between cuts connections on a timer (a proxy or load "
+                "balancer's idle limit or connection-age limit).",
+                "Compare {every_s} s with the timeouts of every proxy, load balancer and firewall "
+                "between the client and {url}: idle limits must exceed pingInterval + "
+                "pingTimeout, and websocket connections must be allowed to live for hours.",
+            ),
+            _v(
+                "proxy_read_timeout",
+                "Connections drop every ~{every_s} s: a proxy's read timeout is below the heartbeat",
+                'Connections to {url} end with "{why}" after about {every_s} s, {count} times '
+                "in a row. The server pings every {ping_interval_s} s and waits {ping_timeout_s} s "
+                "for the answer, so a quiet connection carries traffic only that often: anything "
+                "in between that closes connections idle for less than pingInterval + "
+                "pingTimeout = {heartbeat_s} s cuts every one of them (nginx "
+                "`proxy_read_timeout`, 60 s by default; an AWS ALB's idle timeout...).",
+                "Raise the read (idle) timeout of the proxy or load balancer above {heartbeat_s} s "
+                "(nginx: `proxy_read_timeout {nginx_s}s;` in the location for {path}), or lower "
+                "the server's pingInterval below that timeout.",
+            ),
+            _v(
+                "stalled",
+                "The server went silent: no sign of life for {silent_s} s",
+                "The connection to {url} over {transport} is open on paper, but nothing has "
+                "arrived for {silent_s} s (the bound is {bound_s} s{bound_note}): the path drops "
+                "packets (a firewall, a NAT or proxy that forgot the connection: a black hole) or "
+                "the server is frozen. The heartbeat alone would notice only after {heartbeat}.",
+                "If it does not come back, reconnect (`r` in the live panel) and check the "
+                "server's health and the network path (firewalls, NAT timeouts, VPN). A web "
+                "client relying on the heartbeat alone waits {heartbeat} before it notices.",
+            ),
+            _v(
+                "dropped",
+                "The connection dropped: {why}",
+                'The connection to {url} over {transport} ended with "{why}" ({who}) and is '
+                "not back yet; conndebug reconnects as the web client does.",
+                "Wait for the reconnection: if it fails, the next verdict names why. If drops "
+                "repeat, the history shows whether they follow a pattern.",
             ),
         ),
     ),

@@ -217,10 +217,6 @@ async def open_cluster(url: str, *, logger: logging.Logger | None = None) -> Any
     await ping(url)
     import socketio
 
-    from conndebug.core.lean_socketio import restore_brokers
-
-    restore_brokers()  # a client imported first (the demo, tests) left the managers without redis
-
     return socketio.AsyncRedisManager(
         url,
         channel=CLUSTER_CHANNEL,

@@ -16,6 +16,7 @@ from conndebug.core.events import (
     Note,
     ProbeStep,
     Stall,
+    VerdictChanged,
 )
 
 __all__ = ["FILTERS", "PROBLEM_KINDS", "HistoryFilter", "colour_of", "next_filter"]
@@ -31,6 +32,7 @@ PROBLEM_KINDS = frozenset(
         "session_expired",
         "session_regenerated",
         "stall",
+        "verdict",
     }
 )
 """Kinds the "problems only" filter keeps (plus warning and error notes)."""
@@ -60,7 +62,7 @@ class HistoryFilter:
 
 
 FILTERS: tuple[HistoryFilter, ...] = (
-    HistoryFilter("quiet", "rtt and events in hidden", frozenset({"rtt", "event_in"})),
+    HistoryFilter("quiet", "rtt and events in hidden", frozenset({"rtt", "event_in", "packet"})),
     HistoryFilter("all", "everything"),
     HistoryFilter("problems", "problems and your keys only", problems_only=True),
 )
@@ -91,6 +93,7 @@ _KIND_COLOURS = {
     "event_out": "primary",
     "probe_step": "foreground",
     "note": "foreground",
+    "packet": "foreground-muted",
 }
 
 
@@ -104,6 +107,8 @@ def colour_of(event: Event) -> str:
         return "error"
     if isinstance(event, ProbeStep):
         return {"ok": "success", "warn": "warning", "fail": "error"}.get(event.status, "foreground")
+    if isinstance(event, VerdictChanged):
+        return {0: "success", 1: "warning"}.get(event.exit, "error")
     if isinstance(event, Note):
         if event.level in ("warning", "error"):
             return event.level

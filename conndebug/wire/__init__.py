@@ -24,7 +24,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from conndebug.wire._cookies import Cookie, CookieJar
 from conndebug.wire._errors import (
     NotHttp,
     Phase,
@@ -35,9 +34,6 @@ from conndebug.wire._errors import (
     WsClosed,
     WsRefused,
 )
-from conndebug.wire._http import BODY_LIMIT, HttpClient, Response, Timings
-from conndebug.wire._proxy import HEAD_LIMIT, Proxy, ProxyAnswer, open_tunnel
-from conndebug.wire._route import ConnectTimings, Origin, Route, open_route
 from conndebug.wire._steps import Address, Connected, Resolved, connect_tcp, resolve
 from conndebug.wire._stream import Stream
 from conndebug.wire._tls import (
@@ -51,6 +47,8 @@ from conndebug.wire._tls import (
 from conndebug.wire._util import within
 
 if TYPE_CHECKING:
+    from conndebug.wire._cookies import Cookie, CookieJar
+    from conndebug.wire._http import BODY_LIMIT, HttpClient, Response, Timings
     from conndebug.wire._observe import (
         ConnectionClosed,
         ConnectionOpened,
@@ -60,9 +58,25 @@ if TYPE_CHECKING:
         WsMessage,
         WsOpened,
     )
+    from conndebug.wire._proxy import HEAD_LIMIT, Proxy, ProxyAnswer, open_tunnel
+    from conndebug.wire._route import ConnectTimings, Origin, Route, open_route
     from conndebug.wire._ws import MAX_MESSAGE, WebSocket, connect_websocket, websocket_over
 
 _LAZY = {
+    "Cookie": "_cookies",
+    "CookieJar": "_cookies",
+    "BODY_LIMIT": "_http",
+    "HttpClient": "_http",
+    "Response": "_http",
+    "Timings": "_http",
+    "HEAD_LIMIT": "_proxy",
+    "Proxy": "_proxy",
+    "ProxyAnswer": "_proxy",
+    "open_tunnel": "_proxy",
+    "ConnectTimings": "_route",
+    "Origin": "_route",
+    "Route": "_route",
+    "open_route": "_route",
     "ConnectionClosed": "_observe",
     "ConnectionOpened": "_observe",
     "HttpExchange": "_observe",
@@ -75,8 +89,9 @@ _LAZY = {
     "connect_websocket": "_ws",
     "websocket_over": "_ws",
 }
-"""Names loaded on first use: the websocket (wsproto, ~11 ms to import) and the observer's
-records (dataclasses, ~4 ms) cost nothing to a command that uses neither."""
+"""Names loaded on first use: HTTP (h11, ~5 ms to import: a probe that fails at DNS or TCP
+never needs it), the websocket (wsproto, ~11 ms) and the observer's records (dataclasses, ~4 ms)
+cost nothing to a command that uses none of them."""
 
 
 def __getattr__(name: str) -> Any:

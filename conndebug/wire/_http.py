@@ -26,7 +26,7 @@ from conndebug.wire._errors import NotHttp, WireError
 from conndebug.wire._proxy import HEAD_LIMIT
 from conndebug.wire._route import ConnectTimings, Route, _climb, _Steps, _timeout
 from conndebug.wire._stream import Stream
-from conndebug.wire._util import printable, within
+from conndebug.wire._util import printable, seconds, within
 
 if TYPE_CHECKING:
     from conndebug.config import Settings
@@ -457,13 +457,13 @@ class HttpClient:
             return WireError(
                 FailureKind.TIMEOUT,
                 "http",
-                f"no answer within {limit_s:g} s",
+                f"no answer within {seconds(limit_s)} s",
                 reason="no_answer",
             )
         return WireError(
             FailureKind.TIMEOUT,
             "http",
-            f"no complete answer within {limit_s:g} s ({state.received} bytes received)",
+            f"no complete answer within {seconds(limit_s)} s ({state.received} bytes received)",
             reason="incomplete",
             evidence={"received": state.received},
         )

@@ -18,7 +18,7 @@ import h11
 from conndebug.core.failure import FailureKind
 from conndebug.wire._errors import ProxyError
 from conndebug.wire._stream import Stream
-from conndebug.wire._util import ms_since, printable, within
+from conndebug.wire._util import ms_since, printable, seconds, within
 
 __all__ = ["HEAD_LIMIT", "Proxy", "ProxyAnswer", "open_tunnel"]
 
@@ -124,7 +124,7 @@ async def open_tunnel(
         response = await within(_answer(stream, conn, target), timeout)
     except asyncio.TimeoutError:
         raise ProxyError(
-            f"the proxy {proxy.hostport} did not answer CONNECT {target} within {timeout:g} s",
+            f"the proxy {proxy.hostport} did not answer CONNECT {target} within {seconds(timeout)} s",
             reason="no_answer",
             kind=FailureKind.TIMEOUT,
         ) from None

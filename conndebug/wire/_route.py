@@ -23,14 +23,14 @@ from typing import TYPE_CHECKING, Literal
 
 from conndebug.core.failure import FailureKind
 from conndebug.wire._errors import Phase, ProxyError, WireError
-from conndebug.wire._proxy import Proxy, open_tunnel
 from conndebug.wire._steps import connect_tcp, resolve
 from conndebug.wire._stream import Stream
 from conndebug.wire._tls import start_tls, tls_context
-from conndebug.wire._util import within
+from conndebug.wire._util import seconds, within
 
 if TYPE_CHECKING:
     from conndebug.config import Settings
+    from conndebug.wire._proxy import Proxy
 
 __all__ = ["ConnectTimings", "Origin", "Route", "open_route"]
 
@@ -120,6 +120,8 @@ class Route:
         )
         if not proxied:
             return cls(origin, "direct", None, context)
+        from conndebug.wire._proxy import Proxy  # h11: loaded when a proxy is in effect
+
         proxy = Proxy.from_url(proxied)
         proxy_context = (
             tls_context(verify=verifying, ca_bundle=settings.ca_bundle) if proxy.tls else None
@@ -172,7 +174,7 @@ async def open_route(
 def _timeout(route: Route, phase: Phase, timeout: float) -> WireError:
     if route.proxy is not None and phase in ("dns", "tcp"):
         return ProxyError(
-            f"cannot reach the proxy {route.proxy.hostport}: no answer within {timeout:g} s",
+            f"cannot reach the proxy {route.proxy.hostport}: no answer within {seconds(timeout)} s",
             reason="unreachable",
         )
     where = None
@@ -185,10 +187,10 @@ def _timeout(route: Route, phase: Phase, timeout: float) -> WireError:
     }.get(phase, "no answer")
     if phase == "proxy":
         return ProxyError(
-            f"{what} within {timeout:g} s", reason="no_answer", kind=FailureKind.TIMEOUT
+            f"{what} within {seconds(timeout)} s", reason="no_answer", kind=FailureKind.TIMEOUT
         )
     return WireError(
-        FailureKind.TIMEOUT, phase, f"{what} within {timeout:g} s", reason=f"{phase}_timeout"
+        FailureKind.TIMEOUT, phase, f"{what} within {seconds(timeout)} s", reason=f"{phase}_timeout"
     )
 
 
@@ -221,6 +223,8 @@ async def _climb(route: Route, steps: _Steps, timeout: float, describe_tls: bool
             if route.mode == "tunnel":
                 steps.phase = "proxy"
                 started = time.monotonic()
+                from conndebug.wire._proxy import open_tunnel
+
                 await open_tunnel(stream, origin.hostport, proxy, timeout)
                 t.proxy_ms = (time.monotonic() - started) * 1000
         if origin.tls and route.mode != "forward":

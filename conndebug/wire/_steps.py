@@ -17,7 +17,7 @@ from typing import Any
 from conndebug.core.failure import FailureKind
 from conndebug.wire._errors import WireError
 from conndebug.wire._stream import Stream, _open
-from conndebug.wire._util import ms_since, within
+from conndebug.wire._util import ms_since, seconds, within
 
 __all__ = ["Address", "Connected", "Resolved", "address_text", "connect_tcp", "resolve"]
 
@@ -103,7 +103,7 @@ async def resolve(host: str, port: int, timeout: float) -> Resolved:
         raise WireError(
             FailureKind.TIMEOUT,
             "dns",
-            f"no answer from the resolver for {host} within {timeout:g} s",
+            f"no answer from the resolver for {host} within {seconds(timeout)} s",
             reason="dns_timeout",
             evidence={"host": host},
         ) from None
@@ -162,7 +162,7 @@ async def connect_tcp(
             stream = await _open(sock, peer=address.text, target=target or address.text)
         except asyncio.TimeoutError:
             sock.close()
-            failed.append((address.text, f"no answer within {timeout:g} s"))
+            failed.append((address.text, f"no answer within {seconds(timeout)} s"))
             kinds.append("timeout")
             continue
         except OSError as exc:
@@ -183,7 +183,9 @@ async def connect_tcp(
         "addresses": [a.text for a in addresses],
         "failed": [f"{a}: {why}" for a, why in failed],
     }
-    detail = "; ".join(f"{a}: {why}" for a, why in failed) or f"no answer within {timeout:g} s"
+    detail = (
+        "; ".join(f"{a}: {why}" for a, why in failed) or f"no answer within {seconds(timeout)} s"
+    )
     if "refused" in kinds and "timeout" not in kinds:
         raise WireError(
             FailureKind.REFUSED,
@@ -196,9 +198,9 @@ async def connect_tcp(
         raise WireError(
             FailureKind.TIMEOUT,
             "tcp",
-            f"no answer to the connection within {timeout:g} s ({detail})"
+            f"no answer to the connection within {seconds(timeout)} s ({detail})"
             if failed
-            else f"no answer to the connection within {timeout:g} s",
+            else f"no answer to the connection within {seconds(timeout)} s",
             reason="tcp_timeout",
             evidence=evidence,
         )

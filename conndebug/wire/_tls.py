@@ -24,7 +24,7 @@ from typing import Any
 from conndebug.core.failure import FailureKind
 from conndebug.wire._errors import TlsError, WireError
 from conndebug.wire._stream import Stream
-from conndebug.wire._util import ms_since, within
+from conndebug.wire._util import ms_since, seconds, within
 
 __all__ = [
     "TlsInfo",
@@ -215,7 +215,7 @@ async def start_tls(
         raise WireError(
             FailureKind.TIMEOUT,
             "tls",
-            f"no TLS answer within {timeout:g} s",
+            f"no TLS answer within {seconds(timeout)} s",
             reason="tls_timeout",
         ) from None
     except ssl.SSLError as exc:

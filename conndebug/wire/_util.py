@@ -8,7 +8,7 @@ import time
 from collections.abc import Awaitable
 from typing import TypeVar
 
-__all__ = ["ms_since", "printable", "within"]
+__all__ = ["ms_since", "printable", "seconds", "within"]
 
 T = TypeVar("T")
 
@@ -36,3 +36,13 @@ def ms_since(start: float) -> float:
 def printable(data: bytes | bytearray, n: int = 80) -> str:
     """The first ``n`` bytes as printable ASCII (anything else shown as ``.``)."""
     return "".join(chr(b) if 32 <= b < 127 else "." for b in data[:n])
+
+
+def seconds(value: float) -> str:
+    """A time limit in words' precision: ``3``, ``1.5``, ``0.25`` (what is left of a budget
+    reads ``2``, not ``1.97199``)."""
+    if value >= 10:
+        return f"{value:.0f}"
+    if value >= 1:
+        return f"{value:.1f}".rstrip("0").rstrip(".")
+    return f"{value:.2g}"

@@ -2,11 +2,12 @@
 messages in and out, pongs to pings, and an end that says who ended it.
 
 The upgrade request and its answer are read with h11 (the status line's reason, every header and
-a refusal's body, bounded, are evidence a diagnosis needs), the accept key checked with wsproto's
-own function, then wsproto's connection takes the frames; except the one shape a storm of small
-events is made of (whole, final, unmasked text or binary frames outside a fragmented message),
-which is sliced here: wsproto's general parser costs ~9 µs a frame, ~20× this path (see
-:meth:`WebSocket._parse` and ``bench/notes.md``). Reading takes everything that has arrived in
+a refusal's body, bounded, are evidence a diagnosis needs), the accept key checked (RFC 6455),
+then wsproto's connection takes the frames; except the one shape a storm of small events is made
+of (whole, final, unmasked text or binary frames outside a fragmented message), which is sliced
+here: wsproto's general parser costs ~9 µs a frame, ~20× this path (see
+:meth:`WebSocket._parse` and ``bench/notes.md``). Whole messages are also framed here on the way
+out, so wsproto is loaded only when a frame needs it (a control frame, a fragment, the close). Reading takes everything that has arrived in
 one go and decodes every frame in it: one wake-up per network read, not per message, and no task
 or timer per message.
 """
@@ -14,22 +15,16 @@ or timer per message.
 from __future__ import annotations
 
 import asyncio
+import base64
 import collections
 import contextlib
+import hashlib
+import os
 import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import h11
-from wsproto.connection import Connection, ConnectionState, ConnectionType
-from wsproto.events import (
-    BytesMessage,
-    CloseConnection,
-    Message,
-    Ping,
-    TextMessage,
-)
-from wsproto.utilities import LocalProtocolError, generate_accept_token, generate_nonce
 
 from conndebug.core.failure import FailureKind
 from conndebug.wire._errors import NotHttp, Who, WireError, WsClosed, WsRefused
@@ -37,9 +32,12 @@ from conndebug.wire._http import Timings, _header_pairs, _not_http, _split
 from conndebug.wire._proxy import HEAD_LIMIT
 from conndebug.wire._route import Route, _climb, _Steps, _timeout
 from conndebug.wire._stream import Stream
-from conndebug.wire._util import printable, within
+from conndebug.wire._util import printable, seconds, within
 
 if TYPE_CHECKING:
+    from wsproto.connection import Connection
+    from wsproto.events import CloseConnection
+
     from conndebug.config import Settings
     from conndebug.wire._cookies import CookieJar
     from conndebug.wire._observe import Observer
@@ -55,7 +53,34 @@ Headers = tuple[tuple[str, str], ...]
 HeaderInput = Mapping[str, str] | Sequence[tuple[str, str]] | None
 
 
-_READING = (ConnectionState.OPEN, ConnectionState.LOCAL_CLOSING)
+_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+"""RFC 6455's magic string for ``Sec-WebSocket-Accept``."""
+
+
+def _nonce() -> bytes:
+    """A ``Sec-WebSocket-Key``: 16 random bytes, base64."""
+    return base64.b64encode(os.urandom(16))
+
+
+def _accept_token(nonce: bytes) -> bytes:
+    """The ``Sec-WebSocket-Accept`` a server must answer ``nonce`` with (RFC 6455, 4.2.2)."""
+    return base64.b64encode(hashlib.sha1(nonce + _GUID).digest())  # the protocol's own hash
+
+
+def _frame(opcode: int, payload: bytes) -> bytes:
+    """One whole, masked client frame (what wsproto sends for a message, without wsproto)."""
+    n = len(payload)
+    if n < 126:
+        head = bytes((0x80 | opcode, 0x80 | n))
+    elif n < 65536:
+        head = bytes((0x80 | opcode, 0xFE)) + n.to_bytes(2, "big")
+    else:
+        head = bytes((0x80 | opcode, 0xFF)) + n.to_bytes(8, "big")
+    mask = os.urandom(4)
+    if not n:
+        return head + mask
+    key = int.from_bytes((mask * (n // 4 + 1))[:n], "big")
+    return head + mask + (int.from_bytes(payload, "big") ^ key).to_bytes(n, "big")
 
 
 class WebSocket:
@@ -71,7 +96,7 @@ class WebSocket:
         self,
         stream: Stream,
         url: str,
-        connection: Connection,
+        connection: Connection | None = None,
         *,
         request_headers: Headers,
         status: int,
@@ -97,7 +122,10 @@ class WebSocket:
         self.closed: WsClosed | None = None
         """How it ended, once it has."""
         self.observer = observer
-        self._ws = connection
+        self._wsproto = connection
+        """wsproto's connection, made the first time a frame needs it (a control frame, a
+        fragment, anything unusual, the close): whole data messages in and out never do, so a
+        connection that only carries them never loads wsproto (~11 ms of a start)."""
         self._queue: collections.deque[str | bytes] = collections.deque()
         self._parts: list[str | bytes] = []
         self._partial = 0
@@ -113,6 +141,15 @@ class WebSocket:
         self._pending: list[bytes] = []
         self._pending_size = 0
         self._need = 0
+
+    @property
+    def _ws(self) -> Connection:
+        ws = self._wsproto
+        if ws is None:
+            from wsproto.connection import Connection, ConnectionType
+
+            ws = self._wsproto = Connection(ConnectionType.CLIENT, None, b"")
+        return ws
 
     def _start(self, trailing: bytes) -> None:
         """Take the bytes that came with the 101 (frames the server sent at once)."""
@@ -134,27 +171,25 @@ class WebSocket:
     # -- sending ----------------------------------------------------------------------------
     async def send_text(self, text: str) -> None:
         """Send a text message (raises :class:`~conndebug.wire.WsClosed` once it has ended)."""
-        await self._send(TextMessage(data=text), text)
+        await self._send(0x1, text.encode("utf-8"), text)
 
     async def send_bytes(self, data: bytes) -> None:
         """Send a binary message."""
-        await self._send(BytesMessage(data=data), data)
+        await self._send(0x2, bytes(data), data)
 
     async def ping(self, payload: bytes = b"") -> None:
         """Send a ping (the pong is consumed by :meth:`recv`)."""
-        await self._send(Ping(payload=payload), None)
+        await self._send(0x9, payload, None)
 
-    async def _send(
-        self, event: TextMessage | BytesMessage | Ping, data: str | bytes | None
-    ) -> None:
+    async def _send(self, opcode: int, payload: bytes, data: str | bytes | None) -> None:
         if self.closed is not None:
             raise self.closed
         if self._closing:
             raise WsClosed("us", "the websocket is closing", code=None)
-        try:
-            frame = self._ws.send(event)
-        except LocalProtocolError:
-            raise WsClosed("us", "the websocket is closing") from None
+        ws = self._wsproto
+        if ws is not None and not _sendable(ws):
+            raise WsClosed("us", "the websocket is closing")
+        frame = _frame(opcode, payload)
         try:
             self.stream.write(frame)
             await self.stream.drain()
@@ -319,15 +354,23 @@ class WebSocket:
 
     def _slow(self, frame: bytes) -> bool:
         """One whole frame through wsproto; False once the websocket has ended."""
+        from wsproto.connection import ConnectionState
+
         ws = self._ws
         if ws.state is not ConnectionState.OPEN and ws.state is not ConnectionState.LOCAL_CLOSING:
             return False
         ws.receive_data(frame)
         self._feed_events()
-        return self.closed is None and ws.state in _READING
+        return self.closed is None and ws.state in (
+            ConnectionState.OPEN,
+            ConnectionState.LOCAL_CLOSING,
+        )
 
     def _feed_events(self) -> None:
         """Turn wsproto's events into queued messages, pongs, or the end."""
+        from wsproto.events import CloseConnection, Message, Ping, TextMessage
+        from wsproto.utilities import LocalProtocolError
+
         queue = self._queue
         ws = self._ws
         for event in ws.events():
@@ -369,6 +412,9 @@ class WebSocket:
         self.stream.close()
 
     def _closed_by_peer(self, event: CloseConnection) -> None:
+        from wsproto.connection import ConnectionState
+        from wsproto.utilities import LocalProtocolError
+
         code = int(event.code)
         reason = event.reason or ""
         if self._ws.state is ConnectionState.OPEN:
@@ -399,6 +445,9 @@ class WebSocket:
         self._closed_by_us(True)
 
     def _send_close(self, code: int, reason: str) -> None:
+        from wsproto.events import CloseConnection
+        from wsproto.utilities import LocalProtocolError
+
         with contextlib.suppress(LocalProtocolError, ConnectionError, OSError, RuntimeError):
             self.stream.write(self._ws.send(CloseConnection(code=code, reason=reason)))
 
@@ -567,7 +616,7 @@ async def _handshake(
         raise WireError(
             FailureKind.OTHER, "websocket", f"cannot open {url[:80]!r} ({exc})"
         ) from None
-    nonce = generate_nonce()
+    nonce = _nonce()
     sent: list[tuple[str, str]] = [
         ("Host", origin.host_header),
         ("Upgrade", "websocket"),
@@ -605,14 +654,14 @@ async def _handshake(
             raise WireError(
                 FailureKind.TIMEOUT,
                 "websocket",
-                f"no complete answer to the websocket upgrade within {shown_timeout:g} s "
+                f"no complete answer to the websocket upgrade within {seconds(shown_timeout)} s "
                 f"({state.received} bytes received)",
                 reason="incomplete",
             ) from None
         raise WireError(
             FailureKind.TIMEOUT,
             "websocket",
-            f"no answer to the websocket upgrade within {shown_timeout:g} s",
+            f"no answer to the websocket upgrade within {seconds(shown_timeout)} s",
             reason="no_answer",
         ) from None
     except BaseException:
@@ -648,7 +697,7 @@ async def _handshake(
         problem = "no Upgrade: websocket"
     elif "upgrade" not in values.get("connection", "").lower():
         problem = "no Connection: Upgrade"
-    elif values.get("sec-websocket-accept", "").encode() != generate_accept_token(nonce):
+    elif values.get("sec-websocket-accept", "").encode() != _accept_token(nonce):
         problem = "a wrong Sec-WebSocket-Accept"
     if problem:
         stream.abort()
@@ -677,7 +726,7 @@ async def _handshake(
     ws = WebSocket(
         stream,
         url,
-        Connection(ConnectionType.CLIENT, None, b""),
+        None,
         request_headers=tuple(sent),
         status=101,
         reason=reason,
@@ -920,7 +969,7 @@ async def connect_websocket(
         raise WireError(
             FailureKind.TIMEOUT,
             "websocket",
-            f"no answer to the websocket upgrade within {timeout:g} s",
+            f"no answer to the websocket upgrade within {seconds(timeout)} s",
             reason="no_answer",
         )
     return await _handshake(
@@ -942,3 +991,10 @@ async def connect_websocket(
         ),
         cookies=cookies,
     )
+
+
+def _sendable(ws: Connection) -> bool:
+    """wsproto's connection still takes a message from us (not closing or closed)."""
+    from wsproto.connection import ConnectionState
+
+    return ws.state is ConnectionState.OPEN

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from conndebug.client.client import Disconnect, Event, PacketProblem
-from conndebug.client.connect import Connected, connect
+from conndebug.client.connecting import Connected, connect
 from conndebug.client.engine import Target
 from conndebug.client.tap import PacketRecord
 from conndebug.wire import HttpClient

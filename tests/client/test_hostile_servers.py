@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 import pytest
 
 from conndebug.client.client import Event
-from conndebug.client.connect import connect
+from conndebug.client.connecting import connect
 from conndebug.client.engine import Target
 from conndebug.client.failure import ClientError, CloseKind
 from conndebug.core.failure import FailureKind

@@ -17,7 +17,7 @@ def loaded_after(code: str) -> set[str]:
 
 
 def test_the_client_imports_no_other_http_or_socketio_library() -> None:
-    loaded = loaded_after("import conndebug.client.connect, conndebug.client.client")
+    loaded = loaded_after("import conndebug.client.connecting, conndebug.client.client")
     assert not loaded & set(HEAVY), loaded & set(HEAVY)
     assert "conndebug" in loaded
 
@@ -37,3 +37,18 @@ def test_the_package_names_its_public_api_lazily() -> None:
 
     for name in client.__all__:
         assert getattr(client, name) is not None
+
+
+def test_connect_is_the_function_whatever_was_imported_first() -> None:
+    """Importing the module that holds it must not turn ``conndebug.client.connect`` into a
+    module (a submodule of the same name as a function would be set on the package when first
+    imported: the monitor then called a module)."""
+    code = (
+        "import conndebug.client.connecting\n"
+        "from conndebug.client import connect, target_from_settings\n"
+        "print(callable(connect) and connect.__module__)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == "conndebug.client.connecting"

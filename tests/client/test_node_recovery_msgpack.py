@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from conndebug.client.client import Event
-from conndebug.client.connect import connect
+from conndebug.client.connecting import connect
 from conndebug.client.engine import Target
 from conndebug.client.failure import ClientError
 from conndebug.core.failure import FailureKind

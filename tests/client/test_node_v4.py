@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conndebug.client.connect import connect
+from conndebug.client.connecting import connect
 from conndebug.client.engine import Target
 from conndebug.client.failure import ClientError, CloseKind
 from conndebug.core.failure import FailureKind

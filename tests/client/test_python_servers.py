@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from conndebug.client.connect import connect
+from conndebug.client.connecting import connect
 from conndebug.client.engine import Target
 from conndebug.client.failure import ClientError
 from conndebug.core.failure import FailureKind

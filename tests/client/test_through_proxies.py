@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conndebug.client.connect import connect, target_from_settings
+from conndebug.client.connecting import connect, target_from_settings
 from conndebug.client.failure import ClientError
 from conndebug.config import Settings
 from conndebug.core.failure import FailureKind

@@ -35,8 +35,10 @@ async def wait_until(predicate: Callable[[], bool], timeout: float, what: str = 
         await asyncio.sleep(0.01)
 
 
-def kinds(bus: EventBus) -> list[str]:
-    return [e.kind for e in bus.history]
+def kinds(bus: EventBus, *, verdicts: bool = True) -> list[str]:
+    """The kinds in the history, in order (``verdicts=False``: without the ``verdict`` events
+    of the diagnosis following along)."""
+    return [e.kind for e in bus.history if verdicts or e.kind != "verdict"]
 
 
 def events_of(bus: EventBus, kind: str) -> list[Any]:

@@ -12,10 +12,10 @@ import jwt
 import pytest
 from aiohttp import web
 
+from conndebug.core.failure import FailureKind
 from conndebug.core.guest import create_guest_session, session_from_token
 from conndebug.core.model import State
 from conndebug.core.monitor import make_monitor
-from conndebug.core.net import FailureKind
 from tests.core.helpers import events_of, settings_for, wait_until
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -203,11 +203,11 @@ async def test_a_plain_web_server_is_named_on_both_transports() -> None:
     guest = next(e for e in events_of(monitor.bus, "note") if e.topic == "guest")
     assert "not the guest-session contract" in guest.text
     fallback = events_of(monitor.bus, "fallback")[0]
-    assert fallback.why == "HTTP 200 OK to the websocket handshake"
+    assert fallback.why.startswith("HTTP 200 OK to the websocket handshake")
+    assert (fallback.status, fallback.phase) == (200, "websocket")
     error = events_of(monitor.bus, "connect_error")[0]
-    assert error.message.startswith(
-        "Unexpected response from server (HTTP 200, text/html: not an Engine.IO answer)"
-    )
+    assert (error.transport, error.status, error.reason) == ("polling", 200, "not_engineio")
+    assert "text/html" in error.message
 
 
 @pytest.mark.parametrize("connect_timeout", [1.5, 25.0])
@@ -224,26 +224,32 @@ async def test_the_guest_wait_is_the_connect_timeout_not_a_fixed_ten_seconds(
 
     settings = settings_for("http://127.0.0.1:9", connect_timeout=connect_timeout)
     result = await create_guest_session(settings, post=post)  # type: ignore[arg-type]
-    assert result.error
+    assert result.absent  # a guest endpoint that never answers is "no such API" (issue 13)
     assert waits == [connect_timeout]
 
 
-async def test_the_probe_waits_for_the_guest_endpoint_as_long_as_connect_timeout(
-    monkeypatch: pytest.MonkeyPatch,
+@pytest.mark.parametrize("connect_timeout", [1.5, 25.0])
+async def test_the_monitor_waits_for_the_guest_endpoint_at_most_the_connect_timeout(
+    connect_timeout: float, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Never a fixed 10 s: --connect-timeout bounds it, and a silent endpoint is taken as "no
+    such API" after GUEST_TIMEOUT (3 s) at most, as the probe does."""
     import conndebug.core.guest as guest
-    from conndebug.core.probe import run_probe
     from tests.servers import reference_server
 
-    waits: list[float | None] = []
+    waits: list[object] = []
     real = guest.create_guest_session
 
     async def spy(settings: object, **kwargs: object) -> object:
-        waits.append(kwargs.get("timeout"))  # type: ignore[arg-type]
+        waits.append(kwargs.get("timeout"))
         return await real(settings, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(guest, "create_guest_session", spy)
     async with reference_server() as server:
-        await run_probe(settings_for(server.url, connect_timeout=25.0, ws_timeout=1.0))
-    assert waits
-    assert all(w in (None, 25.0) for w in waits), waits
+        monitor = make_monitor(settings_for(server.url, connect_timeout=connect_timeout))
+        await monitor.start()
+        try:
+            await wait_until(lambda: monitor.state is State.CONNECTED, 15, "connected")
+        finally:
+            await monitor.stop()
+    assert waits == [min(connect_timeout, guest.GUEST_TIMEOUT)]

@@ -212,9 +212,13 @@ async def test_a_refused_polling_handshake_quotes_engineios_json_body(node_dir: 
     ):
         await wait_until(lambda: bool(events_of(monitor.bus, "connect_error")), 10)
         error = events_of(monitor.bus, "connect_error")[0]
-        assert error.message == "HTTP 400 Bad Request to the polling handshake: “Transport unknown”"
-        assert error.data == {"code": 0, "message": "Transport unknown"}
-        assert error.source == "transport"
+        assert error.message.startswith("HTTP 400 Bad Request to the Engine.IO handshake")
+        assert "“Transport unknown”" in error.message
+        assert (error.status, error.code, error.engine_message) == (400, 0, "Transport unknown")
+        assert (error.phase, error.transport, error.source) == ("handshake", "polling", "transport")
+        # the only transport allowed is refused: retrying cannot help
+        await wait_until(lambda: monitor.state is State.FAILED, 5, "failed")
+        assert not events_of(monitor.bus, "reconnect_scheduled")
 
 
 async def test_a_wrong_path_is_an_http_404_on_both_transports(node_dir: Path) -> None:
@@ -226,8 +230,10 @@ async def test_a_wrong_path_is_an_http_404_on_both_transports(node_dir: Path) ->
         # Node's engine.io leaves an upgrade on a foreign path unanswered, then destroys it (1 s).
         assert len(events_of(monitor.bus, "fallback")) == 1
         error = events_of(monitor.bus, "connect_error")[0]
-        assert error.message.startswith("HTTP 404 Not Found to the polling handshake")
-        assert "the websocket failed first" in error.message
+        assert error.message.startswith("HTTP 404 Not Found to the Engine.IO handshake")
+        assert (error.transport, error.status, error.failure) == ("polling", 404, "http_status")
+        earlier = (error.facts or {}).get("earlier_attempts", [])
+        assert [a["transport"] for a in earlier] == ["websocket"]  # the websocket failed first
 
 
 async def test_an_unanswered_ack_is_a_timeout_not_an_error(node_dir: Path) -> None:

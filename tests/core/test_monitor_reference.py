@@ -452,7 +452,7 @@ async def test_tokens_never_reach_the_history_or_log_in_full(tmp_path: Path) -> 
     log = tmp_path / "secrets.jsonl"
     async with reference_server() as server, running(server.url, log=str(log)) as monitor:
         await connected(monitor)
-        token = monitor._session.token if monitor._session else ""
+        token = monitor.sessions.session.token if monitor.sessions.session else ""
         assert len(token) > 40
         await monitor.emit("echo", {"token": token, "note": f"Bearer {token}"}, ack=True)
         await monitor.drop_transport()
@@ -484,7 +484,7 @@ async def test_failure_paths_leave_no_unclosed_session(caplog: pytest.LogCapture
 
 async def test_a_silent_server_ends_in_ping_timeout_and_reconnection() -> None:
     async with (
-        reference_server(ping_interval=0.5, ping_timeout=1.0) as server,
+        reference_server(ping_interval=1, ping_timeout=1.0) as server,
         running(
             server.url, stall_after=5.0, reconnect_delay=0.2, reconnect_delay_max=0.4
         ) as monitor,

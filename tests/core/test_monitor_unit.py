@@ -1,147 +1,168 @@
 """The monitor's state machine and reconnect loop, with fake connections and a FakeClock.
 
 No network and no real waiting: every delay goes through the FakeClock, so the backoff values and
-the order of events are checked exactly.
+the order of events are checked exactly. The seam is the monitor's connector: a :class:`Script`
+hands out :class:`FakeLink` connections (or raises the client's ``ClientError``) as scripted.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
+from conndebug.client import ClientError, Failure
 from conndebug.core.backoff import Backoff
 from conndebug.core.clock import FakeClock
+from conndebug.core.failure import FailureKind
 from conndebug.core.guest import GuestResult, GuestSession
 from conndebug.core.model import State
-from conndebug.core.monitor import REGENERATIONS_PER_WINDOW, Monitor, is_expiry_message
-from conndebug.core.net import FailureKind
-from conndebug.core.transport import Failure, _plain_library_text
+from conndebug.core.monitor import (
+    REGENERATIONS_PER_WINDOW,
+    AttemptRequest,
+    Ending,
+    LinkFacts,
+    Monitor,
+    is_expiry_message,
+)
 from tests.core.helpers import events_of, kinds, settings_for, wait_until
 
 pytestmark = pytest.mark.timeout(10)
 
-Outcome = Failure | None
+
+@dataclass(frozen=True)
+class FellBack:
+    """Connected over polling after this websocket failure (the client's fallback)."""
+
+    failure: Failure
 
 
-def fail(kind: FailureKind, message: str, transport: str = "websocket") -> Failure:
-    source = "server" if kind is FailureKind.REJECTED else "transport"
-    return Failure(kind=kind, message=message, transport=transport, source=source)
+Outcome = Failure | FellBack | None
 
 
-class FakeConnection:
-    """Connects (or fails) as scripted; stays connected until told to drop or kick."""
+def fail(kind: FailureKind, message: str, transport: str = "websocket", **extra: Any) -> Failure:
+    if kind is FailureKind.REJECTED:
+        return Failure(
+            phase="namespace",
+            kind=kind,
+            message=f"the server refused namespace /: “{message}”",
+            transport=transport,
+            reason="connect_error",
+            server_message=message,
+            **extra,
+        )
+    phase = "websocket" if transport == "websocket" else "handshake"
+    return Failure(
+        phase=extra.pop("phase", phase), kind=kind, message=message, transport=transport, **extra
+    )
 
-    def __init__(
-        self,
-        outcome: Outcome,
-        transports: list[str],
-        auth: dict[str, Any] | None,
-        listener: Monitor | None,
-    ) -> None:
-        self.outcome = outcome
-        self.listener = listener
+
+class FakeLink:
+    """Connected as scripted; stays connected until told to drop or kick."""
+
+    def __init__(self, request: AttemptRequest, *, how: str = "direct", ws: Failure | None = None):
+        self.request = request
+        self.transports = list(request.transports)
+        self.auth = request.auth
         self.answers = True
         """Whether round trips are answered (an answer is a sign of life)."""
-        self.transports = transports
-        self.auth = auth
-        self.closed: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-        self.kicked = False
-        self.connected = False
+        self.ended: asyncio.Future[Ending] = asyncio.get_running_loop().create_future()
+        self.connected = True
         self.graceful_close: bool | None = None
         self.rtt_ms = 1.0
-
-    async def connect(self, limit: float) -> Failure | None:
-        await asyncio.sleep(0)
-        self.connected = self.outcome is None
-        return self.outcome
-
-    async def close(self, *, graceful: bool) -> None:
-        self.graceful_close = graceful
-        self.connected = False
-        if not self.closed.done():
-            self.closed.set_result("io client disconnect")
-
-    async def drop(self) -> None:
-        self.end("transport close (dropped on purpose)")
-
-    def end(self, reason: str, *, kicked: bool = False) -> None:
-        self.kicked = kicked
-        self.connected = False
-        if not self.closed.done():
-            self.closed.set_result(reason)
-
-    async def round_trip(self, event: str | None, timeout: float) -> float | None:
-        await asyncio.sleep(0)
-        if not self.answers:
-            return None
-        if self.listener is not None:
-            self.listener.conn_life(self, ping=False)
-        return self.rtt_ms
-
-    async def emit(self, name: str, payload: Any, *, ack: bool, timeout: float) -> Any:
-        return payload if ack else None
-
-    def announce(self) -> None:
-        pass
-
-    def upgrade_why(self) -> str:
-        return "HTTP 403 Forbidden to the websocket handshake"
+        self.reads = 0
+        self.pings = 0
+        self.sink: Callable[[Any], None] | None = None
+        transport = "polling" if how == "fallback" else self.transports[0]
+        self._facts = LinkFacts(
+            transport=transport,
+            how=how,
+            sid="socket-id",
+            engine_sid="engine-id",
+            upgrades=(),
+            ping_interval_ms=25000,
+            ping_timeout_ms=20000,
+            websocket_failure=ws,
+        )
 
     @property
-    def transport(self) -> str | None:
-        return self.transports[0] if self.connected else None
-
-    @property
-    def sid(self) -> str | None:
-        return "socket-id"
-
-    @property
-    def engine_sid(self) -> str | None:
-        return "engine-id"
-
-    @property
-    def upgrades(self) -> tuple[str, ...] | None:
-        return ()
-
-    @property
-    def ping_interval_ms(self) -> int | None:
-        return 25000
-
-    @property
-    def ping_timeout_ms(self) -> int | None:
-        return 20000
-
-    @property
-    def upgrade_offered_but_failed(self) -> bool:
-        return False
+    def facts(self) -> LinkFacts:
+        return self._facts
 
     @property
     def is_connected(self) -> bool:
         return self.connected
 
+    @property
+    def transport(self) -> str | None:
+        return self._facts.transport if self.connected else None
+
+    def marks(self) -> tuple[object, int]:
+        return self.reads, self.pings
+
+    def life(self, *, ping: bool = False) -> None:
+        """Something arrives from the server (seen at the monitor's next tick)."""
+        self.reads += 1
+        self.pings += 1 if ping else 0
+
+    def announce(self, sink: Callable[[Any], None]) -> None:
+        self.sink = sink
+
+    async def round_trip(self, event: str | None, timeout: float) -> float | None:
+        await asyncio.sleep(0)
+        if not self.answers:
+            return None
+        self.life()
+        return self.rtt_ms
+
+    async def emit(self, name: str, payload: Any, *, ack: bool, timeout: float) -> Any:
+        return payload if ack else None
+
+    async def drop(self) -> None:
+        self.end(Ending("transport close (dropped on purpose)", by="user", close="client"))
+
+    def end(self, ending: Ending) -> None:
+        self.connected = False
+        if not self.ended.done():
+            self.ended.set_result(ending)
+
+    async def close(self, *, graceful: bool) -> None:
+        if self.graceful_close is None:
+            self.graceful_close = graceful
+        self.end(Ending("io client disconnect", by="client", close="client"))
+
+    def recovery_state(self) -> Any:
+        return None
+
 
 class Script:
-    """Hands out FakeConnections whose outcomes follow a list (the last one repeats)."""
+    """A connector: attempts succeed or fail as a list says (the last outcome repeats)."""
 
     def __init__(self, *outcomes: Outcome) -> None:
         self.outcomes = list(outcomes)
-        self.made: list[FakeConnection] = []
-        self.listener: Monitor | None = None
+        self.made: list[FakeLink] = []
+        self.requests: list[AttemptRequest] = []
         self.answers = True
 
-    def __call__(
-        self, transports: list[str], auth: dict[str, Any] | None, upgrade_timeout: float
-    ) -> FakeConnection:
+    async def __call__(self, request: AttemptRequest) -> FakeLink:
+        await asyncio.sleep(0)
+        self.requests.append(request)
         outcome = self.outcomes.pop(0) if len(self.outcomes) > 1 else self.outcomes[0]
-        conn = FakeConnection(outcome, transports, auth, self.listener)
-        conn.answers = self.answers
-        self.made.append(conn)
-        return conn
+        if isinstance(outcome, Failure):
+            raise ClientError(outcome)
+        if isinstance(outcome, FellBack):
+            assert request.on_fallback is not None
+            request.on_fallback(outcome.failure, "polling")
+            link = FakeLink(request, how="fallback", ws=outcome.failure)
+        else:
+            link = FakeLink(request)
+        link.answers = self.answers
+        self.made.append(link)
+        return link
 
 
 def guest_factory(absent: bool = False) -> Callable[[Any], Any]:
@@ -169,16 +190,17 @@ def make(
 ) -> tuple[Monitor, FakeClock]:
     clock = FakeClock()
     values: dict[str, Any] = {"transports": ("websocket",), "no_guest": guest is None}
+    trace = overrides.pop("trace", False)
     values.update(overrides)
     monitor = Monitor(
         settings_for("http://127.0.0.1:9", **values),
         clock=clock,
         rng=random.Random(seed),
-        open_connection=script,
+        connector=script,
         create_guest=guest or guest_factory(),
         port_check=None,
+        trace=trace,
     )
-    script.listener = monitor
     return monitor, clock
 
 
@@ -197,7 +219,7 @@ async def test_failed_attempts_are_retried_with_socketio_client_delays() -> None
     monitor, clock = make(script, seed=11)
     await monitor.start()
     await settle(monitor, State.CONNECTED)
-    assert kinds(monitor.bus)[1:10] == [
+    assert kinds(monitor.bus, verdicts=False)[1:10] == [
         "connecting",
         "connect_error",
         "reconnect_scheduled",
@@ -226,7 +248,7 @@ async def test_exhausted_attempts_end_in_reconnect_failed() -> None:
     assert [e.attempt for e in events_of(monitor.bus, "reconnect_scheduled")] == [1, 2, 3]
     failed = events_of(monitor.bus, "reconnect_failed")
     assert [(e.attempts, e.reason) for e in failed] == [(3, "no answer")]
-    assert len(script.made) == 4
+    assert len(script.requests) == 4
     assert "gave up after 3" in (monitor.snapshot().verdict or "")
     await monitor.stop()
 
@@ -256,26 +278,28 @@ async def test_a_kick_ends_in_disconnected_without_reconnecting() -> None:
     monitor, _clock = make(script)
     await monitor.start()
     await settle(monitor, State.CONNECTED)
-    script.made[0].end("io server disconnect", kicked=True)
+    script.made[0].end(Ending("io server disconnect", kicked=True, by="server"))
     await settle(monitor, State.DISCONNECTED)
     task = monitor._cycle_task
     assert task is not None
     await wait_until(task.done, 5, "the cycle to end")
     assert not events_of(monitor.bus, "reconnect_scheduled")
-    assert len(script.made) == 1
+    assert len(script.requests) == 1
     assert events_of(monitor.bus, "disconnected")[0].will_reconnect is False
 
 
 async def test_a_refused_websocket_falls_back_with_the_reason() -> None:
-    script = Script(fail(FailureKind.HTTP, "HTTP 403 Forbidden to the websocket handshake"), None)
+    refused = fail(FailureKind.HTTP, "HTTP 403 Forbidden to the websocket handshake", status=403)
+    script = Script(FellBack(refused))
     monitor, _clock = make(script, transports=("websocket", "polling"))
     await monitor.start()
     await settle(monitor, State.CONNECTED)
     fallback = events_of(monitor.bus, "fallback")[0]
     assert (fallback.from_transport, fallback.to_transport) == ("websocket", "polling")
     assert fallback.why == "HTTP 403 Forbidden to the websocket handshake"
-    assert [c.transports for c in script.made] == [["websocket"], ["polling"]]
-    assert script.made[0].graceful_close is False  # the failed attempt was reset hard
+    assert (fallback.status, fallback.failure, fallback.phase) == (403, "http_status", "websocket")
+    assert script.requests[0].transports == ("websocket", "polling")
+    assert kinds(monitor.bus).index("fallback") < kinds(monitor.bus).index("connected")
     snap = monitor.snapshot()
     assert snap.how == "fell back: HTTP 403 Forbidden to the websocket handshake"
     assert snap.verdict is not None
@@ -285,14 +309,15 @@ async def test_a_refused_websocket_falls_back_with_the_reason() -> None:
 
 
 async def test_refused_on_both_transports_is_one_error_with_the_real_reason() -> None:
-    refused = fail(FailureKind.REFUSED, "connection refused (nothing listens there)")
-    script = Script(refused, fail(FailureKind.REFUSED, "Cannot connect", "polling"), None)
+    refused = fail(FailureKind.REFUSED, "connection refused (nothing listens there)", phase="tcp")
+    script = Script(refused, None)
     monitor, _clock = make(script, transports=("websocket", "polling"))
     await monitor.start()
     await wait_until(lambda: bool(events_of(monitor.bus, "reconnect_scheduled")), 5)
     assert not events_of(monitor.bus, "fallback")
     errors = events_of(monitor.bus, "connect_error")
     assert [e.message for e in errors] == ["connection refused (nothing listens there)"]
+    assert (errors[0].failure, errors[0].phase) == ("connection_refused", "tcp")
     await monitor.stop()
 
 
@@ -302,7 +327,9 @@ async def test_a_rejection_is_final_and_quoted() -> None:
     await monitor.start()
     await settle(monitor, State.FAILED)
     assert monitor.snapshot().verdict == "the server rejected the connection: “Invalid token”"
-    assert script.made[0].auth == {"token": "abcdefgh-not-a-jwt"}
+    assert script.requests[0].auth == {"token": "abcdefgh-not-a-jwt"}
+    error = events_of(monitor.bus, "connect_error")[0]
+    assert (error.message, error.source, error.failure) == ("Invalid token", "server", "rejected")
     assert not events_of(monitor.bus, "reconnect_scheduled")
     created = events_of(monitor.bus, "session_created")[0]
     assert created.source == "token"
@@ -318,7 +345,7 @@ async def test_expiries_regenerate_until_the_loop_guard_stops_them() -> None:
     regenerated = events_of(monitor.bus, "session_regenerated")
     assert [e.count for e in regenerated] == list(range(1, REGENERATIONS_PER_WINDOW + 1))
     assert [e.previous_session_id for e in regenerated] == ["session-1", "session-2", "session-3"]
-    assert [c.auth for c in script.made] == [
+    assert [r.auth for r in script.requests] == [
         {"token": f"token-number-{n}"} for n in range(1, REGENERATIONS_PER_WINDOW + 2)
     ]
     assert clock.sleeps == [0.1] * REGENERATIONS_PER_WINDOW
@@ -335,7 +362,7 @@ async def test_the_loop_guard_forgets_regenerations_older_than_a_minute() -> Non
     for n in range(1, 6):  # five expiries, each a minute apart: never a loop
         script.outcomes = [expired, None]
         clock.advance(61.0)
-        script.made[-1].end("transport close")
+        script.made[-1].end(Ending("transport close (the server closed the websocket)"))
         await wait_until(lambda n=n: len(events_of(monitor.bus, "session_regenerated")) == n, 5)
         await settle(monitor, State.CONNECTED)
     assert monitor.snapshot().session.regenerations == 5
@@ -360,7 +387,7 @@ async def test_an_absent_guest_endpoint_means_no_auth_and_a_note() -> None:
     notes = [e for e in events_of(monitor.bus, "note") if e.topic == "guest"]
     assert notes[0].level == "warning"
     assert "connecting without auth" in notes[0].text
-    assert script.made[0].auth is None
+    assert script.requests[0].auth is None
     assert monitor.snapshot().session.source == "none"
     await monitor.stop()
 
@@ -379,7 +406,11 @@ async def test_a_failing_guest_endpoint_is_a_failed_attempt() -> None:
     monitor, _clock = make(script, guest=flaky)
     await monitor.start()
     await settle(monitor, State.CONNECTED)
-    assert kinds(monitor.bus)[1:4] == ["connect_error", "reconnect_scheduled", "session_created"]
+    assert kinds(monitor.bus, verdicts=False)[1:4] == [
+        "connect_error",
+        "reconnect_scheduled",
+        "session_created",
+    ]
     assert "HTTP 500" in events_of(monitor.bus, "connect_error")[0].message
     await monitor.stop()
 
@@ -396,7 +427,8 @@ async def test_silence_is_a_stall_and_life_recovers_it() -> None:
     assert 3.0 < stall.silent_s <= 3.0 + 1.0 + 0.25
     conn = script.made[0]
     clock.advance(1.0)
-    monitor.conn_life(conn, ping=True)
+    conn.life(ping=True)
+    monitor.live.sample()  # what the next tick does
     assert monitor.state is State.CONNECTED
     back = events_of(monitor.bus, "stall")[-1]
     assert back.recovered
@@ -434,7 +466,7 @@ async def test_toggle_disconnects_and_connects_again() -> None:
     assert (gone.reason, gone.will_reconnect) == ("io client disconnect (by you)", False)
     await monitor.toggle()
     await settle(monitor, State.CONNECTED)
-    assert len(script.made) == 2
+    assert len(script.requests) == 2
     await monitor.stop()
     await monitor.stop()  # idempotent
     assert monitor.state is State.STOPPED
@@ -488,26 +520,6 @@ def test_the_web_clients_regeneration_rule(message: str, expected: bool) -> None
     assert is_expiry_message(message) is expected
 
 
-@pytest.mark.parametrize(
-    ("record", "words"),
-    [
-        ("Server sent 257 packet data None, aborting", "the websocket is closed"),
-        ("Server sent 8 packet data 1000, aborting", "the server closed the websocket"),
-        ("Server sent 258 packet data boom, aborting", "the websocket broke"),
-        ("Server sent close packet data None, aborting", "the server closed the Engine.IO session"),
-    ],
-)
-def test_cryptic_engineio_records_are_said_in_plain_words(record: str, words: str) -> None:
-    plain = _plain_library_text(record)
-    assert plain.startswith(words)
-    assert record in plain, "the library's own words stay, for whoever searches for them"
-
-
-def test_other_records_are_left_alone() -> None:
-    for record in ("Server sent 999 packet data x", "WebSocket upgrade failed: 403", ""):
-        assert _plain_library_text(record) == record
-
-
 async def test_without_round_trips_the_heartbeat_sets_the_stall_bound() -> None:
     """``--rtt-interval 0``: no round trip is sent; silence counts as a stall only once the
     server's heartbeat (due every pingInterval = 25 s here) is 5 s late."""
@@ -542,23 +554,141 @@ async def test_round_trips_keep_the_short_stall_bound() -> None:
     await monitor.stop()
 
 
-async def test_library_log_records_go_to_the_log_file_only(tmp_path: Any) -> None:
-    log = tmp_path / "run.jsonl"
-    monitor, _clock = make(Script(None), log=str(log))
-    for topic, text in (
-        ("engineio", "Server sent 257 packet data None, aborting"),
-        ("engineio", "Write loop: WebSocket connection was closed, aborting"),
-        ("socketio", "Connection failed, new attempt in 1.2 seconds"),
-    ):
-        monitor.conn_log(None, topic, "warning", text)
-    monitor.conn_log(None, "engineio", "debug", "ssl:default")
-    assert not [e for e in monitor.bus.history if e.kind == "note" and "aborting" in e.detail]
-    assert not [e for e in monitor.bus.history if "ssl:default" in e.detail]
+# -- the diagnosis, live --------------------------------------------------------------------------
+
+
+def verdicts(monitor: Monitor) -> list[tuple[str, str | None]]:
+    return [(e.code, e.reason) for e in events_of(monitor.bus, "verdict")]
+
+
+def _drops(by: str) -> list[Any]:
+    """Connected for 30 s, then cut, three times: a timer below the 45 s heartbeat."""
+    from conndebug.core.events import Connected, Disconnected
+
+    events: list[Any] = []
+    for n in range(3):
+        start = n * 31.0
+        events.append(
+            Connected(
+                ts=start,
+                t=start,
+                transport="websocket",
+                sid="s",
+                engine_sid="e",
+                ping_interval_ms=25000,
+                ping_timeout_ms=20000,
+            )
+        )
+        events.append(
+            Disconnected(
+                ts=start + 30.0,
+                t=start + 30.0,
+                reason="transport close (the server closed the websocket)",
+                will_reconnect=True,
+                by=by,
+                close="ws_closed" if by == "server" else "client",
+            )
+        )
+    return events
+
+
+def test_drops_on_a_timer_below_the_heartbeat_name_the_proxys_read_timeout() -> None:
+    from conndebug.core.diagnosis import Diagnosis
+
+    diagnosis = Diagnosis()
+    for event in _drops("server"):
+        diagnosis.feed(event)
+    verdict = diagnosis.verdict
+    assert (verdict.code, diagnosis.finding.reason) == ("connection_unstable", "proxy_read_timeout")
+    assert verdict.exit_code == 1
+    assert "proxy_read_timeout 60s" in verdict.fix  # above 45 s, at least nginx's default
+    assert "every ~30.0 s" in verdict.title
+    mine = Diagnosis()
+    for event in _drops("user"):  # the same drops, caused by the user (d): not a proxy
+        mine.feed(event)
+    assert mine.verdict.code != "connection_unstable"
+
+
+async def test_drops_the_user_causes_are_never_a_proxys_timeout() -> None:
+    script = Script(None)
+    monitor, clock = make(script)
+    await monitor.start()
+    await settle(monitor, State.CONNECTED)
+    for _ in range(3):  # `d` pressed three times, 2 s apart
+        count = len(events_of(monitor.bus, "connected"))
+        clock.advance(2.0)
+        await monitor.drop_transport()
+        await wait_until(lambda c=count: len(events_of(monitor.bus, "connected")) == c + 1, 5)
+    assert [e.by for e in events_of(monitor.bus, "disconnected")] == ["user"] * 3
+    drops = [(c, r) for c, r in verdicts(monitor) if r in ("default", "proxy_read_timeout")]
+    assert ("connection_unstable", "proxy_read_timeout") not in drops, verdicts(monitor)
+    assert ("connection_unstable", "default") not in drops, verdicts(monitor)
+    assert verdicts(monitor)[0][0] == "ok"
+    assert not [e for e in events_of(monitor.bus, "note") if e.topic == "drops"]
     await monitor.stop()
-    lines = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
-    library = [line for line in lines if line.get("topic") in ("engineio", "socketio")]
-    assert [line["text"] for line in library][:2] == [
-        "Server sent 257 packet data None, aborting",
-        "Write loop: WebSocket connection was closed, aborting",
-    ]
-    assert len(library) == 4
+
+
+async def test_a_stall_is_named_and_its_end_too() -> None:
+    script = Script(None)
+    script.answers = False
+    monitor, _clock = make(script, stall_after=3.0)
+    await monitor.start()
+    await settle(monitor, State.STALLED)
+    assert verdicts(monitor)[-1] == ("connection_unstable", "stalled")
+    assert monitor.verdict is not None
+    assert monitor.verdict.exit_code == 1
+    script.made[0].life()
+    monitor.live.sample()
+    assert monitor.state is State.CONNECTED
+    assert verdicts(monitor)[-1][0] == "ok"
+    await monitor.stop()
+
+
+async def test_a_kick_long_after_connecting_is_named_and_final() -> None:
+    script = Script(None)
+    monitor, clock = make(script)
+    await monitor.start()
+    await settle(monitor, State.CONNECTED)
+    clock.advance(60.0)
+    script.made[0].end(Ending("io server disconnect", kicked=True, by="server"))
+    await settle(monitor, State.DISCONNECTED)
+    assert verdicts(monitor)[-1] == ("server_disconnect", "kicked")
+    assert events_of(monitor.bus, "verdict")[-1].exit == 2
+
+
+async def test_giving_up_keeps_the_failures_verdict_critical() -> None:
+    script = Script(fail(FailureKind.TIMEOUT, "no answer within 5 s", phase="websocket"))
+    monitor, _clock = make(script, reconnect_attempts=2)
+    await monitor.start()
+    await settle(monitor, State.FAILED)
+    assert events_of(monitor.bus, "reconnect_failed")
+    verdict = events_of(monitor.bus, "verdict")[-1]
+    assert verdict.exit == 2
+    assert verdict.code == "websocket_blocked"  # the websocket alone hung: blocked, never connected
+
+
+async def test_a_guest_session_that_cannot_be_renewed_is_session_expired() -> None:
+    script = Script(fail(FailureKind.REJECTED, "Guest session not found or expired"))
+    monitor, _clock = make(script, guest=guest_factory())
+    await monitor.start()
+    await settle(monitor, State.FAILED)  # the loop guard stops it
+    expired = events_of(monitor.bus, "session_expired")
+    assert expired[-1].renewable is False
+    assert verdicts(monitor)[-1][0] == "session_expired"
+
+
+async def test_a_tls_failure_is_not_retried() -> None:
+    tls = fail(
+        FailureKind.TLS,
+        "TLS spoken to a plain HTTP port",
+        phase="tls",
+        reason="plain_http",
+        evidence={"plain_answer": "HTTP/1.1 404 Not Found"},
+    )
+    script = Script(tls)
+    monitor, _clock = make(script)
+    await monitor.start()
+    await settle(monitor, State.FAILED)
+    assert not events_of(monitor.bus, "reconnect_scheduled")
+    assert verdicts(monitor)[-1] == ("tls_error", "plain_port")
+    assert "not retried" in (monitor.snapshot().verdict or "")

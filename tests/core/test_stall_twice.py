@@ -13,19 +13,20 @@ from typing import Any
 import pytest
 
 from conndebug.core.model import State
+from conndebug.core.monitor import AttemptRequest
 from tests.core.helpers import events_of, wait_until
-from tests.core.test_monitor_unit import FakeConnection, Script, make, settle
+from tests.core.test_monitor_unit import FakeLink, Script, make, settle
 
 pytestmark = pytest.mark.timeout(10)
 
 
-class FreezableConnection(FakeConnection):
+class FreezableLink(FakeLink):
     """Answers ``answers_left`` round trips (with their real time), then the server freezes."""
 
     clock: Any = None
 
-    def __init__(self, *args: Any) -> None:
-        super().__init__(*args)
+    def __init__(self, request: AttemptRequest) -> None:
+        super().__init__(request)
         self.thawed = asyncio.Event()
         self.thawed.set()
         self.answers_left = 3
@@ -37,29 +38,27 @@ class FreezableConnection(FakeConnection):
             self.thawed.clear()
         await self.thawed.wait()
         self.answers_left -= 1
-        assert self.listener is not None
-        self.listener.conn_life(self, ping=False)
+        self.life()
         return (self.clock.monotonic() - started) * 1000.0
 
 
 class FreezableScript(Script):
-    def __call__(
-        self, transports: list[str], auth: dict[str, Any] | None, upgrade_timeout: float
-    ) -> FakeConnection:
-        conn = FreezableConnection(None, transports, auth, self.listener)
-        self.made.append(conn)
-        return conn
+    async def __call__(self, request: AttemptRequest) -> FakeLink:
+        self.requests.append(request)
+        link = FreezableLink(request)
+        self.made.append(link)
+        return link
 
 
 async def test_the_second_freeze_stalls_within_the_same_bound() -> None:
     script = FreezableScript(None)
     monitor, clock = make(script, stall_after=3.0)
-    FreezableConnection.clock = clock
+    FreezableLink.clock = clock
     await monitor.start()
     # Three answered round trips, then the server freezes (the fourth is never answered).
     await settle(monitor, State.STALLED)
     conn = script.made[0]
-    assert isinstance(conn, FreezableConnection)
+    assert isinstance(conn, FreezableLink)
     assert len(events_of(monitor.bus, "rtt")) == 3
     first = events_of(monitor.bus, "stall")[0]
     assert first.bound_s == 3.0

@@ -145,7 +145,9 @@ async def test_a_signal_stops_cleanly_with_the_summary_and_the_states_exit_code(
                 await proc.wait()
     assert proc.returncode == 0
     assert b"Traceback" not in err
-    assert err.decode().strip().splitlines()[-1] == "watch: connected over websocket (exit 0)"
+    summary = err.decode().strip().splitlines()[-1]
+    assert summary.startswith("watch: connected over websocket — ok: "), summary
+    assert summary.endswith("(exit 0)"), summary
     assert json.loads(rest.decode().splitlines()[-1])["kind"] == "disconnected"
 
 

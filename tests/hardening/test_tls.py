@@ -24,7 +24,6 @@ from conndebug.config import Settings
 from conndebug.core.guest import tls_verify_setting
 from conndebug.core.model import State
 from conndebug.core.monitor import make_monitor
-from conndebug.core.net import ssl_setting
 from conndebug.ui.app import make_app
 from conndebug.ui.widgets import InsecureBanner
 from conndebug.wire import Route
@@ -60,21 +59,27 @@ def _no_trust_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _verifies(setting: ssl.SSLContext | bool) -> bool:
-    """``True`` is aiohttp's own verifying context; a context must require a valid certificate."""
+    """A context must require a valid certificate (``True``: a library's own verifying one)."""
     if isinstance(setting, ssl.SSLContext):
         return setting.verify_mode is ssl.CERT_REQUIRED and setting.check_hostname
     return setting is True
 
 
+def _wire(settings: Settings) -> ssl.SSLContext:
+    """The TLS context the wire layer (the monitor's client, the guest POST) uses."""
+    context = Route.for_url(settings, settings.url).context
+    assert context is not None
+    return context
+
+
 def test_every_client_verifies_by_default() -> None:
     settings = Settings(url="https://example.org")
-    assert _verifies(ssl_setting(settings))  # both Socket.IO transports and the guest client
+    assert _verifies(_wire(settings))  # both Socket.IO transports and the guest client
     assert _verifies(tls_verify_setting(settings))  # the admin client (session expiry)
     assert _verifies(Route.for_url(settings, settings.url).context)  # the probe (the wire)
     assert settings.tls_verify == "verified (system trust store)"
     insecure = Settings(url="https://example.org", insecure=True)
-    assert not _verifies(ssl_setting(insecure))
-    assert not _verifies(Route.for_url(insecure, insecure.url).context)
+    assert not _verifies(_wire(insecure))  # the monitor, the guest POST and the probe alike
 
 
 @pytest.mark.parametrize("transport", ["websocket", "polling"])

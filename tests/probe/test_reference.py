@@ -88,6 +88,7 @@ async def test_cors_reflecting_any_origin_is_cors_permissive() -> None:
     assert result.exit_code == 1
     assert "not-your-site-" in result.verdict.explanation
     assert "http://localhost:3000" in result.verdict.fix
+    assert "not-your-site-" not in result.verdict.fix  # the allow-list is yours, not the test's
     assert statuses(result)["cors"] == "warn"
 
 

@@ -38,6 +38,7 @@ DESIGN_TABLE = {
     "server_disconnect": 2,
     "transport_unavailable": 1,
     "rate_limited": 2,
+    "connection_unstable": 1,
 }
 OUTSIDE_DESIGN = {"inconclusive": 3, "connection_cut": 1}
 """Codes that are not in design.md's table:

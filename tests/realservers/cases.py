@@ -678,60 +678,6 @@ _CASES: tuple[Case, ...] = (
 # Recorded from `python -m tests.realservers.matrix` on the first-round code. When a fix flips a
 # check, pytest reports XPASS(strict) as a failure: delete the entry here.
 
-_WATCH_DIALECT = (
-    "exit 3: `{flag} cannot be used with conndebug watch yet` (watch still connects through "
-    "python-socketio)"
-)
-
-TODAY: dict[str, dict[str, str]] = {
-    "sio4-msgpack-parser-flag": {"watch": _WATCH_DIALECT.format(flag="--parser msgpack")},
-    "sio4-allow-eio3-old-client": {"watch": _WATCH_DIALECT.format(flag="--eio 3")},
-    "sio2-old-client": {"watch": _WATCH_DIALECT.format(flag="--eio 3")},
-    "sio4-recovery": {
-        "watch-recovered": "after the drop watch reconnects with a new session and no `recovered` "
-        "field, while the official client is recovered (same id)",
-    },
-    "sio4-binary-polling": {
-        "binary-events-watch": "watch shows welcome, after, bin: the binary event after the text "
-        "event sent after it (and as a bytes repr)",
-    },
-    "sio4-msgpack": {
-        "noticed-before-timeout": "watch shows a websocket→polling fallback and no connect_error "
-        "in 4 s ('watch: connecting', exit 2)",
-    },
-    "sio4-reject-with-data": {
-        "watch-says-please-retry-later": "watch keeps err.data in the JSON `data` field only: its "
-        "lines say 'server rejected the connection: not authorized'",
-    },
-    "sio4-bare-guest-hangs": {
-        "watch": "exit 2 'watch: connecting': it waits on the hanging /api/guest and never "
-        "connects in 8 s (the probe waits 10 s, then says ok)",
-        "agree": "probe ok exit 0, watch exit 2",
-        "watch-connects": "no `connected` event in 8 s: stuck on /api/guest",
-    },
-    "sio4-cors-reflect": {
-        "watch": "exit 0 'connected over websocket': watch does not judge CORS",
-        "agree": "probe cors_permissive exit 1, watch exit 0",
-    },
-    "sio4-https-to-plain-port": {
-        "watch-no-retry-storm": "watch retries 3 times in 4 s (10 in all), each showing the raw "
-        "'[SSL: WRONG_VERSION_NUMBER] wrong version number'",
-    },
-    "chat-guest-reused": {
-        "watch": "exit 2: watch asks for a new guest session after the probe's and gets 429",
-        "agree": "probe ok exit 0, watch exit 2",
-        "guest-reused": "watch: 'cannot create a guest session: … HTTP 429'",
-    },
-    "chat-session-gone": {
-        "tells-the-session-was-dropped": "watch: 'the server says the given token expired "
-        "(“Guest session not found or expired”)' (the token is valid; the session is gone)",
-    },
-    "sio2-default": {
-        "watch": "exit 0 'watch: connected over websocket'",
-        "agree": "probe protocol_mismatch exit 2, watch exit 0",
-        "consistent": "watch exits 0 where no v4 client connects",
-        "never-shown-connected": "watch: `connected` over websocket",
-    },
-}
+TODAY: dict[str, dict[str, str]] = {}
 
 CASES: tuple[Case, ...] = tuple(replace(case, today=TODAY.get(case.id, {})) for case in _CASES)

@@ -150,3 +150,41 @@ def test_a_frame_over_the_limit_is_refused_before_it_is_read_whole() -> None:
     assert ws.closed is not None
     assert (ws.closed.who, ws.closed.code) == ("limit", 1009)
     asyncio.run(asyncio.sleep(0))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    opcode=st.sampled_from([0x1, 0x2]),
+    size=st.one_of(st.integers(0, 130), st.integers(65530, 65540), st.just(70000)),
+)
+def test_the_wires_own_outgoing_frames_are_what_a_server_reads(opcode: int, size: int) -> None:
+    """Whole messages are framed without wsproto (so a start never loads it): a server's
+    wsproto reads each as the same message, masked as a client's must be."""
+    from wsproto.events import BytesMessage, TextMessage
+
+    from conndebug.wire._ws import _frame
+
+    payload = bytes(i % 95 + 32 for i in range(size))
+    data = _frame(opcode, payload)
+    assert data[1] & 0x80  # masked
+    server = Connection(ConnectionType.SERVER)
+    server.receive_data(data)
+    [event] = list(server.events())
+    if opcode == 0x1:
+        assert isinstance(event, TextMessage)
+        assert event.data == payload.decode()
+    else:
+        assert isinstance(event, BytesMessage)
+        assert bytes(event.data) == payload
+    assert event.message_finished
+
+
+def test_the_accept_token_is_rfc_6455s() -> None:
+    from wsproto.utilities import generate_accept_token
+
+    from conndebug.wire._ws import _accept_token, _nonce
+
+    nonce = _nonce()
+    assert len(nonce) == 24
+    assert _accept_token(nonce) == generate_accept_token(nonce)
+    assert _accept_token(b"dGhlIHNhbXBsZSBub25jZQ==") == b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo="

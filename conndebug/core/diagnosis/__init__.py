@@ -18,6 +18,8 @@ and how it connected); the verdict is then one ordered list of rules (:data:`RUL
 function ``Facts -> Finding | None``: the first rule that finds something names the verdict.
 Adding a diagnosis is adding a rule. The rules come in two groups:
 
+- :mod:`.live`: what only a connection held over time shows (the monitor): stalls, drops at a
+  regular interval, a later kick, a drop not recovered yet;
 - :mod:`.connection`: a live client's structured facts (the probe, the monitor);
 - :mod:`.records`: what a saved record can say (``explain``).
 """
@@ -27,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 
-from conndebug.core.diagnosis import connection, records
+from conndebug.core.diagnosis import connection, live, records
 from conndebug.core.diagnosis.facts import Facts, Finding, gather
 from conndebug.core.diagnosis.records import client_auth_fix
 from conndebug.core.events import Event
@@ -35,8 +37,9 @@ from conndebug.core.verdicts import Verdict, make_verdict
 
 __all__ = ["RULES", "Diagnosis", "Facts", "Finding", "client_auth_fix", "diagnose"]
 
-RULES: tuple[Callable[[Facts], Finding | None], ...] = connection.RULES + records.RULES
-"""Every rule, in order: a live client's facts first, then a record's."""
+RULES: tuple[Callable[[Facts], Finding | None], ...] = live.RULES + connection.RULES + records.RULES
+"""Every rule, in order: what a connection held over time shows (each fires only in its own
+situation), a live client's facts, then a record's."""
 
 
 class Diagnosis:

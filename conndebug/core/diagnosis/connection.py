@@ -34,7 +34,7 @@ from typing import Any
 
 from conndebug.core.diagnosis.cuts import connection_cut
 from conndebug.core.diagnosis.facts import Facts, Finding
-from conndebug.core.events import ConnectError, UpgradeFailed
+from conndebug.core.events import ConnectError, Note, UpgradeFailed
 from conndebug.core.session import is_expiry_message
 
 __all__ = ["RULES", "auth_fix", "base_evidence"]
@@ -147,10 +147,12 @@ def auth_fix(message: str, guest_why: str | None) -> str:
 def _rate_limited(facts: Facts) -> Finding | None:
     if facts.connected is not None or not (facts.structured or facts.rejections):
         return None
-    limited = [n for n in facts.guest if n.status == 429]
+    limited: list[Note | ConnectError] = [n for n in facts.guest if n.status == 429]
+    # the monitor: a guest endpoint that failed is a failed attempt (phase "guest")
+    limited += [f for f in facts.failures if f.phase == "guest" and f.status == 429]
     if not limited:
         return None
-    note = limited[-1]
+    note = max(limited, key=lambda e: e.t)
     nf = note.facts or {}
     retry = nf.get("retry_after")
     return Finding(
@@ -484,7 +486,37 @@ def _other(facts: Facts, f: ConnectError) -> Finding:
     )
 
 
+def _guest_failed(facts: Facts, f: ConnectError) -> Finding:
+    """The guest endpoint failed (the monitor counts that as a failed attempt)."""
+    by_kind = {"dns_failure": "dns", "connection_refused": "tcp", "tls_error": "tls"}
+    if f.failure in by_kind:
+        return _PHASES[by_kind[f.failure]](facts, f)
+    if f.failure == "proxy_error":
+        return _proxy(facts, f)
+    guest_url = facts.context.get("guest_url") or f.url
+    if isinstance(f.status, int) and f.status >= 500:
+        x = f.facts or {}
+        message = x.get("message")
+        return Finding(
+            "server_error",
+            "default",
+            _ev(
+                facts,
+                f,
+                handshake_url=guest_url,
+                status_line=f"HTTP {f.status}",
+                body_note=f" ({message})" if message else "",
+            ),
+        )
+    return Finding(
+        "server_error",
+        "protocol",
+        _ev(facts, f, stage="guest-session request", error=f.message),
+    )
+
+
 _PHASES: dict[str, Callable[[Facts, ConnectError], Finding]] = {
+    "guest": _guest_failed,
     "dns": _dns,
     "tcp": _tcp,
     "tls": _tls,
@@ -538,10 +570,11 @@ def _rejected(facts: Facts) -> Finding | None:
                 why = _guest_why(facts) or "no session"
                 ev["regen_error"] = f"creating a new guest session failed ({why})"
             return Finding("session_expired", "default", ev, critical=True)
-    data = last.data if isinstance(last.data, dict) else {}
-    extra = data.get("data") if data else None
-    if extra is None and last.facts:
-        extra = last.facts.get("server_data")
+    # the server's err.data: a live client's facts say which it is; a record's data may be
+    # the whole CONNECT_ERROR payload ({message, data})
+    extra = (last.facts or {}).get("server_data")
+    if extra is None and isinstance(last.data, dict):
+        extra = last.data.get("data")
     ev["with_token"] = _with_token(facts)
     ev["data_note"] = f" (data: {json.dumps(extra, default=str)[:120]})" if extra else ""
     ev["auth_fix"] = auth_fix(message, _guest_why(facts))

@@ -12,18 +12,22 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from conndebug.core.drops import DropFinding, DropPattern
 from conndebug.core.events import (
     Connected,
     ConnectError,
     Connecting,
     Disconnected,
     Event,
+    Fallback,
     Note,
     ProbeStep,
+    ReconnectFailed,
     Rtt,
     SessionCreated,
     SessionExpired,
     SessionRegenerated,
+    Stall,
     TransportChanged,
     UpgradeFailed,
 )
@@ -90,6 +94,15 @@ class Facts:
     """A server disconnect (``io server disconnect``) of the last connection."""
     kicked_after_ms: float | None = None
     """How long after ``connected`` the server disconnected the socket."""
+    # -- what only a live monitor sees (a connection held over time) ----------------------------
+    stall: Stall | None = None
+    """The stall in progress (no sign of life for longer than the bound), if any."""
+    drops: DropPattern = field(default_factory=DropPattern)
+    drop_finding: DropFinding | None = None
+    """Connections dropping after about the same time, again and again (the drop rule)."""
+    last_disconnect: Disconnected | None = None
+    """How the last connection ended, while no new one holds."""
+    gave_up: ReconnectFailed | None = None
 
     def of_phase(self, *phases: str | None) -> list[ConnectError]:
         return [f for f in self.failures if f.phase in phases]
@@ -116,6 +129,10 @@ def gather(facts: Facts, event: Event) -> bool:
         facts.transport = event.transport
     elif isinstance(event, Connected):
         facts.connected = facts.ever_connected = event
+        facts.stall = None
+        facts.last_disconnect = None
+        facts.gave_up = None
+        _drops(facts, event)
         facts.transport = event.transport
         facts.kicked = None
         facts.kicked_after_ms = None
@@ -133,6 +150,7 @@ def gather(facts: Facts, event: Event) -> bool:
     elif isinstance(event, UpgradeFailed):
         facts.upgrade_failures.append(event)
     elif isinstance(event, ConnectError):
+        facts.drops.observe(event)
         if event.source == "server":
             facts.rejections.append(event)
         else:
@@ -140,11 +158,22 @@ def gather(facts: Facts, event: Event) -> bool:
         facts.connected = None
     elif isinstance(event, Disconnected):
         facts.disconnects.append(event)
+        facts.stall = None
+        _drops(facts, event)
+        if facts.connected is None:
+            facts.last_disconnect = event
         if event.reason == "io server disconnect" and facts.connected is not None:
             facts.kicked = event
             facts.kicked_after_ms = max(0.0, (event.t - facts.connected.t) * 1000.0)
-        if "client" not in event.reason:  # the client leaving on purpose ends nothing wrong
-            facts.connected = None
+        if "client" not in event.reason and event.by not in ("user", "client"):
+            facts.connected = None  # the client (or its user) leaving on purpose ends nothing wrong
+    elif isinstance(event, Fallback):
+        if event.failure is not None:  # a live client's failed transport, then the next one
+            facts.failures.append(_fallback_failure(event))
+    elif isinstance(event, Stall):
+        facts.stall = None if event.recovered else event
+    elif isinstance(event, ReconnectFailed):
+        facts.gave_up = event
     elif isinstance(event, ProbeStep):
         facts.steps[event.name] = event
         evidence = event.evidence or {}
@@ -174,7 +203,9 @@ def gather(facts: Facts, event: Event) -> bool:
             facts.http_answers.append(event)
         elif event.topic == "guest":
             facts.guest.append(event)
-        elif event.topic == "settings" and event.facts:
+        elif event.topic == "reconnect":
+            facts.drops.observe(event)  # "listens again": the drop before it was a restart
+        elif event.topic in ("settings", "target") and event.facts:
             facts.context = dict(event.facts)
             facts.url = facts.url or facts.context.get("url")
         elif event.topic == "open":
@@ -187,3 +218,30 @@ def gather(facts: Facts, event: Event) -> bool:
     else:
         return False
     return True
+
+
+def _drops(facts: Facts, event: Connected | Disconnected) -> None:
+    finding = facts.drops.observe(event)
+    if finding is not None:
+        facts.drop_finding = finding
+    elif isinstance(event, Disconnected) and not facts.drops.in_pattern:
+        facts.drop_finding = None  # a drop that breaks the pattern (a kick, the user, a restart)
+
+
+def _fallback_failure(event: Fallback) -> ConnectError:
+    """A fallback's first transport as the failure it was (the rules read failures)."""
+    return ConnectError(
+        ts=event.ts,
+        t=event.t,
+        message=event.why,
+        source="transport",
+        status=event.status,
+        code=event.code,
+        transport=event.from_transport,
+        phase=event.phase,
+        failure=event.failure,
+        reason=event.reason,
+        engine_message=event.engine_message,
+        ws_code=event.ws_code,
+        ws_who=event.ws_who,
+    )

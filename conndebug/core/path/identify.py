@@ -72,26 +72,25 @@ class Answer:
         raw = body.encode("utf-8", "replace") if isinstance(body, str) else body
         return cls(where, status, tuple(pairs), raw[:4096])
 
-    @functools.cached_property
-    def _by_name(self) -> dict[str, list[str]]:
-        """The header values by lower-case name, made once (every rule asks for some)."""
+    _by_name: dict[str, list[str]] = field(init=False, repr=False, compare=False)
+    """The header values by lower-case name, made once (every rule asks for some)."""
+    _cookie_names: tuple[str, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
         index: dict[str, list[str]] = {}
         for k, v in self.headers:
             index.setdefault(k.lower(), []).append(v)
-        return index
+        names = []
+        for line in index.get("set-cookie", ()):
+            name = line.split(";", 1)[0].partition("=")[0].strip()
+            if name:
+                names.append(name)
+        object.__setattr__(self, "_by_name", index)
+        object.__setattr__(self, "_cookie_names", tuple(names))
 
     def values(self, name: str) -> list[str]:
         """Every value of header ``name`` (case-insensitive)."""
         return self._by_name.get(name.lower(), [])
-
-    @functools.cached_property
-    def _cookie_names(self) -> tuple[str, ...]:
-        names = []
-        for line in self.values("set-cookie"):
-            name = line.split(";", 1)[0].partition("=")[0].strip()
-            if name:
-                names.append(name)
-        return tuple(names)
 
     def cookie_names(self) -> list[str]:
         """The names of the cookies this answer sets."""
@@ -406,8 +405,8 @@ _BY_HEADER: dict[str, tuple[tuple[int, Rule], ...]] | None = None
 
 def _rules_for(answer: Answer) -> list[Rule]:
     """The rules that can match ``answer``, in :data:`RULES` order: those of the headers it has
-    (most rules look for one vendor's header), the body's when it has one, the cookies' when it
-    sets any. A probe reads ten answers; trying all 70 rules on each cost ~1 ms a probe."""
+    (most rules look for one vendor's header), the body's when it is an error page (the boxes'
+    pages come with 4xx/5xx), the cookies' when it sets any. A probe reads ten answers; trying all 70 rules on each cost ~1 ms a probe."""
     global _BY_HEADER
     if _BY_HEADER is None:
         index: dict[str, list[tuple[int, Rule]]] = {}
@@ -420,8 +419,8 @@ def _rules_for(answer: Answer) -> list[Rule]:
             found.extend(_BY_HEADER.get(name, ()))
     if answer._cookie_names:
         found.extend(_BY_HEADER.get("set-cookie", ()))
-    if answer.body:
-        found.extend(_BY_HEADER.get("body", ()))
+    if answer.body and (answer.status is None or answer.status >= 400):
+        found.extend(_BY_HEADER.get("body", ()))  # the boxes' own error pages
     found.sort(key=lambda item: item[0])
     return [rule for _, rule in found]
 

@@ -187,7 +187,7 @@ async def _open_one(
     ws_timeout: float,
 ) -> _One:
     from conndebug.client import ClientError
-    from conndebug.client.connect import connect
+    from conndebug.client.connecting import connect
 
     t0 = time.monotonic()
     try:

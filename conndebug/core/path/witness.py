@@ -28,13 +28,15 @@ _MAX_ANSWERS = 64
 
 def where_of(method: str, url: str) -> str:
     """What a request was, in words, from its URL."""
-    query = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)
-    transport = (query.get("transport") or [""])[0]
-    if transport == "websocket":
-        return "websocket"
-    if transport == "polling":
-        return "polling" if "sid" in query else "handshake"
-    return f"{method} {urllib.parse.urlsplit(url).path or '/'}"
+    parts = urllib.parse.urlsplit(url)
+    if "transport=" in parts.query:
+        query = urllib.parse.parse_qs(parts.query)
+        transport = (query.get("transport") or [""])[0]
+        if transport == "websocket":
+            return "websocket"
+        if transport == "polling":
+            return "polling" if "sid" in query else "handshake"
+    return f"{method} {parts.path or '/'}"
 
 
 def heartbeat_notes(

@@ -133,8 +133,6 @@ class ProbeContext:
     """The shared state of one probe (see the module's docstring)."""
 
     def __init__(self, settings: Settings, bus: EventBus, clock: Clock) -> None:
-        from conndebug.client.connect import target_from_settings
-
         self.settings = settings
         self.bus = bus
         self.clock = clock
@@ -143,7 +141,7 @@ class ProbeContext:
         self.origin = Origin.of(settings.url)
         self.proxy = effective_proxy(settings)
         self.environment = environment_info(settings, self.redactor)
-        self.target: Target = target_from_settings(settings)
+        self._target: Target | None = None
         self.steps: list[Step] = []
         self.failed: str | None = None
         """The rung that failed (the ones above it are skipped)."""
@@ -193,6 +191,20 @@ class ProbeContext:
         self.events_in = 0
         self.others: list[SocketClient] = []
         """Other sessions made along the way (a path search, a parser check), closed at the end."""
+
+    @property
+    def target(self) -> Target:
+        """The Engine.IO target of the settings (made when first needed: a probe that ends at DNS
+        or TCP never loads the Engine.IO client)."""
+        if self._target is None:
+            from conndebug.client.connecting import target_from_settings
+
+            self._target = target_from_settings(self.settings)
+        return self._target
+
+    @target.setter
+    def target(self, value: Target) -> None:
+        self._target = value
 
     # -- time and text -------------------------------------------------------------------------
     def now(self) -> float:

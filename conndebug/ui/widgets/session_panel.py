@@ -12,6 +12,7 @@ from conndebug.ui.widgets._lines import LABEL_WIDTH, kv, lines, set_content
 
 _SOURCES = {
     "guest": "guest session created here",
+    "stored": "guest session kept from an earlier run",
     "token": "the token given with --token",
 }
 

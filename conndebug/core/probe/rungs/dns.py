@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from conndebug.core.probe.context import ProbeContext
-from conndebug.wire import Proxy, WireError, resolve
+from conndebug.wire import WireError, resolve
 
 __all__ = ["hop", "run"]
 
@@ -11,6 +11,8 @@ __all__ = ["hop", "run"]
 def hop(ctx: ProbeContext) -> tuple[str, int, bool]:
     """Where the first connection goes: (host, port, through the proxy)."""
     if ctx.proxy:
+        from conndebug.wire import Proxy
+
         proxy = Proxy.from_url(ctx.proxy)
         return proxy.host, proxy.port, True
     return ctx.origin.host, ctx.origin.port, False

@@ -28,7 +28,7 @@ async def closed_at_first_packet(
     """The server closed the session at our first Socket.IO packet: a parser mismatch if a
     client with the other parser is answered, else the session broke. Always raises Stop."""
     from conndebug.client import Failure
-    from conndebug.client.connect import check_parser
+    from conndebug.client.connecting import check_parser
     from conndebug.core.failure import FailureKind
 
     after = max(0.0, (close.mono - first_sent) * 1000.0)

@@ -5,7 +5,7 @@ HTTP client for the first request (one connection, and one TLS handshake, less p
 from __future__ import annotations
 
 from conndebug.core.probe.context import ProbeContext
-from conndebug.wire import Proxy, ProxyError, Route, TlsError, WireError, open_tunnel, start_tls
+from conndebug.wire import ProxyError, TlsError, WireError, start_tls
 
 __all__ = ["run"]
 
@@ -21,6 +21,8 @@ async def run(ctx: ProbeContext) -> None:
     start = ctx.now()
     target = ctx.origin.hostport
     if ctx.proxy:
+        from conndebug.wire import Proxy, open_tunnel
+
         try:
             ctx.proxy_answer = await open_tunnel(
                 stream, target, Proxy.from_url(ctx.proxy), ctx.timeout
@@ -45,6 +47,8 @@ async def run(ctx: ProbeContext) -> None:
                 message=exc.message,
                 facts={"error": exc.message},
             ) from None
+    from conndebug.wire import Route
+
     context = Route.for_url(ctx.settings, ctx.settings.url).context
     assert context is not None
     try:

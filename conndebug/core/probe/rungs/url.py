@@ -9,6 +9,16 @@ from conndebug.core.probe.context import ProbeContext
 __all__ = ["context_facts", "run"]
 
 
+def _handshake_url(s: Any) -> str:
+    """The polling handshake's URL as the client asks it (without its cache-busting ``t``)."""
+    import urllib.parse
+
+    query = f"EIO={s.eio}&transport=polling"
+    if s.query:
+        query += "&" + urllib.parse.urlencode(s.query)
+    return f"{s.url}{s.path.rstrip('/')}/?{query}"
+
+
 def context_facts(ctx: ProbeContext) -> dict[str, Any]:
     """What every verdict may quote: the target, the settings, the proxy in effect."""
     s = ctx.settings
@@ -24,7 +34,7 @@ def context_facts(ctx: ProbeContext) -> dict[str, Any]:
         "transports": list(s.transports),
         "eio": s.eio,
         "parser": s.parser,
-        "handshake_url": ctx.display_url(ctx.target.endpoint("polling")),
+        "handshake_url": ctx.display_url(_handshake_url(s)),
         "proxy": ctx.environment.get("proxy"),
         "proxy_source": ctx.environment.get("proxy_source"),
         "tls_verify": s.tls_verify,

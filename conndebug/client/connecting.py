@@ -154,9 +154,13 @@ async def connect(
     on_event: Callable[[Event], None] | None = None,
     on_disconnect: Callable[[Disconnect], None] | None = None,
     on_problem: Callable[[PacketProblem], None] | None = None,
+    on_fallback: Callable[[Failure, TransportName], None] | None = None,
     detect_parser: bool = True,
 ) -> Connected:
     """Connect ``namespace`` like a web client (see the module's docstring).
+
+    ``on_fallback(failure, next_transport)`` is called the moment a transport failed and the
+    next one is tried (a live view shows the fallback as it happens, not once it succeeded).
 
     With Engine.IO 3 (socket.io 2), ``auth`` goes in the handshake's query, as socket.io-client
     2's ``query`` option (protocol 4 has no auth object for the default namespace).
@@ -182,6 +186,8 @@ async def connect(
             attempts.append(failure)
             if failure.kind in _NO_FALLBACK or failure.reason in _SERVER_GENERATION or not rest:
                 raise ClientError(_final(failure, attempts, start)) from None
+            if on_fallback is not None:
+                on_fallback(failure, rest[0])
             continue
         try:
             ns = await client.connect(
