@@ -1,7 +1,7 @@
 """14. Who cuts it: ``conndebug probe URL --hold --json`` against a real box of each class.
 
 Each run is timed from the spawn of the process; its ``--json`` verdict must name the class
-(``connection_cut`` with the hold's ``kind``) and the limit to a second, or the run does not
+(``connection_unstable`` with the hold's ``kind``) and the limit to a second, or the run does not
 count. The setups, on loopback, with a limit of N seconds (5 s, or 2 s in the smoke run):
 
 - **lifetime**: a relay (``tests/proxies.py``) that cuts every connection N s after it opened,
@@ -210,7 +210,7 @@ async def run(params: Params, fg: asyncio.Lock) -> list[Row]:
     reps = 1 if params.smoke else 3
     bound = n + 2.0
     for case in cases(params):
-        title = f"14. hold → verdict: {case.label} → `connection_cut` ({case.kind})"
+        title = f"14. hold → verdict: {case.label} → `connection_unstable` ({case.kind})"
         if case.needs is not None and shutil.which(case.needs, path="/usr/sbin:/usr/bin") is None:
             rows.append(Row(title, f"not run: {case.needs} is not installed", "—", "—", "", None))
             continue
@@ -222,7 +222,7 @@ async def run(params: Params, fg: asyncio.Lock) -> list[Row]:
         named = [r.named_s if r.named_s is not None else r.wall_s for r in runs]
         stats = Stats.of(named)
         right = all(
-            r.verdict == "connection_cut"
+            r.verdict == "connection_unstable"
             and r.kind == case.kind
             and r.limit_s is not None
             and abs(r.limit_s - n) <= 1.0

@@ -797,8 +797,34 @@ CATALOG: tuple[VerdictSpec, ...] = (
         "connection_unstable",
         1,
         "connected, but the connection does not hold: it drops at a regular interval (a proxy's "
-        "timeout) or goes silent (a black hole)",
+        "timeout) or goes silent (a black hole); measured by `probe --hold` or told by the drops "
+        "`watch` sees: an idle timeout, a lifetime cap, or a request timeout below pingInterval "
+        "that cuts held long-polls",
         (
+            _v(
+                "idle",
+                "An idle timeout of {limit} s cuts quiet connections{at_box}",
+                "{explanation}{also}",
+                "{fix}",
+            ),
+            _v(
+                "lifetime",
+                "A lifetime cap of {limit} s cuts every connection{at_box}",
+                "{explanation}{also}",
+                "{fix}",
+            ),
+            _v(
+                "request",
+                "Held long-polls are cut after {limit} s{at_box}: polling clients cannot stay",
+                "{explanation}{also}",
+                "{fix}",
+            ),
+            _v(
+                "busy_cut",
+                "Only the busy connection was cut, after {limit} s",
+                "{explanation}{also}",
+                "{fix}",
+            ),
             _v(
                 "default",
                 "The connection drops every ~{every_s} s",
@@ -854,39 +880,6 @@ CATALOG: tuple[VerdictSpec, ...] = (
                 "Not enough in this record to name a cause",
                 "{what}",
                 "{next_step}",
-            ),
-        ),
-    ),
-    VerdictSpec(
-        "connection_cut",
-        1,
-        "connected, but something in the path cuts connections: quiet ones after an idle "
-        "timeout, every one after a lifetime cap, or held long-polls after a request timeout "
-        "below pingInterval",
-        (
-            _v(
-                "idle",
-                "An idle timeout of {limit} s cuts quiet connections{at_box}",
-                "{explanation}{also}",
-                "{fix}",
-            ),
-            _v(
-                "lifetime",
-                "A lifetime cap of {limit} s cuts every connection{at_box}",
-                "{explanation}{also}",
-                "{fix}",
-            ),
-            _v(
-                "request",
-                "Held long-polls are cut after {limit} s{at_box}: polling clients cannot stay",
-                "{explanation}{also}",
-                "{fix}",
-            ),
-            _v(
-                "default",
-                "Connections are cut after {limit} s",
-                "{explanation}{also}",
-                "{fix}",
             ),
         ),
     ),

@@ -88,7 +88,7 @@ def test_the_path_survives_the_step_evidence() -> None:
 
 def test_quiet_cut_alone_is_an_idle_timeout_named_at_the_box() -> None:
     verdict = _verdict(_facts(3.04, None), _path(rec.NGINX_HANDSHAKE))
-    assert verdict.code == "connection_cut"
+    assert verdict.code == "connection_unstable"
     assert verdict.exit_code == 1
     assert (
         verdict.title
@@ -100,7 +100,7 @@ def test_quiet_cut_alone_is_an_idle_timeout_named_at_the_box() -> None:
 
 def test_both_cut_together_is_a_lifetime_cap_and_a_cut_long_poll_is_said_too() -> None:
     verdict = _verdict(_facts(3.0, 3.1, long_poll=LongPollFacts(3.0, False, 25, None, "closed")))
-    assert verdict.code == "connection_cut"
+    assert verdict.code == "connection_unstable"
     assert verdict.title == "A lifetime cap of 3 s cuts every connection"
     assert verdict.explanation.endswith("Held long-polls are cut too, after 3 s.")
     assert "longest session" in verdict.fix
@@ -109,7 +109,7 @@ def test_both_cut_together_is_a_lifetime_cap_and_a_cut_long_poll_is_said_too() -
 def test_a_cut_long_poll_beside_open_websockets_is_a_request_timeout() -> None:
     facts = _facts(None, None, long_poll=LongPollFacts(2.0, False, 6, 504, "HTTP 504"))
     verdict = _verdict(facts, _path(rec.HAPROXY_504))
-    assert verdict.code == "connection_cut"
+    assert verdict.code == "connection_unstable"
     assert verdict.title == (
         "Held long-polls are cut after 2 s (HAProxy's timeout server): polling clients cannot stay"
     )
@@ -145,10 +145,10 @@ def test_hold_object_carries_the_judgements_and_the_path() -> None:
     assert out["long_poll_cut"] is None
 
 
-@pytest.mark.parametrize("reason", ["idle", "lifetime", "request", "default"])
+@pytest.mark.parametrize("reason", ["idle", "lifetime", "request", "busy_cut"])
 def test_every_cut_variant_exits_1(reason: str) -> None:
-    assert spec("connection_cut").variant(reason).reason == reason
-    assert spec("connection_cut").exit_code == 1
+    assert spec("connection_unstable").variant(reason).reason == reason
+    assert spec("connection_unstable").exit_code == 1
 
 
 def _at(elapsed: float, quiet: float | None = None, chatty: float | None = None) -> HoldProgress:

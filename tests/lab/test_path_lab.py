@@ -40,7 +40,7 @@ from conndebug.server import ReferenceServer
 from conndebug.wire import HttpClient
 from tests.conftest import ROOT
 from tests.infra import Service, free_port, haproxy, nginx
-from tests.lab.helpers import NGINX_GOOD, nginx_location, probe_settings, upstream
+from tests.lab.helpers import NGINX_GOOD, nginx_location, probe_settings, upstream, watch_until
 from tests.proxies import tcp_relay
 from tests.servers import reference_server
 
@@ -93,7 +93,7 @@ async def test_nginx_read_timeout_is_an_idle_timeout() -> None:
     assert hold["quiet_lived_s"] is not None, hold
     assert 2.5 < hold["quiet_lived_s"] < 4.0, hold
     assert hold["chatty_lived_s"] is None, hold
-    assert result.verdict.code == "connection_cut", result.verdict
+    assert result.verdict.code == "connection_unstable", result.verdict
     assert result.verdict.title.startswith("An idle timeout of 3 s cuts quiet connections (nginx")
     assert "proxy_read_timeout 60s;" in result.verdict.fix
     assert hold["cut"]["kind"] == "idle"
@@ -122,7 +122,7 @@ async def test_a_relay_cutting_every_connection_is_a_lifetime_cap() -> None:
     assert pair.round_trips >= 2
     # held until the first cut plus the grace: a cap of N s is named within N + 2 s
     assert pair.held_s < 3.0 + 2.0, pair.held_s
-    assert result.verdict.code == "connection_cut", result.verdict
+    assert result.verdict.code == "connection_unstable", result.verdict
     assert result.verdict.title == "A lifetime cap of 3 s cuts every connection"
     hold = result.hold
     assert hold is not None
@@ -148,7 +148,7 @@ async def test_haproxy_server_timeout_cuts_held_long_polls_while_websockets_work
     assert hold is not None
     # the websocket is under timeout tunnel (1 h): neither connection is cut
     assert (hold["quiet_lived_s"], hold["chatty_lived_s"]) == (None, None), hold
-    assert result.verdict.code == "connection_cut", result.verdict
+    assert result.verdict.code == "connection_unstable", result.verdict
     assert result.verdict.title == (
         "Held long-polls are cut after 2 s (HAProxy's timeout server): polling clients cannot stay"
     )
@@ -173,7 +173,7 @@ async def test_haproxy_tunnel_timeout_is_an_idle_timeout_on_websockets() -> None
     assert hold["quiet_lived_s"] is not None, hold
     assert 1.5 < hold["quiet_lived_s"] < 3.0, hold
     assert hold["chatty_lived_s"] is None, hold
-    assert result.verdict.code == "connection_cut", result.verdict
+    assert result.verdict.code == "connection_unstable", result.verdict
     assert result.verdict.title == (
         "An idle timeout of 2 s cuts quiet connections (HAProxy's timeout tunnel)"
     )
@@ -371,7 +371,7 @@ async def test_probe_hold_on_the_command_line_names_a_lifetime_cap(tmp_path: Pat
         )
     assert code == 1, (out.get("verdict"), err)
     assert out["schema"] == 1
-    assert out["verdict"]["code"] == "connection_cut"
+    assert out["verdict"]["code"] == "connection_unstable"
     assert out["hold"]["cut"]["kind"] == "lifetime"
     assert abs(out["hold"]["cut"]["limit_s"] - 3) <= 1
     assert [s["name"] for s in out["steps"]][-1] == "hold"
@@ -398,3 +398,44 @@ async def test_ctrl_c_during_a_hold_judges_what_was_seen_so_far() -> None:
     assert out["hold"]["interrupted"] is True
     assert out["hold"]["held_s"] < 60
     assert out["hold"]["cut"]["kind"] == "none"
+
+
+# -- watch: the drops it sees, told apart --------------------------------------------------------
+
+
+def _cut_verdict(events: list[dict[str, Any]]) -> bool:
+    return any(e["kind"] == "verdict" and e.get("reason") in ("idle", "lifetime") for e in events)
+
+
+async def test_watch_names_an_idle_timeout_from_its_drops_and_the_box() -> None:
+    """``--rtt-interval 0``: the connection carries only the server's ping (every 2 s); nginx
+    cuts it after 1.5 s of quiet, again and again. Cut within the quiet stretch: an idle timeout,
+    and the path watch read names nginx."""
+    async with _server(ping_interval=2.0, ping_timeout=3.0) as server:
+        location = nginx_location(
+            f"127.0.0.1:{server.port}", NGINX_GOOD, "proxy_read_timeout 1500ms;"
+        )
+        async with nginx(location) as proxy:
+            watched = await watch_until(proxy.url, _cut_verdict, "--rtt-interval", "0", timeout=40)
+    [path] = [e for e in watched.events if e["kind"] == "note" and e.get("topic") == "path"][:1]
+    assert path["text"].startswith("nginx (Server: nginx/"), path
+    verdict = next(e for e in watched.of("verdict") if e.get("reason") in ("idle", "lifetime"))
+    assert verdict["code"] == "connection_unstable"
+    assert verdict["reason"] == "idle", verdict
+    assert verdict["title"].startswith("An idle timeout of 1.5 s cuts quiet connections (nginx")
+    assert "watch sent no round trips (--rtt-interval 0)" in verdict["explanation"]
+    assert "probe URL --hold` tells them apart" in verdict["explanation"]
+    assert "proxy_read_timeout 60s;" in verdict["fix"]
+
+
+async def test_watch_names_a_lifetime_cap_from_drops_despite_its_round_trips() -> None:
+    """The default watch sends a round trip every second; the relay cuts every connection after
+    3 s anyway, again and again: traffic does not help, a lifetime cap."""
+    async with _server() as server, tcp_relay(server.port) as relay:
+        relay.max_age = 3.0
+        watched = await watch_until(relay.url, _cut_verdict, timeout=40)
+    verdict = next(e for e in watched.of("verdict") if e.get("reason") in ("idle", "lifetime"))
+    assert verdict["code"] == "connection_unstable"
+    assert verdict["reason"] == "lifetime", verdict
+    assert verdict["title"] == "A lifetime cap of 3 s cuts every connection"
+    assert "a round trip crossed each of them every 1 s" in verdict["explanation"]

@@ -40,18 +40,9 @@ DESIGN_TABLE = {
     "rate_limited": 2,
     "connection_unstable": 1,
 }
-OUTSIDE_DESIGN = {"inconclusive": 3, "connection_cut": 1}
-"""Codes that are not in design.md's table:
-
-- ``inconclusive`` is not about a connection: ``explain``'s answer when a customer's record does
-  not say enough to name a cause (exit 3, UNKNOWN);
-- ``connection_cut`` (issue 16): connected, then cut by the path — an idle timeout, a lifetime cap
-  or a request timeout below pingInterval, measured by ``probe --hold`` (and by ``watch`` from the
-  drops it sees). No code of the table means it: ``websocket_blocked`` is about the upgrade,
-  ``server_error`` about the server, and all of them are about connecting; a cut connection
-  connects fine, then does not stay (exit 1, WARNING: connected but degraded). Its ways are
-  variants (``idle``, ``lifetime``, ``request``), as the table's codes have; the old heartbeat
-  mismatch is a way of ``protocol_mismatch`` (``heartbeat``), since it is one."""
+OUTSIDE_DESIGN = {"inconclusive": 3}
+"""Codes that are not about a connection and so are not in design.md's table: ``explain``'s answer
+when a customer's record does not say enough to name a cause (exit 3, UNKNOWN)."""
 VARIANT_EXITS = {("transport_unavailable", "transport_unknown"): 2}
 """Ways of a code whose exit code differs from the code's (design.md writes "1/2")."""
 

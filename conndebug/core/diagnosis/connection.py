@@ -32,7 +32,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from conndebug.core.diagnosis.cuts import connection_cut
+from conndebug.core.diagnosis.cuts import hold_cut
 from conndebug.core.diagnosis.facts import Facts, Finding
 from conndebug.core.events import ConnectError, Note, UpgradeFailed
 from conndebug.core.session import is_expiry_message
@@ -734,7 +734,7 @@ def _connected(facts: Facts) -> Finding | None:
     return (
         _websocket_blocked(facts)
         or _transport_unavailable(facts)
-        or connection_cut(facts)
+        or hold_cut(facts)
         or _cors_permissive(facts)
         or _ok(facts)
     )

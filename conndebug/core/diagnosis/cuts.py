@@ -6,10 +6,16 @@ and the path it identified); the judgement is :mod:`conndebug.core.path.cuts`'s 
 so the same facts give the same verdict wherever they are read (the probe, a report, ``explain``
 of conndebug's own JSONL).
 
-- a cut pair → ``connection_cut`` (``idle``, ``lifetime``; only the busy one cut: ``default``),
-  or ``protocol_mismatch`` (``heartbeat``) for a client and server of different generations;
-- a held long-poll cut before the server's ping → ``connection_cut`` (``request``);
-- nothing cut → no finding (the connection's own verdict stands; the step says what was held).
+- a cut pair → ``connection_unstable`` (``idle``, ``lifetime``; only the busy one cut:
+  ``busy_cut``), or ``protocol_mismatch`` (``heartbeat``) for a client and server of different
+  generations;
+- a held long-poll cut before the server's ping → ``connection_unstable`` (``request``);
+- nothing cut → no finding (the connection's own verdict stands; the step says what was held);
+- the drops ``watch`` saw at about the same age again and again (the drop rule of
+  :mod:`conndebug.core.drops`), with the traffic that crossed the connections (its round trips,
+  ``--rtt-interval``; the server's ping) → ``connection_unstable`` ``lifetime`` or ``idle``
+  (:func:`~conndebug.core.path.cuts.judge_drops`), naming the box when the monitor's path
+  (``note`` topic ``path``) knows it.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from typing import Any
 
 from conndebug.core.diagnosis.facts import Facts, Finding
 
-__all__ = ["HOLD_STEP", "connection_cut", "cut_evidence"]
+__all__ = ["HOLD_STEP", "cut_evidence", "drops_cut", "hold_cut"]
 
 HOLD_STEP = "hold"
 """The probe step that carries a hold's facts."""
@@ -61,7 +67,7 @@ def cut_evidence(main: Any, other: Any = None, *, pair: Any = None) -> dict[str,
     }
 
 
-def connection_cut(facts: Facts) -> Finding | None:
+def hold_cut(facts: Facts) -> Finding | None:
     """A hold that saw a cut (see the module's docstring)."""
     step = facts.steps.get(HOLD_STEP)
     if step is None or not step.evidence:
@@ -81,8 +87,36 @@ def connection_cut(facts: Facts) -> Finding | None:
     reason: str
     if main is judged.pair:
         evidence = cut_evidence(main, judged.long_poll)
-        reason = main.kind if main.kind in ("idle", "lifetime") else "default"
+        reason = main.kind if main.kind in ("idle", "lifetime") else "busy_cut"
     else:
         evidence = cut_evidence(main, judged.pair, pair=hold)
         reason = "request"
-    return Finding("connection_cut", reason, evidence)
+    return Finding("connection_unstable", reason, evidence)
+
+
+def _float(value: Any) -> float | None:
+    try:
+        return float(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def drops_cut(facts: Facts) -> Finding | None:
+    """Regular drops, told apart by the traffic that crossed the connections (see the module's
+    docstring); None when the heartbeat is not known (the drop rule's own words then)."""
+    found = facts.drop_finding
+    if found is None or found.ping_interval_s is None or found.heartbeat_s is None:
+        return None
+    from conndebug.core.path.cuts import Heartbeat, judge_drops
+    from conndebug.core.path.identify import PathReport
+
+    pi = found.ping_interval_s
+    verdict = judge_drops(
+        every_s=found.every_s,
+        count=found.count,
+        heartbeat=Heartbeat(pi, found.heartbeat_s - pi),
+        rtt_interval_s=_float(facts.context.get("rtt_interval_s")),
+        reason=found.reason,
+        path=PathReport.from_evidence(facts.path) if facts.path else None,
+    )
+    return Finding("connection_unstable", verdict.kind, cut_evidence(verdict))

@@ -12,6 +12,9 @@ long-poll, requests with and without cookies) is done elsewhere and handed over.
 - :func:`judge_long_poll`: one polling GET held for a full ``pingInterval`` (the server answers it
   with a ping). Cut before that → a **request timeout** below ``pingInterval``: polling fails
   while the websocket may work.
+- :func:`judge_drops`: the drops ``watch`` saw, at about the same age again and again, with the
+  traffic that crossed the connections (its round trips, the server's ping): cut later than the
+  longest quiet stretch → a lifetime cap, within it → an idle timeout.
 - :func:`judge_stickiness`: follow-up requests of one session, with and without the cookies the
   path set. Only with them → **cookie** affinity; without them too → **IP** affinity (or one
   node); never → none.
@@ -45,6 +48,7 @@ __all__ = [
     "HoldJudgement",
     "LongPollFacts",
     "StickyVerdict",
+    "judge_drops",
     "judge_hold",
     "judge_long_poll",
     "judge_stickiness",
@@ -347,6 +351,81 @@ def judge_hold(
         f"{longest}.",
         "",
         "Nothing to fix within this time; hold longer (--max) to look for a longer lifetime cap.",
+    )
+
+
+def judge_drops(
+    *,
+    every_s: float,
+    count: int,
+    heartbeat: Heartbeat,
+    rtt_interval_s: float | None,
+    reason: str = "transport close",
+    path: PathReport | None = None,
+    tolerance_s: float = TOLERANCE_S,
+) -> CutVerdict:
+    """What cuts connections that ``watch`` saw drop ``count`` times in a row after about
+    ``every_s`` seconds, knowing the traffic that crossed them: a round trip every
+    ``rtt_interval_s`` (None: none, ``--rtt-interval 0``) and the server's ping every
+    ``pingInterval``.
+
+    The longest quiet stretch on such a connection is the shorter of the two. Cut later than that
+    (by more than ``tolerance_s``): traffic crossed it and it was cut at the same age anyway, a
+    **lifetime cap**. Cut within it: an **idle timeout** shorter than the quiet stretch (with round
+    trips off, a lifetime cap of that length looks the same: ``probe --hold`` tells them apart).
+    """
+    pi = heartbeat.ping_interval_s
+    quiet_s = min(rtt_interval_s, pi) if rtt_interval_s else pi
+    limit = round(every_s, 1)
+    hb = _heartbeat_text(heartbeat)
+    seen = (
+        f"Connections dropped after about {_s(limit)} s, {count} times in a row "
+        f"({reason.split(' (')[0]})"
+    )
+    if every_s > quiet_s + tolerance_s:
+        box, documented = _suspect(path, "lifetime", limit)
+        traffic = (
+            f"a round trip crossed each of them every {_s(rtt_interval_s)} s"
+            if rtt_interval_s
+            else f"the server's ping crossed each of them every {_s(pi)} s"
+        )
+        return CutVerdict(
+            "lifetime",
+            limit,
+            f"A lifetime cap of {_s(limit)} s: every connection is cut, whatever its traffic",
+            f"{seen}, although {traffic}: traffic did not keep them open, so something in "
+            f"between ends every connection {_s(limit)} s after it opened{hb}."
+            + _who(box, documented, limit)
+            + " Every session longer than that is cut and must reconnect.",
+            LIFETIME_RULE,
+            _fix(box, "lifetime", LIFETIME_NEED_S),
+            box,
+            documented,
+        )
+    box, documented = _suspect(path, "idle", limit)
+    quiet = (
+        f"between watch's round trips (every {_s(rtt_interval_s)} s) a connection carries nothing"
+        if rtt_interval_s
+        else "watch sent no round trips (--rtt-interval 0), as an idle browser sends none, so "
+        "between the server's pings a connection carries nothing"
+    )
+    alike = (
+        ""
+        if rtt_interval_s
+        else " A lifetime cap of the same length would look the same here: `conndebug probe URL "
+        "--hold` tells them apart."
+    )
+    broken = limit < heartbeat.total_s
+    return CutVerdict(
+        "idle",
+        limit,
+        f"An idle timeout of {_s(limit)} s: quiet connections are cut",
+        f"{seen}; {quiet}{hb}. An idle (read) timeout in between, shorter than the heartbeat, "
+        "cuts every quiet connection." + _who(box, documented, limit) + alike,
+        f"{IDLE_RULE}; {_s(limit)} s is below it" if broken else IDLE_RULE,
+        _fix(box, "idle", _need("idle", heartbeat)),
+        box,
+        documented,
     )
 
 
