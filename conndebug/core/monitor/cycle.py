@@ -166,6 +166,8 @@ class Monitor:
         self._connector: Connector = connector or WireConnector(settings)
         self._path_told: str | None = None
         """The path last told (a ``note`` with topic ``path``)."""
+        self._in_front: str | None = None
+        """The boxes of that path by name, for the panel."""
         self._port_check = port_check or port_open
         self._backoff = Backoff(
             min_s=settings.reconnect_delay,
@@ -285,6 +287,7 @@ class Monitor:
             proxy=self.redactor.text(effective_proxy(s) or "") or None,
             tls_verify=s.tls_verify,
             insecure=s.insecure,
+            in_front=self._in_front,
             sid=self._sid,
             engine_sid=self._engine_sid,
             transport=self._transport,
@@ -782,6 +785,7 @@ class Monitor:
         if status != "ok" or evidence.get("path_text") == self._path_told:
             return
         self._path_told = evidence.get("path_text")
+        self._in_front = evidence.get("path_names")
         self._emit(
             Note,
             text=one_line(self.redactor.text(line), NOTE_CHARS),

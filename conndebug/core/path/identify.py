@@ -358,6 +358,17 @@ class PathReport:
         parts.append(f"server: {origin.box.name}" if origin else "server")
         return " → ".join(parts)
 
+    @property
+    def names(self) -> str:
+        """The boxes by name only, e.g. ``Cloudflare → nginx → server: aiohttp (python-engineio)``,
+        ``none named → server: uvicorn`` (for a one-line panel)."""
+        if not self.hops:
+            return "none named (a direct connection, or boxes that say nothing)"
+        parts = [h.box.name for h in self.proxies] or ["none named"]
+        origin = self.origin
+        parts.append(f"server: {origin.box.name}" if origin else "server")
+        return " → ".join(parts)
+
     def to_evidence(self) -> dict[str, Any]:
         """The report as step evidence (JSON-ready)."""
         return {

@@ -142,6 +142,7 @@ class PathWitness:
             parts.append("check: " + "; ".join(notes) + " (probe --hold measures it)")
         evidence = report.to_evidence()
         evidence["path_text"] = report.text
+        evidence["path_names"] = report.names
         if notes:
             evidence["heartbeat_notes"] = notes
         return "ok", "; ".join(parts), evidence
