@@ -73,17 +73,19 @@ def _compact_encoder() -> Callable[[Any], str]:
 _COMPACT = _compact_encoder()
 
 
-def _dumps(value: Any, binaries: list[int] | None = None) -> str:
-    """Compact JSON of ``value``; ``bytes`` as :func:`binary_text` (their sizes appended to
-    ``binaries``). Raises ``RecursionError`` on nesting deeper than the stack allows."""
+def _dumps(value: Any, binaries: list[tuple[int, int]] | None = None) -> str:
+    """Compact JSON of ``value``; ``bytes`` as :func:`binary_text` (for each, its size and the
+    bytes of the JSON string that stands for it are appended to ``binaries``). Raises
+    ``RecursionError`` on nesting deeper than the stack allows."""
     if binaries is None:
         return _COMPACT(value)
 
     def default(obj: Any) -> Any:
         if isinstance(obj, (bytes, bytearray, memoryview)):
             data = bytes(obj)
-            binaries.append(len(data))
-            return binary_text(data)
+            shown = binary_text(data)
+            binaries.append((len(data), len(shown.encode("utf-8")) + 2))  # + its quotes
+            return shown
         return str(obj)
 
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=default)
@@ -95,13 +97,11 @@ def _encode(value: Any) -> tuple[str, int]:
     try:
         raw = _dumps(value)  # the usual case: plain JSON, nothing else to do
     except TypeError:
-        binaries: list[int] = []
+        binaries: list[tuple[int, int]] = []
         raw = _dumps(value, binaries)
         size = len(raw.encode("utf-8", "surrogatepass"))
-        if binaries:
-            # each placeholder stands for its binary: count the bytes, not the placeholder
-            shown = sum(len(json.dumps(binary_text(b"\0" * n))) for n in binaries)
-            size = size - shown + sum(binaries)
+        # each placeholder stands for its binary: count the bytes, not the placeholder
+        size += sum(n - shown for n, shown in binaries)
         return raw, size
     return raw, len(raw) if raw.isascii() else len(raw.encode("utf-8", "surrogatepass"))
 

@@ -85,10 +85,22 @@ _NOT_SECRET_HEADERS = frozenset({"sec-websocket-key"})
 _OWN_FIELDS = frozenset({"sessions", "sessionttl"})
 """Names in conndebug's own structures that look secret and are not (counts, durations)."""
 _ABOUT_WORDS = frozenset(
-    {"expires", "expiry", "expiration", "source", "redacted", "kind", "type", "ttl", "length"}
+    {
+        "expires",
+        "expiry",
+        "expiration",
+        "source",
+        "redacted",
+        "kind",
+        "type",
+        "ttl",
+        "length",
+        "time",
+    }
 )
 """A last word that makes the name describe a secret rather than hold it (``token_expires``: a
-time; ``token_source``: where it came from; ``token_type``: ``Bearer``)."""
+time; ``token_source``: where it came from; ``token_type``: ``Bearer``; ``session_time``: how long
+the probe's session rung took, a Nagios perfdata label)."""
 
 
 def is_secret_name(name: str) -> bool:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
+
 from conndebug.core.preview import PREVIEW_CHARS, preview
 from conndebug.core.redact import Redactor
 from conndebug.core.session import RegenerationGuard
@@ -69,3 +73,31 @@ def test_a_huge_payload_is_clipped_before_redaction_and_stays_truthful() -> None
     assert len(text) <= PREVIEW_CHARS
     # the 10 MB string was cut before the redactor scanned it (it held the loop ~0.9 s before)
     assert 0 < Counting.scanned < 200_000
+
+
+@pytest.mark.parametrize("depth", [500, 999, 5000, 100_000])
+def test_a_preview_of_deep_json_never_overflows_the_stack(depth: int) -> None:
+    """A hostile server's nesting (issue 18 item 5): shown cut, never a RecursionError."""
+    value: Any = "bottom"
+    for _ in range(depth):
+        value = [value]
+    size, text = preview(Redactor(), value)
+    assert text.startswith("[[[")
+    assert len(text) <= 120
+    assert size > 0
+
+
+def test_binary_values_show_their_true_size_and_a_hex_start() -> None:
+    size, text = preview(Redactor(), [7, b"\x00\x01\x02\x03"])
+    assert text == '[7,"<binary 4 B> 00010203"]'
+    assert size == len("[7,]") + 4
+    size, text = preview(Redactor(), {"blob": bytes(range(40))})
+    assert "<binary 40 B> 000102030405060708090a0b0c0d0e0f…" in text
+    assert "b'" not in text
+    assert size == len('{"blob":}') + 40
+
+
+def test_a_huge_string_is_cut_before_anything_else_touches_it() -> None:
+    size, text = preview(Redactor(["s3cret-token-value"]), {"x": "y" * 5_000_000})
+    assert size == len('{"x":""}') + 5_000_000
+    assert len(text) <= 120

@@ -213,3 +213,33 @@ async def test_a_closed_stdout_ends_the_watch_quietly() -> None:
     assert proc.returncode in (0, 1, 2)
     assert b"Traceback" not in err
     assert b"Exception ignored" not in err
+
+
+async def test_trace_adds_the_packets_to_the_jsonl_and_ends_with_the_verdict() -> None:
+    async with reference_server() as server:
+        plain = await watch(server.url, "--jsonl", "--duration", "0")
+        traced = await watch(server.url, "--jsonl", "--trace", "--duration", "0")
+    assert plain.code == traced.code == 0
+    plain_kinds = [json.loads(line)["kind"] for line in plain.out]
+    events = [json.loads(line) for line in traced.out]
+    assert "packet" not in plain_kinds  # only when asked
+    packets = [e for e in events if e["kind"] == "packet"]
+    assert {(p["direction"], p["eio_type"]) for p in packets} >= {
+        ("in", "OPEN"),
+        ("out", "MESSAGE"),
+    }
+    connect = next(p for p in packets if p["direction"] == "out" and p.get("sio_type") == "CONNECT")
+    assert "‹redacted" in connect["preview"]  # the guest token in the auth object
+    verdicts = [e for e in events if e["kind"] == "verdict"]
+    assert verdicts[-1]["code"] == "ok"
+    assert verdicts[-1]["exit"] == 0
+    assert traced.err.strip().splitlines()[-1].startswith("watch: connected over websocket — ok")
+
+
+async def test_text_output_ends_with_the_final_verdict() -> None:
+    async with reference_server(websocket="reject") as server:
+        done = await watch(server.url, "--duration", "0", env={"NO_COLOR": "1"})
+    assert done.code == 1
+    final = [i for i, line in enumerate(done.out) if line.startswith("verdict websocket_blocked")]
+    assert final, done.out[-5:]
+    assert done.out[final[-1] + 2].strip().startswith("fix: ")

@@ -115,9 +115,16 @@ async def test_the_monitor_falls_back_when_the_proxy_refuses_connect() -> None:
         seen = _requests(proxy)
     assert f"CONNECT 127.0.0.1:{server.port}" in seen, seen
     [fallback] = watched.of("fallback")
-    assert "the proxy answered HTTP 403 Access violation to CONNECT" in fallback["why"], fallback
+    assert "answered HTTP 403 Access violation to CONNECT" in fallback["why"], fallback
+    assert (fallback["phase"], fallback["failure"]) == ("proxy", "proxy_error"), fallback
     [connected] = watched.of("connected")
     assert connected["transport"] == "polling"
+    verdict = watched.of("verdict")[-1]
+    assert (verdict["code"], verdict["reason"], verdict["exit"]) == (
+        "websocket_blocked",
+        "proxy_tunnel",
+        1,
+    ), verdict
     assert f"GET {server.url}/socket.io/" in "\n".join(seen), "polling went through the proxy"
 
 
