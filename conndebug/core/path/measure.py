@@ -212,7 +212,9 @@ async def _open_one(
 async def _close(one: _One | None) -> None:
     if one is None:
         return
-    with contextlib.suppress(Exception):  # whatever the server does, the hold ends
+    from conndebug.wire import WireError
+
+    with contextlib.suppress(asyncio.TimeoutError, OSError, WireError):  # the hold ends anyway
         await asyncio.wait_for(one.client.close(timeout=0.5), 1.0)
     one.client.abort()
 
@@ -275,7 +277,6 @@ async def _hold(
     start = time.monotonic()
     deadline = start + max_s
     rtts: list[float] = []
-    asked = 0
     trip: asyncio.Future[float | None] | None = None
     next_tick = start
     first_cut: float | None = None
@@ -307,7 +308,6 @@ async def _hold(
                 break
             if not c_done and trip is None and now >= next_tick:
                 trip = asyncio.ensure_future(chatty.client.round_trip(min(every_s * 2, 5.0)))
-                asked += 1
                 while next_tick <= now:
                     next_tick += every_s
             cut = int(q_done) + int(c_done)
@@ -428,7 +428,7 @@ async def hold_long_poll(
     finally:
         for waiter in waiters[1:]:
             waiter.cancel()
-        client.abort()
+        await _goodbye(client)
 
 
 # -- stickiness -------------------------------------------------------------------------------------
@@ -476,8 +476,17 @@ async def _sessions_stick(
                     return StickCheck(False, i + 1, answered, why)
                 answered += 1
         finally:
-            client.abort()
+            await _goodbye(client)
     return StickCheck(True, sessions, answered)
+
+
+async def _goodbye(client: SocketClient) -> None:
+    """Close a measuring session with a goodbye (the server frees it at once), bounded."""
+    from conndebug.wire import WireError
+
+    with contextlib.suppress(asyncio.TimeoutError, OSError, WireError):
+        await asyncio.wait_for(client.close(timeout=0.5), 1.0)
+    client.abort()
 
 
 def _cookie_names(http: Any) -> tuple[str, ...]:

@@ -144,8 +144,10 @@ async def _end_the_ladders_sessions(ctx: ProbeContext) -> None:
     clients = [c for c in (ctx.client, *ctx.others) if c is not None]
     ctx.client = None
     ctx.others = []
+    from conndebug.wire import WireError
+
     for client in clients:
-        with contextlib.suppress(Exception):  # whatever the server does, the hold goes on
+        with contextlib.suppress(asyncio.TimeoutError, OSError, WireError):  # the hold goes on
             await asyncio.wait_for(client.close(timeout=0.5), 1.0)
         client.abort()
 
