@@ -144,6 +144,9 @@ class Snapshot:
     proxy: str | None = None
     tls_verify: str = ""
     insecure: bool = False
+    in_front: str | None = None
+    """What answers in front of the server, by name (``nginx → server: aiohttp``), once the
+    answers read named it (:mod:`conndebug.core.path`)."""
     sid: str | None = None
     """Socket.IO socket id."""
     engine_sid: str | None = None

@@ -102,6 +102,9 @@ class Facts:
     """Connections dropping after about the same time, again and again (the drop rule)."""
     last_disconnect: Disconnected | None = None
     """How the last connection ended, while no new one holds."""
+    path: dict[str, Any] | None = None
+    """What answers in front of the server: the path's evidence (``note`` topic ``path``,
+    :meth:`conndebug.core.path.identify.PathReport.to_evidence`)."""
     gave_up: ReconnectFailed | None = None
 
     def of_phase(self, *phases: str | None) -> list[ConnectError]:
@@ -205,6 +208,8 @@ def gather(facts: Facts, event: Event) -> bool:
             facts.guest.append(event)
         elif event.topic == "reconnect":
             facts.drops.observe(event)  # "listens again": the drop before it was a restart
+        elif event.topic == "path" and event.facts:
+            facts.path = dict(event.facts)
         elif event.topic in ("settings", "target") and event.facts:
             facts.context = dict(event.facts)
             facts.url = facts.url or facts.context.get("url")

@@ -11,7 +11,8 @@ websocket's close code and who closed it).
 (no connection of a failed attempt is ever reused) sharing one cookie jar (a load balancer's
 affinity cookie survives a reconnection, as in a browser), and the client's own fallback
 (websocket first: a refusal falls back at once, a hang after ``--ws-timeout``; polling first: the
-upgrade is tried and its failure kept).
+upgrade is tried and its failure kept). Every answer it reads goes to its path witness
+(:class:`~conndebug.core.path.witness.PathWitness`): the boxes in front of the server.
 """
 
 from __future__ import annotations
@@ -55,14 +56,18 @@ class WireConnector:
     """Attempts over :mod:`conndebug.wire` and :mod:`conndebug.client` for ``settings``."""
 
     def __init__(self, settings: Settings) -> None:
+        from conndebug.core.path.witness import PathWitness
         from conndebug.wire import CookieJar
 
         self.settings = settings
         self.cookies = CookieJar()
         self.attempts = 0
+        self.witness = PathWitness()
+        """The answers of every attempt, read for the path in front of the server."""
 
     async def __call__(self, request: AttemptRequest) -> Link:
         from conndebug.client import ClientError, connect, target_from_settings
+        from conndebug.core.path.witness import WitnessedHttp
         from conndebug.wire import HttpClient
 
         s = self.settings
@@ -73,7 +78,7 @@ class WireConnector:
         transports: Any = request.transports
         try:
             connected = await connect(
-                http,
+                WitnessedHttp(http, self.witness),
                 target_from_settings(s),
                 namespace=s.namespace,
                 auth=request.auth,

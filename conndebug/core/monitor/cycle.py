@@ -164,6 +164,10 @@ class Monitor:
         self.trace = trace
         """Publish one ``packet`` event per Engine.IO packet (``watch --trace``, the inspector)."""
         self._connector: Connector = connector or WireConnector(settings)
+        self._path_told: str | None = None
+        """The path last told (a ``note`` with topic ``path``)."""
+        self._in_front: str | None = None
+        """The boxes of that path by name, for the panel."""
         self._port_check = port_check or port_open
         self._backoff = Backoff(
             min_s=settings.reconnect_delay,
@@ -283,6 +287,7 @@ class Monitor:
             proxy=self.redactor.text(effective_proxy(s) or "") or None,
             tls_verify=s.tls_verify,
             insecure=s.insecure,
+            in_front=self._in_front,
             sid=self._sid,
             engine_sid=self._engine_sid,
             transport=self._transport,
@@ -761,9 +766,32 @@ class Monitor:
             link = await self._connector(request)
         except ClientError as exc:
             self._report(exc.failure)
+            self._tell_path()
             return exc.failure
         self._adopt(link, started)
+        self._tell_path()
         return None
+
+    def _tell_path(self) -> None:
+        """What answers in front of the server, as a ``note`` (topic ``path``) whenever the
+        boxes named change: the line of the probe's path rung, its evidence as facts (the
+        diagnosis names the box that cuts; the panel shows the path)."""
+        witness = getattr(self._connector, "witness", None)
+        if witness is None or not witness.answers:
+            return
+        status, line, evidence = witness.summary(
+            ping_interval_ms=self._ping_interval_ms, ping_timeout_ms=self._ping_timeout_ms
+        )
+        if status != "ok" or evidence.get("path_text") == self._path_told:
+            return
+        self._path_told = evidence.get("path_text")
+        self._in_front = evidence.get("path_names")
+        self._emit(
+            Note,
+            text=one_line(self.redactor.text(line), NOTE_CHARS),
+            topic="path",
+            facts=self.redactor.value(evidence),
+        )
 
     def _report(self, failure: Failure) -> None:
         rejected = failure.kind is FailureKind.REJECTED
