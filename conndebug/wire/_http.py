@@ -157,6 +157,17 @@ class _Conn:
         """How it was opened (None once it has carried a request, or when adopted)."""
 
 
+STALE_RACE_S = 0.5
+"""A reused connection that ends without a byte of answer within this long after the request was
+sent met the server closing it while idle (a race every keep-alive client meets): the request is
+sent once more on a new connection. Later, the server or a proxy held the request and cut it (a
+long-poll cut by a proxy's request timeout): that is reported, never hidden by a retry."""
+
+
+def _stale(sent_at: float) -> bool:
+    return time.monotonic() - sent_at < STALE_RACE_S
+
+
 class _Retry(Exception):
     """A kept-alive connection ended before any byte of the answer: try a fresh one."""
 
@@ -557,7 +568,7 @@ class HttpClient:
                 event = h.next_event()
             except h11.RemoteProtocolError as exc:
                 if eof:
-                    if not head_bytes and reused:
+                    if not head_bytes and reused and _stale(sent_at):
                         raise _Retry from None
                     raise _closed_early(head_bytes) from None
                 raise _not_http(exc, bytes(head_bytes)) from None
@@ -565,7 +576,7 @@ class HttpClient:
                 try:
                     chunk = await stream.read()
                 except (ConnectionError, OSError) as exc:
-                    if not head_bytes and reused:
+                    if not head_bytes and reused and _stale(sent_at):
                         raise _Retry from None
                     raise _reset(exc) from None
                 if chunk:
