@@ -8,7 +8,6 @@ step evidence), never a ``detail`` line to be parsed.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -116,9 +115,6 @@ class Facts:
         return [f for f in self.failures if f.failure is not None]
 
 
-_OPEN = re.compile(r"Engine\.IO session (\S+) opened over \S+ \(upgrades offered: ([^;]*);")
-
-
 def gather(facts: Facts, event: Event) -> bool:
     """Fold ``event`` into ``facts``; False when the event says nothing the rules use."""
     facts.events_seen += 1
@@ -213,13 +209,12 @@ def gather(facts: Facts, event: Event) -> bool:
         elif event.topic in ("settings", "target") and event.facts:
             facts.context = dict(event.facts)
             facts.url = facts.url or facts.context.get("url")
-        elif event.topic == "open":
-            found = _OPEN.match(event.text)
-            if found:
-                facts.engine_sids.append(found.group(1))
-                offered = found.group(2).strip()
-                facts.upgrades_offered = () if offered == "none" else tuple(offered.split(", "))
-                facts.upgrades_known = True
+        elif event.topic == "open" and event.facts:
+            sid = event.facts.get("engine_sid")
+            if sid:
+                facts.engine_sids.append(str(sid))
+            facts.upgrades_offered = tuple(str(u) for u in event.facts.get("upgrades") or ())
+            facts.upgrades_known = True
     else:
         return False
     return True

@@ -217,6 +217,7 @@ class Replay:
             level="error",
             topic="cors",
             url=self.url(url),
+            facts={"method": method, "url": self.url(url), "why": why},
         )
 
     def failed(self, ts: float, message: str, **fields: Any) -> None:
@@ -260,6 +261,13 @@ class Replay:
             text=f"Engine.IO session {self.sid} opened over {transport} (upgrades offered: "
             f"{offered}; ping every {self.ping_interval_ms} ms, timeout {self.ping_timeout_ms} ms)",
             topic="open",
+            facts={
+                "engine_sid": self.sid,
+                "transport": transport,
+                "upgrades": list(self.upgrades),
+                "ping_interval_ms": self.ping_interval_ms,
+                "ping_timeout_ms": self.ping_timeout_ms,
+            },
         )
 
     def eio_packet(self, ts: float, text: str, direction: str, transport: str) -> None:
