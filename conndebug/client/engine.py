@@ -102,6 +102,7 @@ class HttpLike(Protocol):
         body: bytes | None = None,
         timeout: float | None = None,
         limit: int = ...,
+        request_id: int | None = None,
     ) -> Response: ...
 
     async def websocket(
@@ -280,9 +281,11 @@ class EngineSession:
         """Called once, synchronously, when the session ends (the layer above ends its
         namespaces before anyone awaiting :attr:`closed` runs)."""
         self.describe: (
-            Callable[[MessageData], tuple[str | None, str | None, int | None, int]] | None
+            Callable[[MessageData], tuple[str | None, str | None, int | None, int, str | None]]
+            | None
         ) = None
-        """For the tap: the Socket.IO type, namespace, ack id and attachments of a message."""
+        """For the tap: the Socket.IO type, namespace, ack id and attachments of a message, and
+        the decoded text of a binary one (msgpack)."""
         self._raw_sid: str | None = None
         self._ws: WebSocketLike | None = None
         self._reader: asyncio.Task[None] | None = None
@@ -569,11 +572,11 @@ class EngineSession:
         request_id: int | None,
         size: int,
     ) -> PacketRecord:
-        sio_type = namespace = None
+        sio_type = namespace = decoded = None
         ack_id: int | None = None
         attachments = 0
         if packet.type is EioType.MESSAGE and self.describe is not None:
-            sio_type, namespace, ack_id, attachments = self.describe(packet.data)
+            sio_type, namespace, ack_id, attachments, decoded = self.describe(packet.data)
         return PacketRecord(
             mono=time.monotonic(),
             wall=time.time(),
@@ -588,6 +591,7 @@ class EngineSession:
             attachments=attachments,
             binary_size=len(packet.data) if isinstance(packet.data, bytes) else None,
             request_id=request_id,
+            decoded=decoded,
         )
 
     # --- receiving ------------------------------------------------------------------------
@@ -926,6 +930,15 @@ class EngineSession:
         assert self._raw_sid is not None
         url = self.target.endpoint("polling", self._raw_sid)
         headers = (*self.target.headers, ("Content-Type", "text/plain;charset=UTF-8"))
+        numbered: dict[str, int] = {}
+        if self.tap is not None:
+            # Recorded as they leave (wire order: before the answers they cause, which a held
+            # GET may bring before this POST's own "ok"), with the request that carries them.
+            from conndebug.wire import next_request_id
+
+            numbered["request_id"] = request_id = next_request_id()
+            for p in batch:
+                self._tap_out(p, "polling", request_id, _packet_size(p, self.eio))
         try:
             answer = await self.http.request(
                 "POST",
@@ -934,13 +947,11 @@ class EngineSession:
                 body=raw,
                 timeout=self._ping_timeout + _SLACK,
                 limit=4096,
+                **numbered,
             )
         except WireError as exc:
             self._finish(self._poll_failed(exc, "POST"))
             return
-        if self.tap is not None:
-            for p in batch:
-                self._tap_out(p, "polling", answer.request_id, _packet_size(p, self.eio))
         self._poll_answer_ok(answer, "POST")
 
     # --- upgrade --------------------------------------------------------------------------

@@ -86,6 +86,7 @@ if TYPE_CHECKING:
     from conndebug.client import Event as ServerEvent
     from conndebug.client import Failure, PacketProblem, PacketRecord, RecoveryState
     from conndebug.core.diagnosis import Diagnosis
+    from conndebug.core.har_export import HarRecorder
     from conndebug.core.verdicts import Verdict
 
 __all__ = ["NOTE_CHARS", "PORT_POLL_S", "Monitor", "host_port", "make_monitor", "port_open"]
@@ -155,6 +156,7 @@ class Monitor:
         create_guest: CreateGuest | None = None,
         port_check: PortCheck | None = None,
         trace: bool = False,
+        har: HarRecorder | None = None,
     ) -> None:
         self.settings = settings
         self.clock: Clock = clock or (bus.clock if bus is not None else SystemClock())
@@ -163,7 +165,9 @@ class Monitor:
         self.admin_key = admin_key
         self.trace = trace
         """Publish one ``packet`` event per Engine.IO packet (``watch --trace``, the inspector)."""
-        self._connector: Connector = connector or WireConnector(settings)
+        self.har = har
+        """Keeps every HTTP exchange and websocket of the connection for a HAR export."""
+        self._connector: Connector = connector or WireConnector(settings, observer=har)
         self._port_check = port_check or port_open
         self._backoff = Backoff(
             min_s=settings.reconnect_delay,
@@ -227,6 +231,8 @@ class Monitor:
         self._attempt_started: float | None = None
         self._events_in = 0
         self._events_out = 0
+        self._pings: dict[tuple[str, str], float] = {}
+        """The last ``PING`` of each side (and of the upgrade's probe): monotonic time."""
         self._reporting = False
         self.degraded: str | None = None
         """Why the connection is degraded (polling after a fallback or failed upgrade), else None."""
@@ -466,23 +472,52 @@ class Monitor:
         except Exception as exc:  # noqa: BLE001 - a subscriber's bug: said, and we go on
             self._subscriber_failed(EventIn, exc)
 
+    def set_trace(self, on: bool) -> None:
+        """Turn the packet tap on or off, now (the connection in use) and for the next ones;
+        off, the client makes no records at all."""
+        if on == self.trace:
+            return
+        self.trace = on
+        self._pings.clear()
+        link = self._link
+        if link is not None:
+            link.set_tap(self._tap if on else None)
+
     def _tap(self, record: PacketRecord) -> None:
-        """One packet in or out (``trace`` only)."""
+        """One packet in or out (``trace`` only), with its heartbeat timing: a pong's delay
+        after its ping, a ping's interval since the previous one from the same side."""
+        pong_ms = interval_ms = None
+        kind = record.eio_type
+        if kind == "PING":
+            key = (record.direction, record.text)
+            last = self._pings.get(key)
+            if last is not None and not record.text:
+                interval_ms = round((record.mono - last) * 1000.0, 1)
+            self._pings[key] = record.mono
+        elif kind == "PONG":
+            ping = self._pings.get(("in" if record.direction == "out" else "out", record.text))
+            if ping is not None and record.mono >= ping:
+                pong_ms = round((record.mono - ping) * 1000.0, 1)
+        redact = self.redactor.wire
+        decoded = record.decoded
         self._emit(
             Packet,
             direction=record.direction,
             transport=record.transport,
-            eio_type=record.eio_type,
+            eio_type=kind,
             size=record.size,
-            preview=one_line(
-                self.redactor.text(record.preview(PACKET_PREVIEW * 2)), PACKET_PREVIEW
-            ),
+            preview=one_line(redact(record.preview(PACKET_PREVIEW * 2)), PACKET_PREVIEW),
             sio_type=record.sio_type,
             namespace=record.namespace,
             ack_id=record.ack_id,
             binary_size=record.binary_size,
             request_id=record.request_id,
             problem=record.problem,
+            decoded=one_line(redact(decoded[: PACKET_PREVIEW * 4]), PACKET_PREVIEW * 2)
+            if decoded
+            else None,
+            pong_ms=pong_ms,
+            interval_ms=interval_ms,
         )
 
     def _problem(self, problem: PacketProblem) -> None:
@@ -745,6 +780,7 @@ class Monitor:
             return guest
         s = self.settings
         self._attempt_started = started = self.clock.monotonic()
+        self._pings.clear()
         self._emit(Connecting, url=s.url, transport=s.transports[0], attempt=attempt)
         recover = self._recovery
         request = AttemptRequest(
@@ -897,7 +933,9 @@ class Monitor:
         """Wait for the connection to end; ``True`` if automatic reconnection follows."""
         link = self._link
         assert link is not None
-        ending = await link.ended
+        # Shielded: stopping the monitor cancels this wait, and a cancelled ``ended`` would
+        # make the link think the connection had already ended (no goodbye: no ``41``).
+        ending = await asyncio.shield(link.ended)
         self._keep_recovery(link)
         await self.live.stop()
         await link.close(graceful=False)
@@ -1038,8 +1076,12 @@ def make_monitor(
     rng: random.Random | None = None,
     admin_key: str | None = None,
     trace: bool = False,
+    har: HarRecorder | None = None,
 ) -> Monitor:
-    """The monitor for ``settings`` (the CLI, the TUI and tests use this factory)."""
+    """The monitor for ``settings`` (the CLI, the TUI and tests use this factory). ``har``:
+    record the wire for a HAR export."""
     clock = clock or (bus.clock if bus is not None else SystemClock())
     bus = bus or EventBus(clock=clock, history_size=settings.history_size)
-    return Monitor(settings, bus=bus, clock=clock, rng=rng, admin_key=admin_key, trace=trace)
+    return Monitor(
+        settings, bus=bus, clock=clock, rng=rng, admin_key=admin_key, trace=trace, har=har
+    )
