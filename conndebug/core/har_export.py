@@ -155,6 +155,7 @@ class HarSnapshot:
     dropped_entries: int
     dropped_messages: int
     cut: int
+    body_keep: int = BODY_KEEP
     notes: list[str] = field(default_factory=list)
 
 
@@ -236,6 +237,7 @@ class HarRecorder(Observer):
             dropped_entries=self._entries.dropped,
             dropped_messages=self._messages.dropped,
             cut=self.cut,
+            body_keep=self.body_keep,
         )
 
     @property
@@ -559,8 +561,8 @@ def build_har(
         )
     if snapshot.dropped_entries:
         notes.append(
-            f"long session: {snapshot.dropped_entries:,} HTTP entries between the first and the "
-            f"last {KEEP_ENTRIES:,} are left out"
+            f"long session: {snapshot.dropped_entries:,} entries between the first and the last "
+            "ones kept are left out"
         )
     if snapshot.dropped_messages:
         notes.append(
@@ -568,7 +570,7 @@ def build_har(
             "the last ones kept are left out"
         )
     if snapshot.cut:
-        notes.append(f"{snapshot.cut:,} bodies or messages cut at {BODY_KEEP // 1024} KiB")
+        notes.append(f"{snapshot.cut:,} bodies or messages cut at {snapshot.body_keep:,} bytes")
     notes.extend(snapshot.notes)
     return {
         "log": {

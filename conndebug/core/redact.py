@@ -259,8 +259,8 @@ class Redactor:
         """Mask a value known to be secret (a token field, a cookie value)."""
         if value is None or self.show_secrets:
             return value
-        if not value:
-            return value
+        if not value or value.startswith("‹redacted"):
+            return value  # empty, or masked already (a file conndebug wrote)
         return _mask(value, "jwt" if _JWT.fullmatch(value) else label)
 
     def text(self, text: str) -> str:
