@@ -751,46 +751,58 @@ class EngineSession:
                 )
                 return
             self.last_packet_mono = time.monotonic()
-            batch: list[MessageData] = []
-            append = batch.append
             tap = self.tap
-            for m in messages:
-                if type(m) is str:
-                    if m[:1] == "4":
-                        if tap is not None:
-                            self._tap_in(
-                                EioPacket(EioType.MESSAGE, m[1:]), "websocket", None, _size(m)
-                            )
-                        append(m[1:])
-                        continue
-                elif v4:
-                    if tap is not None:
-                        self._tap_in(EioPacket(EioType.MESSAGE, m), "websocket", None, len(m))
-                    append(m)
-                    continue
-                try:
-                    packet = decode_packet(m, self.eio)
-                except EioDecodeError as exc:
-                    if batch:
-                        self.on_messages(batch)
-                    self._finish(
-                        CloseReason(
-                            CloseKind.PROTOCOL,
-                            f"a websocket message that is not Engine.IO: {exc}",
-                            "websocket",
-                            time.monotonic(),
-                        )
-                    )
-                    return
-                if tap is not None:
-                    self._tap_in(packet, "websocket", None, _size(m))
-                self._receive_packet(packet, batch)
-                if self.closed.done():
-                    break
-            if batch:
-                await self._deliver(batch)
-            if self.closed.done():
+            if tap is not None and len(messages) > DELIVER_SLICE:
+                # Tapped, a burst is recorded and handed up a slice at a time (the tap's records
+                # cost more than the messages: one long step would hold the loop).
+                for start in range(0, len(messages), DELIVER_SLICE):
+                    if start:
+                        await asyncio.sleep(0)
+                    if not await self._ws_take(messages[start : start + DELIVER_SLICE], v4):
+                        return
+                continue
+            if not await self._ws_take(messages, v4):
                 return
+
+    async def _ws_take(self, messages: list[str | bytes], v4: bool) -> bool:
+        """Record (tap) and hand up one read's messages; False once the session ended."""
+        batch: list[MessageData] = []
+        append = batch.append
+        tap = self.tap
+        for m in messages:
+            if type(m) is str:
+                if m[:1] == "4":
+                    if tap is not None:
+                        self._tap_in(EioPacket(EioType.MESSAGE, m[1:]), "websocket", None, _size(m))
+                    append(m[1:])
+                    continue
+            elif v4:
+                if tap is not None:
+                    self._tap_in(EioPacket(EioType.MESSAGE, m), "websocket", None, len(m))
+                append(m)
+                continue
+            try:
+                packet = decode_packet(m, self.eio)
+            except EioDecodeError as exc:
+                if batch:
+                    self.on_messages(batch)
+                self._finish(
+                    CloseReason(
+                        CloseKind.PROTOCOL,
+                        f"a websocket message that is not Engine.IO: {exc}",
+                        "websocket",
+                        time.monotonic(),
+                    )
+                )
+                return False
+            if tap is not None:
+                self._tap_in(packet, "websocket", None, _size(m))
+            self._receive_packet(packet, batch)
+            if self.closed.done():
+                break
+        if batch:
+            await self._deliver(batch)
+        return not self.closed.done()
 
     def _ws_ended(self, exc: WsClosed) -> CloseReason:
         if exc.who == "server":

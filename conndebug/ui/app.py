@@ -157,8 +157,8 @@ FOOTER_PRIORITY: tuple[str, ...] = (
     "conndebug.emit",
     "conndebug.save_report",
     "conndebug.history_filter",
-    "conndebug.details",
     "conndebug.wire",
+    "conndebug.details",
 )
 """Which footer keys stay when the footer is too narrow for all: the first ones. The others
 keep working (hidden twins, see :func:`_always`) and are listed by ``?``."""

@@ -46,15 +46,21 @@ def _round_trip(packet: Packet) -> bool:
 
 
 def is_problem(event: Event) -> bool:
-    """A refusal, a goodbye, a packet that could not be decoded, a failed step."""
+    """A refusal, the server's goodbye, a packet that could not be decoded, a failed step, a
+    drop nobody asked for."""
     if isinstance(event, Packet):
         if event.problem:
             return True
         if _round_trip(event):
             return False
-        return event.sio_type in _PROBLEM_SIO or event.eio_type == "CLOSE"
+        if event.sio_type == "CONNECT_ERROR":
+            return True
+        # The server's goodbye (a kick, its CLOSE), not our own.
+        return event.direction == "in" and (
+            event.sio_type in _PROBLEM_SIO or event.eio_type == "CLOSE"
+        )
     if isinstance(event, Disconnected):
-        return event.by != "client" or event.will_reconnect
+        return event.by not in ("client", "user")
     return isinstance(event, (ConnectError, Fallback, UpgradeFailed))
 
 

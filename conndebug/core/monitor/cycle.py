@@ -97,6 +97,9 @@ NOTE_CHARS = 600
 PACKET_PREVIEW = 200
 """Characters of a packet's text shown in a ``packet`` event."""
 
+TAP_SLICE = 128
+"""Packets published per turn of the event loop (a storm's are queued, see ``Monitor._tap``)."""
+
 PortCheck = Callable[[str, int], Awaitable[bool]]
 _UNDIAGNOSED = frozenset({EventIn, EventOut, Packet, VerdictChanged})
 """Events that cannot change a verdict: not fed to the diagnosis (the storm's hot path)."""
@@ -231,6 +234,9 @@ class Monitor:
         self._attempt_started: float | None = None
         self._events_in = 0
         self._events_out = 0
+        self._taps: list[PacketRecord] = []
+        """Packets tapped and not yet published (see :meth:`_tap`)."""
+        self._taps_due = False
         self._pings: dict[tuple[str, str], float] = {}
         """The last ``PING`` of each side (and of the upgrade's probe): monotonic time."""
         self._reporting = False
@@ -484,8 +490,34 @@ class Monitor:
             link.set_tap(self._tap if on else None)
 
     def _tap(self, record: PacketRecord) -> None:
-        """One packet in or out (``trace`` only), with its heartbeat timing: a pong's delay
-        after its ping, a ping's interval since the previous one from the same side."""
+        """One packet in or out (``trace`` only): queued, and published a slice at a time at the
+        loop's next turns, so that a storm's read of thousands of packets never holds the loop
+        (the keys of the TUI); any other event publishes the queue first, so a connection's
+        events keep their place among its packets."""
+        self._taps.append(record)
+        if not self._taps_due:
+            self._taps_due = True
+            asyncio.get_running_loop().call_soon(self._drain_taps)
+
+    def _drain_taps(self) -> None:
+        taps = self._taps
+        batch = taps[:TAP_SLICE]
+        del taps[:TAP_SLICE]
+        for record in batch:
+            self._packet(record)
+        if taps:
+            asyncio.get_running_loop().call_soon(self._drain_taps)
+        else:
+            self._taps_due = False
+
+    def _flush_taps(self) -> None:
+        batch, self._taps = self._taps, []
+        for record in batch:
+            self._packet(record)
+
+    def _packet(self, record: PacketRecord) -> None:
+        """Publish one packet, with its heartbeat timing: a pong's delay after its ping, a ping's
+        interval since the previous one from the same side."""
         pong_ms = interval_ms = None
         kind = record.eio_type
         if kind == "PING":
@@ -565,6 +597,8 @@ class Monitor:
     def _emit(self, cls: type[Event], **fields: Any) -> Event | None:
         """Publish an event; a subscriber that raises must not stop the monitor (it is noted).
         Then the diagnosis takes it (and a ``verdict`` event follows when the verdict changed)."""
+        if self._taps and cls is not Packet:
+            self._flush_taps()
         try:
             event = self.bus.emit(cls, **fields)
         except Exception as exc:  # noqa: BLE001 - someone else's bug: report it, keep running
@@ -780,8 +814,8 @@ class Monitor:
             return guest
         s = self.settings
         self._attempt_started = started = self.clock.monotonic()
-        self._pings.clear()
         self._emit(Connecting, url=s.url, transport=s.transports[0], attempt=attempt)
+        self._pings.clear()  # after the previous connection's last packets went out
         recover = self._recovery
         request = AttemptRequest(
             transports=tuple(s.transports),

@@ -28,9 +28,6 @@ class WireInspector(Vertical):
     WireInspector > Input {
         dock: bottom;
         display: none;
-        height: 1;
-        border: none;
-        padding: 0 1;
     }
     WireInspector.-searching > Input {
         display: block;
