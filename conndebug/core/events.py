@@ -660,7 +660,8 @@ class Packet(Event):
     """Bytes of the packet on the wire."""
     preview: str
     """What it carried after its Engine.IO type, bounded and redacted (the Socket.IO packet of a
-    message: ``0{"token":"‹redacted…›"}``; binary data as ``<binary 4 B> 0a0b0c0d``)."""
+    message: ``0{"token":"‹redacted…›"}``; binary data as ``<binary 4 B> 0a0b0c0d``, or only
+    ``<binary 33 B>`` when it is ``decoded``)."""
     sio_type: str | None = None
     """The Socket.IO packet type of a message (``EVENT``, ``CONNECT_ERROR``, ``ATTACHMENT``...)."""
     namespace: str | None = None
@@ -684,7 +685,7 @@ class Packet(Event):
         """The packet as the wire (and DevTools) shows it: ``40{...}``, ``2probe``, ``3``; a
         binary one as its preview (decoded when a parser decodes it)."""
         if self.binary_size is not None:
-            return f"{self.preview} = {self.decoded}" if self.decoded else self.preview
+            return f"{self.preview} msgpack {self.decoded}" if self.decoded else self.preview
         return _EIO_DIGITS.get(self.eio_type, "") + self.preview
 
     @property

@@ -17,7 +17,8 @@ are cut at :data:`BODY_KEEP` bytes. What was left out is counted, and the HAR's 
 
 **Redacted** (unless ``--show-secrets``): query parameters and JSON fields with secret names,
 known secrets (the token, the auth object, the guest session's token), ``Cookie``,
-``Set-Cookie``, ``Authorization`` and other secret headers, cookie values. The recorder keeps the
+``Set-Cookie``, ``Authorization`` and other secret headers, cookie values, and the same inside a
+msgpack packet (decoded, masked, encoded again). The recorder keeps the
 raw records; redaction happens when the document is built, with a copy of the session's redactor.
 
 **Written safely**: :func:`write_har` writes a temporary file beside the target and renames it
@@ -350,6 +351,28 @@ class _Builder:
             text = self.redactor.wire(text)
         return text, encoding
 
+    def binary(self, data: bytes) -> bytes:
+        """A binary message with its secrets masked: a msgpack Socket.IO packet
+        (socket.io-msgpack-parser) is decoded, redacted and encoded again; other bytes as
+        they are."""
+        if self.redactor.show_secrets or not data or data[0] & 0xF0 not in (0x80, 0xD0):
+            return data  # not a msgpack map (fixmap, map16, map32)
+        try:
+            import msgpack
+
+            packet = msgpack.unpackb(data, raw=False, strict_map_key=False)
+        except (ValueError, TypeError, UnicodeDecodeError, msgpack.ExtraData, msgpack.StackError):
+            return data
+        if not (isinstance(packet, dict) and "type" in packet and "nsp" in packet):
+            return data
+        masked = self.redactor.value(packet)
+        if masked == packet:
+            return data
+        try:
+            return bytes(msgpack.packb(masked, use_bin_type=True))
+        except (ValueError, TypeError, OverflowError):
+            return data
+
     def http(self, kept: _Http, peers: dict[int, str]) -> dict[str, Any]:
         r = kept.record
         timings = _timings(r.timings)
@@ -478,7 +501,7 @@ class _Builder:
         if isinstance(data, str):
             shown, opcode = self.redactor.wire(data), 1
         else:
-            shown, opcode = base64.b64encode(data).decode("ascii"), 2
+            shown, opcode = base64.b64encode(self.binary(data)).decode("ascii"), 2
         frame: dict[str, Any] = {
             "type": "send" if message.direction == "out" else "receive",
             "time": round(message.at, 6),

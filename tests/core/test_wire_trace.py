@@ -133,6 +133,34 @@ async def test_websocket_first_and_the_tap_turned_on_and_off_live(node_dir: Path
     assert all(p.transport == "websocket" and p.request_id is None for p in packets(m))
 
 
+async def test_msgpack_packets_are_decoded_and_default_attachments_shown_in_hex(
+    node_dir: Path,
+) -> None:
+    async with node_server("--msgpack") as server, traced(server.url, parser="msgpack") as m:
+        await m.emit("echo", {"password": "pw-secret-1", "n": 1}, ack=True)
+        await m.emit("mixed", {"count": 1})
+        await wait_until(
+            lambda: any("mixed:done" in (p.decoded or "") for p in packets(m)), 5, "mixed:done"
+        )
+    seen = [p for p in packets(m) if p.eio_type == "MESSAGE"]
+    assert all(p.decoded and p.preview == f"<binary {p.binary_size:,} B>" for p in seen)
+    echo = next(p for p in seen if p.sio_type == "EVENT" and '"echo"' in (p.decoded or ""))
+    assert "pw-secret-1" not in echo.wire
+    assert '"password":"‹redacted' in echo.wire
+    assert echo.wire.startswith("<binary")
+    assert " msgpack {" in echo.wire
+    binary = next(p for p in seen if '"bin"' in (p.decoded or ""))
+    assert '"<binary 4 B> 00010203"' in (binary.decoded or "")
+    async with node_server() as server, traced(server.url) as m:
+        await m.emit("mixed", {"count": 1})
+        await wait_until(
+            lambda: any(p.sio_type == "ATTACHMENT" for p in packets(m)), 5, "an attachment"
+        )
+    attachment = next(p for p in packets(m) if p.sio_type == "ATTACHMENT")
+    assert attachment.wire == "<binary 4 B> 00010203"
+    assert attachment.decoded is None
+
+
 async def test_watch_trace_prints_every_packet_readably(node_dir: Path) -> None:
     async with node_server("--ping-interval", str(PING_MS)) as server:
         proc = await asyncio.create_subprocess_exec(

@@ -302,3 +302,25 @@ def test_write_har_replaces_the_file_whole(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         write_har(tmp_path / "missing" / "b.har", {"log": {"entries": []}})
     assert os.listdir(tmp_path) == ["a.har"]
+
+
+def test_a_msgpack_packet_s_secrets_are_masked_inside_it() -> None:
+    import base64
+
+    import msgpack
+
+    packet = {"type": 2, "nsp": "/", "data": ["login", {"password": "pw-in-msgpack", "n": 1}]}
+    recorder = HarRecorder()
+    _socket_session(recorder, [("out", msgpack.packb(packet)), ("in", b"\x00\x01\x02\x03")])
+
+    def frames(redactor: Redactor) -> list[Any]:
+        har = build_har(recorder.snapshot(), redactor, title="t", version="1")
+        entry = har["log"]["entries"][0]
+        return [base64.b64decode(f["data"]) for f in entry["_webSocketMessages"]]
+
+    masked, attachment = frames(Redactor())
+    decoded = msgpack.unpackb(masked)
+    assert decoded["data"][1]["password"].startswith("‹redacted")
+    assert decoded["data"][1]["n"] == 1
+    assert attachment == b"\x00\x01\x02\x03"  # not msgpack: as it was
+    assert msgpack.unpackb(frames(Redactor(show_secrets=True))[0]) == packet

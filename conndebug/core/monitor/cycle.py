@@ -532,13 +532,18 @@ class Monitor:
                 pong_ms = round((record.mono - ping) * 1000.0, 1)
         redact = self.redactor.wire
         decoded = record.decoded
+        if decoded:
+            # Its hex would show what the decoded text masks: the size only.
+            preview = f"<binary {record.binary_size or record.size:,} B>"
+        else:
+            preview = one_line(redact(record.preview(PACKET_PREVIEW * 2)), PACKET_PREVIEW)
         self._emit(
             Packet,
             direction=record.direction,
             transport=record.transport,
             eio_type=kind,
             size=record.size,
-            preview=one_line(redact(record.preview(PACKET_PREVIEW * 2)), PACKET_PREVIEW),
+            preview=preview,
             sio_type=record.sio_type,
             namespace=record.namespace,
             ack_id=record.ack_id,
