@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from conndebug import __version__
-from conndebug.config import Settings, add_connection_options, settings_from_args
+from conndebug.config import Settings, add_connection_options, add_har_option, settings_from_args
 from conndebug.core.errors import ConfigError, ConndebugError
 from conndebug.core.redact import Redactor
 
@@ -75,6 +75,7 @@ def _tui_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--version", action="version", version=f"conndebug {__version__}")
     p.add_argument("--url", help="the Socket.IO server to watch, e.g. http://localhost:3001")
+    add_har_option(p)
     add_connection_options(p)
     return p
 
@@ -108,6 +109,7 @@ def _demo_parser() -> argparse.ArgumentParser:
         metavar="S",
         help="server ping timeout (default: 60)",
     )
+    add_har_option(p)
     add_connection_options(p)
     return p
 
@@ -208,6 +210,7 @@ def _watch_parser() -> argparse.ArgumentParser:
         metavar="S",
         help="seconds between textfile rewrites (default: 5; changes of state are written at once)",
     )
+    add_har_option(p)
     add_connection_options(p)
     return p
 

@@ -232,3 +232,7 @@ class MonitorAPI(Protocol):
     ) -> AckResult:
         """Send an event (recorded as ``event_out``); with ``ack`` wait for the answer."""
         ...
+
+    def set_trace(self, on: bool) -> None:
+        """Publish a ``packet`` event per Engine.IO packet from now on (``False``: stop)."""
+        ...

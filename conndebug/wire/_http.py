@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from conndebug.wire._observe import Observer
     from conndebug.wire._ws import WebSocket
 
-__all__ = ["BODY_LIMIT", "HttpClient", "Response", "Timings"]
+__all__ = ["BODY_LIMIT", "HttpClient", "Response", "Timings", "next_request_id"]
 
 BODY_LIMIT = 1024 * 1024
 """The most bytes of a body read by default (a request can ask for more or less)."""
@@ -203,6 +203,12 @@ class _Exchange:
 
 _request_ids = itertools.count(1)
 _NO_HEADERS: Headers = ()
+
+
+def next_request_id() -> int:
+    """A new request number (unique in this process), for a caller that must name a request
+    before it sends it: the packet tap records a polling POST's packets as they leave."""
+    return next(_request_ids)
 
 
 def _header_pairs(headers: HeaderInput) -> Sequence[tuple[str, str]]:
@@ -400,10 +406,13 @@ class HttpClient:
         body: bytes | None = None,
         timeout: float | None = None,
         limit: int = BODY_LIMIT,
+        request_id: int | None = None,
     ) -> Response:
         """Send one request and read its answer, its body up to ``limit`` bytes (the rest is
         not read and the connection is dropped: ``truncated``), the whole within ``timeout``
-        (default: the client's). A 3xx is returned, never followed.
+        (default: the client's). A 3xx is returned, never followed. ``request_id``: the number
+        the request and its observer record carry (one of :func:`next_request_id`; default: a
+        new one).
 
         Raises :class:`~conndebug.wire.WireError` (``TIMEOUT`` with the phase that hung: a
         connection step, or ``http`` once the request is sent), :class:`~conndebug.wire.NotHttp`,
@@ -412,7 +421,8 @@ class HttpClient:
         limit_s = self.timeout if timeout is None else timeout
         started_at = time.time()
         start = time.monotonic()
-        request_id = next(_request_ids)
+        if request_id is None:
+            request_id = next(_request_ids)
         method = method.upper()
         state = _Exchange()
         state.request_id = request_id

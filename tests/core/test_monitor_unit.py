@@ -73,6 +73,7 @@ class FakeLink:
         self.ended: asyncio.Future[Ending] = asyncio.get_running_loop().create_future()
         self.connected = True
         self.graceful_close: bool | None = None
+        self.tap = request.tap
         self.rtt_ms = 1.0
         self.reads = 0
         self.pings = 0
@@ -137,6 +138,9 @@ class FakeLink:
 
     def recovery_state(self) -> Any:
         return None
+
+    def set_tap(self, tap: Any) -> None:
+        self.tap = tap
 
 
 class Script:

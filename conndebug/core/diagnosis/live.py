@@ -188,7 +188,7 @@ def _fell_back(facts: Facts) -> Finding | None:
             return Finding("websocket_blocked", "upgrade_stripped", ev)
         ev["server_note"] = f' "{f.engine_message}"' if f.engine_message else ""
         return Finding("websocket_blocked", "refused", ev)
-    if f.failure == "connect_timeout":
+    if f.failure == "connect_timeout" or f.phase == "timeout":  # a live client's, a record's
         ev["timeout_s"] = f"{facts.context.get('ws_timeout_s', 'unknown')}"
         return Finding("websocket_blocked", "hang", ev)
     if f.reason in ("reset", "eof", "closed") or f.failure == "closed":

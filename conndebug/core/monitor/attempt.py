@@ -28,6 +28,7 @@ from conndebug.core.monitor.link import Link, LinkLike
 
 if TYPE_CHECKING:
     from conndebug.client import Failure, PacketProblem, PacketRecord, RecoveryState
+    from conndebug.wire import Observer
 
 __all__ = ["AttemptRequest", "Connector", "WireConnector"]
 
@@ -55,7 +56,7 @@ Connector = Callable[[AttemptRequest], Awaitable[LinkLike]]
 class WireConnector:
     """Attempts over :mod:`conndebug.wire` and :mod:`conndebug.client` for ``settings``."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, observer: Observer | None = None) -> None:
         from conndebug.core.path.witness import PathWitness
         from conndebug.wire import CookieJar
 
@@ -64,6 +65,8 @@ class WireConnector:
         self.attempts = 0
         self.witness = PathWitness()
         """The answers of every attempt, read for the path in front of the server."""
+        self.observer = observer
+        """Sees every HTTP exchange and websocket of every attempt (the HAR export)."""
 
     async def __call__(self, request: AttemptRequest) -> Link:
         from conndebug.client import ClientError, connect, target_from_settings
@@ -72,7 +75,7 @@ class WireConnector:
 
         s = self.settings
         self.attempts += 1
-        http = HttpClient(s, timeout=s.connect_timeout)
+        http = HttpClient(s, timeout=s.connect_timeout, observer=self.observer)
         http.cookies = self.cookies
         link = Link(http, namespace=s.namespace)
         transports: Any = request.transports
