@@ -29,6 +29,7 @@ from bench import (
     exporter,
     fallback,
     fleet,
+    hold,
     idle,
     restart,
     soak,
@@ -55,6 +56,7 @@ BENCHMARKS: dict[str, Callable[[Params, asyncio.Lock], Awaitable[list[Row]]]] = 
     "client": client_storm.run,
     "tui_start": tui_start.run,
     "exporter": exporter.run,
+    "hold": hold.run,
     "soak": soak.run,
 }
 

@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from conndebug import __version__
-from conndebug.config import Settings, add_connection_options, settings_from_args
+from conndebug.config import Settings, add_connection_options, add_har_option, settings_from_args
 from conndebug.core.errors import ConfigError, ConndebugError
 from conndebug.core.redact import Redactor
 
@@ -75,6 +75,7 @@ def _tui_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--version", action="version", version=f"conndebug {__version__}")
     p.add_argument("--url", help="the Socket.IO server to watch, e.g. http://localhost:3001")
+    add_har_option(p)
     add_connection_options(p)
     return p
 
@@ -108,6 +109,7 @@ def _demo_parser() -> argparse.ArgumentParser:
         metavar="S",
         help="server ping timeout (default: 60)",
     )
+    add_har_option(p)
     add_connection_options(p)
     return p
 
@@ -144,6 +146,28 @@ def _probe_parser() -> argparse.ArgumentParser:
     )
     g.add_argument(
         "-c", "--critical", metavar="S", help="CRITICAL when the total time is outside this range"
+    )
+    h = p.add_argument_group(
+        "who cuts the connection (--hold)",
+        "After the ladder, hold two connections side by side: a quiet one (only the server's "
+        "heartbeat crosses it) and a chatty one (a round trip every second). Only the quiet one "
+        "cut: an idle timeout in between, shorter than the heartbeat. Both cut at the same "
+        "time: a lifetime cap (traffic does not help). A polling GET is held beside them for a "
+        "full pingInterval: cut sooner, a request timeout breaks long-polling. Stickiness is "
+        "tried with and without the path's cookies. It ends at the first cut (plus 1.2 s, to see "
+        "whether the other follows), at --max, or on Ctrl-C with what was learnt "
+        "so far; the verdict names the limit (to a second), the rule it breaks, the box in the "
+        "path and its fix. One URL; --json adds a 'hold' object.",
+    )
+    h.add_argument(
+        "--hold", action="store_true", help="hold connections open to see what cuts them, and when"
+    )
+    h.add_argument(
+        "--max",
+        type=float,
+        default=None,
+        metavar="S",
+        help="hold at most S seconds (default: 600; a lifetime cap longer than that is not seen)",
     )
     add_connection_options(p)
     return p
@@ -186,6 +210,7 @@ def _watch_parser() -> argparse.ArgumentParser:
         metavar="S",
         help="seconds between textfile rewrites (default: 5; changes of state are written at once)",
     )
+    add_har_option(p)
     add_connection_options(p)
     return p
 
@@ -375,6 +400,18 @@ def make_settings(args: argparse.Namespace, url: str) -> Settings:
     return settings_from_args(args, url)
 
 
+def _check_hold(args: argparse.Namespace) -> None:
+    """``--hold`` and ``--max`` make sense together, with one URL, for a bounded time."""
+    if args.max is not None and not args.hold:
+        raise ConfigError("--max bounds --hold", "add --hold")
+    if not args.hold:
+        return
+    if len(args.urls) != 1:
+        raise ConfigError("--hold holds connections to one URL", "give one URL with --hold")
+    if args.max is not None and not (1 <= args.max <= 24 * 3600):
+        raise ConfigError(f"--max {args.max:g} is out of range", "use 1 to 86400 seconds")
+
+
 def _run(argv: Sequence[str]) -> int:
     command = argv[0] if argv and argv[0] in _PARSERS else None
     args = build_parser(command).parse_args(list(argv[1:] if command else argv))
@@ -410,6 +447,11 @@ def _run(argv: Sequence[str]) -> int:
         )
     if command == "probe":
         if args.nagios:
+            if args.hold:
+                raise ConfigError(
+                    "--hold takes minutes; a monitoring check must not",
+                    "drop --hold with --nagios (run `conndebug probe URL --hold` by hand)",
+                )
             if args.json or args.report:
                 raise ConfigError(
                     "--nagios prints one plugin line", "drop --json and --report with --nagios"
@@ -419,6 +461,7 @@ def _run(argv: Sequence[str]) -> int:
             return run_nagios(args)
         if args.warning is not None or args.critical is not None:
             raise ConfigError("-w and -c are thresholds of --nagios", "add --nagios")
+        _check_hold(args)
         from conndebug.commands.probe import run_probe_command
 
         return run_probe_command(args)

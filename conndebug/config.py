@@ -90,6 +90,9 @@ class Settings:
     """No sign of life for this long (at least) means ``stalled``."""
     log: str | None = None
     """Append every history event to this file as a JSON line."""
+    har: str | None = None
+    """Write the session's HTTP requests and websocket messages to this HAR 1.2 file when the
+    session ends (``watch``, the TUI)."""
     history_size: int = 10_000
     """Events kept in memory (the log file keeps everything)."""
     show_secrets: bool = False
@@ -605,6 +608,33 @@ def _check_log(path: str) -> str:
     return str(p)
 
 
+def check_har(path: str) -> str:
+    """A ``--har`` path: a file (not a folder) in a folder that exists and can be written (the
+    file is written at the end, by a rename: a bad path must fail before anything runs)."""
+    p = Path(path).expanduser()
+    if p.is_dir():
+        raise ConfigError(f"--har {path!r} is a directory", "give a file name, e.g. session.har")
+    folder = p.parent if str(p.parent) else Path(".")
+    if not folder.is_dir():
+        raise ConfigError(f"--har {path!r}: the folder {str(folder)!r} does not exist", "create it")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ConfigError(f"--har {path!r} cannot be written", "check the folder's permissions")
+    if p.exists() and not p.is_file():
+        raise ConfigError(f"--har {path!r} is not a regular file", "give a file name")
+    return str(p)
+
+
+def add_har_option(p: argparse.ArgumentParser) -> None:
+    """``--har FILE`` (watch, the TUI, the demo)."""
+    p.add_argument(
+        "--har",
+        metavar="FILE",
+        help="write the session's polling requests and websocket messages to FILE as HAR 1.2 "
+        "when it ends (opens in Chrome DevTools and HAR viewers; `conndebug explain FILE` reads "
+        "it back); secrets redacted unless --show-secrets",
+    )
+
+
 def _check_proxy(proxy: str) -> str:
     parts = urllib.parse.urlsplit(proxy if "://" in proxy else "http://" + proxy)
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -724,6 +754,7 @@ def settings_from_args(args: argparse.Namespace, url: str) -> Settings:
         rtt_event=args.rtt_event or None,
         rtt_interval=_rtt_interval(args.rtt_interval),
         log=_check_log(args.log) if args.log else None,
+        har=check_har(args.har) if getattr(args, "har", None) else None,
         show_secrets=bool(args.show_secrets),
         eio=_eio(getattr(args, "eio", 4)),
         parser=_parser(getattr(args, "parser", "json")),

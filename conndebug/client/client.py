@@ -681,6 +681,11 @@ class SocketClient:
         with recovery on is kept for ``maxDisconnectionDuration``)."""
         self.engine.abort()
 
+    def set_tap(self, tap: Tap | None) -> None:
+        """Record every packet from now on (``None``: stop; no records are made at all)."""
+        self.tap = tap
+        self.engine.tap = tap
+
     def tap_note(self, record: PacketRecord) -> None:
         """Hand a record to the tap (for layers above that add their own)."""
         if self.tap is not None:

@@ -102,6 +102,7 @@ class HttpLike(Protocol):
         body: bytes | None = None,
         timeout: float | None = None,
         limit: int = ...,
+        request_id: int | None = None,
     ) -> Response: ...
 
     async def websocket(
@@ -280,9 +281,11 @@ class EngineSession:
         """Called once, synchronously, when the session ends (the layer above ends its
         namespaces before anyone awaiting :attr:`closed` runs)."""
         self.describe: (
-            Callable[[MessageData], tuple[str | None, str | None, int | None, int]] | None
+            Callable[[MessageData], tuple[str | None, str | None, int | None, int, str | None]]
+            | None
         ) = None
-        """For the tap: the Socket.IO type, namespace, ack id and attachments of a message."""
+        """For the tap: the Socket.IO type, namespace, ack id and attachments of a message, and
+        the decoded text of a binary one (msgpack)."""
         self._raw_sid: str | None = None
         self._ws: WebSocketLike | None = None
         self._reader: asyncio.Task[None] | None = None
@@ -569,11 +572,11 @@ class EngineSession:
         request_id: int | None,
         size: int,
     ) -> PacketRecord:
-        sio_type = namespace = None
+        sio_type = namespace = decoded = None
         ack_id: int | None = None
         attachments = 0
         if packet.type is EioType.MESSAGE and self.describe is not None:
-            sio_type, namespace, ack_id, attachments = self.describe(packet.data)
+            sio_type, namespace, ack_id, attachments, decoded = self.describe(packet.data)
         return PacketRecord(
             mono=time.monotonic(),
             wall=time.time(),
@@ -588,6 +591,7 @@ class EngineSession:
             attachments=attachments,
             binary_size=len(packet.data) if isinstance(packet.data, bytes) else None,
             request_id=request_id,
+            decoded=decoded,
         )
 
     # --- receiving ------------------------------------------------------------------------
@@ -747,46 +751,58 @@ class EngineSession:
                 )
                 return
             self.last_packet_mono = time.monotonic()
-            batch: list[MessageData] = []
-            append = batch.append
             tap = self.tap
-            for m in messages:
-                if type(m) is str:
-                    if m[:1] == "4":
-                        if tap is not None:
-                            self._tap_in(
-                                EioPacket(EioType.MESSAGE, m[1:]), "websocket", None, _size(m)
-                            )
-                        append(m[1:])
-                        continue
-                elif v4:
-                    if tap is not None:
-                        self._tap_in(EioPacket(EioType.MESSAGE, m), "websocket", None, len(m))
-                    append(m)
-                    continue
-                try:
-                    packet = decode_packet(m, self.eio)
-                except EioDecodeError as exc:
-                    if batch:
-                        self.on_messages(batch)
-                    self._finish(
-                        CloseReason(
-                            CloseKind.PROTOCOL,
-                            f"a websocket message that is not Engine.IO: {exc}",
-                            "websocket",
-                            time.monotonic(),
-                        )
-                    )
-                    return
-                if tap is not None:
-                    self._tap_in(packet, "websocket", None, _size(m))
-                self._receive_packet(packet, batch)
-                if self.closed.done():
-                    break
-            if batch:
-                await self._deliver(batch)
-            if self.closed.done():
+            if tap is not None and len(messages) > DELIVER_SLICE:
+                # Tapped, a burst is recorded and handed up a slice at a time (the tap's records
+                # cost more than the messages: one long step would hold the loop).
+                for start in range(0, len(messages), DELIVER_SLICE):
+                    if start:
+                        await asyncio.sleep(0)
+                    if not await self._ws_take(messages[start : start + DELIVER_SLICE], v4):
+                        return
+                continue
+            if not await self._ws_take(messages, v4):
                 return
+
+    async def _ws_take(self, messages: list[str | bytes], v4: bool) -> bool:
+        """Record (tap) and hand up one read's messages; False once the session ended."""
+        batch: list[MessageData] = []
+        append = batch.append
+        tap = self.tap
+        for m in messages:
+            if type(m) is str:
+                if m[:1] == "4":
+                    if tap is not None:
+                        self._tap_in(EioPacket(EioType.MESSAGE, m[1:]), "websocket", None, _size(m))
+                    append(m[1:])
+                    continue
+            elif v4:
+                if tap is not None:
+                    self._tap_in(EioPacket(EioType.MESSAGE, m), "websocket", None, len(m))
+                append(m)
+                continue
+            try:
+                packet = decode_packet(m, self.eio)
+            except EioDecodeError as exc:
+                if batch:
+                    self.on_messages(batch)
+                self._finish(
+                    CloseReason(
+                        CloseKind.PROTOCOL,
+                        f"a websocket message that is not Engine.IO: {exc}",
+                        "websocket",
+                        time.monotonic(),
+                    )
+                )
+                return False
+            if tap is not None:
+                self._tap_in(packet, "websocket", None, _size(m))
+            self._receive_packet(packet, batch)
+            if self.closed.done():
+                break
+        if batch:
+            await self._deliver(batch)
+        return not self.closed.done()
 
     def _ws_ended(self, exc: WsClosed) -> CloseReason:
         if exc.who == "server":
@@ -926,6 +942,15 @@ class EngineSession:
         assert self._raw_sid is not None
         url = self.target.endpoint("polling", self._raw_sid)
         headers = (*self.target.headers, ("Content-Type", "text/plain;charset=UTF-8"))
+        numbered: dict[str, int] = {}
+        if self.tap is not None:
+            # Recorded as they leave (wire order: before the answers they cause, which a held
+            # GET may bring before this POST's own "ok"), with the request that carries them.
+            from conndebug.wire import next_request_id
+
+            numbered["request_id"] = request_id = next_request_id()
+            for p in batch:
+                self._tap_out(p, "polling", request_id, _packet_size(p, self.eio))
         try:
             answer = await self.http.request(
                 "POST",
@@ -934,13 +959,11 @@ class EngineSession:
                 body=raw,
                 timeout=self._ping_timeout + _SLACK,
                 limit=4096,
+                **numbered,
             )
         except WireError as exc:
             self._finish(self._poll_failed(exc, "POST"))
             return
-        if self.tap is not None:
-            for p in batch:
-                self._tap_out(p, "polling", answer.request_id, _packet_size(p, self.eio))
         self._poll_answer_ok(answer, "POST")
 
     # --- upgrade --------------------------------------------------------------------------

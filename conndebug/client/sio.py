@@ -31,6 +31,7 @@ from conndebug.client import bounds
 
 __all__ = [
     "MAX_ATTACHMENTS",
+    "Described",
     "JsonDecoder",
     "JsonParser",
     "MsgpackDecoder",
@@ -44,6 +45,7 @@ __all__ = [
     "describe",
     "has_binary",
     "make_parser",
+    "msgpack_text",
     "reconstruct",
 ]
 
@@ -285,26 +287,54 @@ def _header(text: str) -> tuple[SioType, str, int | None, int, int]:
     return kind, namespace, packet_id, attachments, i
 
 
-def describe(
-    data: str | bytes, parser: ParserName = "json"
-) -> tuple[str | None, str | None, int | None, int]:
+Described = tuple[str | None, str | None, int | None, int, str | None]
+"""Type name, namespace, ack id, announced attachments, and the decoded text of a binary packet
+(msgpack), as :func:`describe` gives them."""
+
+
+def describe(data: str | bytes, parser: ParserName = "json") -> Described:
     """Type name, namespace, ack id and announced attachments of a packet, for the tap (never
-    raises; a binary message of the default parser is an ``ATTACHMENT``)."""
+    raises; a binary message of the default parser is an ``ATTACHMENT``); for a msgpack packet
+    also its decoded text (:func:`msgpack_text`)."""
     if isinstance(data, str):
         try:
             kind, namespace, packet_id, attachments, _ = _header(data)
         except SioDecodeError:
-            return None, None, None, 0
-        return kind.name, namespace, packet_id, attachments
+            return None, None, None, 0, None
+        return kind.name, namespace, packet_id, attachments, None
     if parser == "json":
-        return "ATTACHMENT", None, None, 0
+        return "ATTACHMENT", None, None, 0, None
     try:
         packet = MsgpackDecoder().feed(data)
     except SioDecodeError:
-        return None, None, None, 0
+        return None, None, None, 0, None
     if packet is None:
-        return None, None, None, 0
-    return packet.type.name, packet.namespace, packet.id, 0
+        return None, None, None, 0, None
+    return packet.type.name, packet.namespace, packet.id, 0, msgpack_text(packet)
+
+
+def msgpack_text(packet: SioPacket) -> str:
+    """A decoded msgpack packet as JSON text, as ``socket.io-msgpack-parser`` builds it
+    (``{"type":2,"nsp":"/","data":[...],"id":1}``); binary values as ``<binary 4 B> 0a0b0c0d``
+    (bounded like a tap record's text)."""
+    from conndebug.client.tap import binary_text
+
+    obj: dict[str, Any] = {"type": int(packet.type), "nsp": packet.namespace}
+    if packet.data is not None:
+        obj["data"] = packet.data
+    if packet.id is not None:
+        obj["id"] = packet.id
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, (bytes, bytearray, memoryview)):
+            return binary_text(bytes(value))
+        return str(value)
+
+    try:
+        text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=plain)
+    except (ValueError, RecursionError):
+        text = f'{{"type":{obj["type"]},"nsp":{json.dumps(packet.namespace)},"data":"…"}}'
+    return bounds.text_preview(text)
 
 
 def decode_text(text: str) -> SioPacket:

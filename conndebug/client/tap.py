@@ -62,6 +62,9 @@ class PacketRecord:
     """Over polling: the number of the HTTP request that carried it (in this session's order)."""
     problem: str | None = None
     """Why it could not be decoded, if it could not (the client carried on without it)."""
+    decoded: str | None = None
+    """For a binary packet a parser decodes (msgpack): what it carried, as JSON text (binary
+    values inside as ``<binary 4 B> …``), bounded like :attr:`text`. Not redacted."""
 
     def preview(self, limit: int = 120) -> str:
         """The text cut to ``limit`` characters (``…`` marks a cut)."""

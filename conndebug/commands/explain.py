@@ -85,6 +85,7 @@ _SOURCES = {
     "chrome-har": "a Chrome HAR",
     "firefox-har": "a Firefox HAR",
     "har": "a HAR",
+    "conndebug-har": "conndebug's HAR",
     "debug-log": "a DEBUG=socket.io-client log",
     "python-log": "a python-socketio client log",
     "jsonl": "conndebug's JSON lines",

@@ -24,6 +24,7 @@ import json
 import signal
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from conndebug.config import Settings, settings_from_args
 from conndebug.core.events import EventBus, Note, ProbeStep
@@ -33,17 +34,23 @@ from conndebug.core.probe.runner import run_probe
 from conndebug.core.redact import Redactor, settings_redactor
 from conndebug.core.report import ReportSection, check_report_path, render_report
 
+if TYPE_CHECKING:
+    from conndebug.core.probe.hold import HoldPlan
+
 __all__ = ["probe_many", "run_probe_command"]
 
 
 async def probe_many(
-    settings_list: Sequence[Settings], *, buses: Sequence[EventBus] | None = None
+    settings_list: Sequence[Settings],
+    *,
+    buses: Sequence[EventBus] | None = None,
+    hold: HoldPlan | None = None,
 ) -> list[ProbeResult]:
-    """Probe every target concurrently; results in the order given."""
+    """Probe every target concurrently; results in the order given (``hold``: ``--hold``)."""
     buses = list(buses) if buses is not None else [EventBus() for _ in settings_list]
     return list(
         await asyncio.gather(
-            *(run_probe(s, bus=b) for s, b in zip(settings_list, buses, strict=True))
+            *(run_probe(s, bus=b, hold=hold) for s, b in zip(settings_list, buses, strict=True))
         )
     )
 
@@ -52,6 +59,11 @@ def run_probe_command(args: argparse.Namespace) -> int:
     """The CLI entry point; returns the exit code (the worst verdict's)."""
     settings_list = [settings_from_args(args, url) for url in args.urls]
     report = check_report_path(args.report) if args.report else None
+    hold = None
+    if getattr(args, "hold", False):
+        from conndebug.commands.probe_hold import hold_plan
+
+        hold = hold_plan(args)
     # The probe's modules, loaded by now, live as long as the process (see conndebug.__main__);
     # the collector's young passes come every 20,000 allocations, as in `watch`: a fleet of
     # probes keeps thousands of young objects alive at once (their connections, their
@@ -59,7 +71,7 @@ def run_probe_command(args: argparse.Namespace) -> int:
     gc.freeze()
     gc.set_threshold(20_000, 20, 20)
     _quick_exit()
-    return asyncio.run(_main(settings_list, json_out=bool(args.json), report=report))
+    return asyncio.run(_main(settings_list, json_out=bool(args.json), report=report, hold=hold))
 
 
 _EXIT_HOOKED = False
@@ -109,7 +121,13 @@ class _Run:
         return f"{head} — " + "; ".join(parts)
 
 
-async def _main(settings_list: list[Settings], *, json_out: bool, report: Path | None) -> int:
+async def _main(
+    settings_list: list[Settings],
+    *,
+    json_out: bool,
+    report: Path | None,
+    hold: HoldPlan | None = None,
+) -> int:
     buses = [EventBus(history_size=settings.history_size) for settings in settings_list]
     run = _Run(buses, [s.url for s in settings_list])
     task = asyncio.current_task()
@@ -117,6 +135,11 @@ async def _main(settings_list: list[Settings], *, json_out: bool, report: Path |
     caught: list[signal.Signals] = []
 
     def on_signal(sig: signal.Signals) -> None:
+        if hold is not None and hold.running and not hold.stop.is_set():
+            # --hold: the first signal ends the hold and judges what was seen so far
+            hold.stop.set()
+            write_bounded(2, f"hold: stopped by {sig.name}; judging what was seen so far")
+            return
         if not caught:
             caught.append(sig)
             task.cancel()
@@ -128,7 +151,9 @@ async def _main(settings_list: list[Settings], *, json_out: bool, report: Path |
             loop.add_signal_handler(sig, on_signal, sig)
             handled.append(sig)
     try:
-        return await _probe_and_write(settings_list, buses, run, json_out=json_out, report=report)
+        return await _probe_and_write(
+            settings_list, buses, run, json_out=json_out, report=report, hold=hold
+        )
     except asyncio.CancelledError:
         if not caught:
             raise
@@ -146,6 +171,7 @@ async def _probe_and_write(
     *,
     json_out: bool,
     report: Path | None,
+    hold: HoldPlan | None = None,
 ) -> int:
     logs = []
     for settings, bus in zip(settings_list, buses, strict=True):
@@ -163,7 +189,7 @@ async def _probe_and_write(
     problems: list[str] = []
     try:
         if json_out:
-            results = await probe_many(settings_list, buses=buses)
+            results = await probe_many(settings_list, buses=buses, hold=hold)
             run.stage = "output"
             stdout.write(
                 "".join(
@@ -172,7 +198,7 @@ async def _probe_and_write(
                 )
             )
         else:
-            results = await _human(settings_list, buses, stdout, run)
+            results = await _human(settings_list, buses, stdout, run, hold)
         await stdout.aclose(while_reading=True)
     finally:
         for log in logs:
@@ -213,6 +239,7 @@ async def _write_report(
                 connection=r.connection,
                 environment=r.environment,
                 history=r.history,
+                summary=r.report_summary(),
             )
             for r in results
         ],
@@ -227,12 +254,16 @@ async def _write_report(
 
 
 async def _human(
-    settings_list: list[Settings], buses: list[EventBus], stdout: LineOutput, run: _Run
+    settings_list: list[Settings],
+    buses: list[EventBus],
+    stdout: LineOutput,
+    run: _Run,
+    hold: HoldPlan | None = None,
 ) -> list[ProbeResult]:
     from conndebug.commands.probe_render import stdout_is_terminal
 
     if not stdout_is_terminal():
-        return await _plain(settings_list, buses, stdout, run)
+        return await _plain(settings_list, buses, stdout, run, hold)
 
     from rich.console import Console
 
@@ -251,7 +282,7 @@ async def _human(
                 )
 
         buses[0].subscribe(show)
-        results = await probe_many(settings_list, buses=buses)
+        results = await probe_many(settings_list, buses=buses, hold=hold)
         print_result(console, results[0], steps=False)
         return results
     if live:
@@ -281,12 +312,16 @@ async def _human(
 
 
 async def _plain(
-    settings_list: list[Settings], buses: list[EventBus], stdout: LineOutput, run: _Run
+    settings_list: list[Settings],
+    buses: list[EventBus],
+    stdout: LineOutput,
+    run: _Run,
+    hold: HoldPlan | None = None,
 ) -> list[ProbeResult]:
     """Piped or redirected: the same blocks as plain text, without loading Rich."""
     from conndebug.commands.probe_render import output_width, plain_header, plain_result
 
-    results = await probe_many(settings_list, buses=buses)
+    results = await probe_many(settings_list, buses=buses, hold=hold)
     run.stage = "output"
     width = output_width()
     blocks = [f"{plain_header(r.url)}\n{plain_result(r, width=width)}\n" for r in results]

@@ -10,6 +10,10 @@ cursor shown), the monitor's final ``disconnected`` reaches the history and the 
 and the exit code is 128 + the signal's number. Without a terminal (stdin or stdout not a tty)
 neither starts: one line points to ``conndebug watch``, exit 3. A ``--log`` that stopped (a full
 disk, a reader gone) is said on stderr after the screen is gone, and the exit code is 3.
+
+The wire is always recorded (bounded, :mod:`conndebug.core.har_export`): ``s`` writes a HAR beside
+its report, and ``--har FILE`` is written once the app has ended (a HAR that cannot be written is
+said on stderr, exit 3).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from conndebug.core.clock import SystemClock
 from conndebug.core.errors import ConfigError
 
 if TYPE_CHECKING:
+    from conndebug.core.har_export import HarRecorder
     from conndebug.core.monitor import Monitor
     from conndebug.ui.app import ConndebugApp
 
@@ -76,22 +81,49 @@ async def _run_app(app: ConndebugApp, monitor: Monitor) -> int:
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(sig, on_signal, sig)
             handled.append(sig)
+    har_problem = None
     try:
         await app.run_async()
     finally:
         try:
             await monitor.stop()  # the final ``disconnected``, in the history and the log
+            har_problem = await _save_har(monitor)
         finally:
             for sig in handled:
                 loop.remove_signal_handler(sig)
     code = app.return_code or 0
     log = monitor.log
-    if log is not None and log.problem:
+    problems = [p for p in (log.problem if log is not None else None, har_problem) if p]
+    if problems:
         from conndebug.core.output import write_bounded
 
-        write_bounded(2, log.problem)
+        write_bounded(2, "\n".join(problems) + "\n")
         code = code or 3
     return code
+
+
+async def _save_har(monitor: Monitor) -> str | None:
+    """Write ``--har`` once the app is gone; the problem in words if it could not be."""
+    settings = monitor.settings
+    if monitor.har is None or not settings.har:
+        return None
+    from conndebug.core.har_export import save_har
+
+    try:
+        await save_har(
+            monitor.har, Path(settings.har), monitor.redactor, title=f"conndebug {settings.url}"
+        )
+    except (OSError, asyncio.TimeoutError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        return f"--har {settings.har} could not be written: {reason}"
+    return None
+
+
+def _recorder() -> HarRecorder:
+    """The TUI always records the wire (bounded): ``s`` writes a HAR beside its report."""
+    from conndebug.core.har_export import HarRecorder
+
+    return HarRecorder()
 
 
 def run_tui(settings: Settings) -> int:
@@ -104,7 +136,7 @@ async def _tui(settings: Settings) -> int:
     from conndebug.core.monitor import make_monitor
 
     clock = SystemClock()
-    monitor = make_monitor(settings, clock=clock)
+    monitor = make_monitor(settings, clock=clock, har=_recorder())
     try:
         # Connect while Textual loads (its import takes a few hundred ms in a thread, beside the
         # loop): the app replays what happened before it subscribed, so nothing is lost.
@@ -153,7 +185,7 @@ async def _demo(args: argparse.Namespace, *, report_dir: Path | None = None) -> 
     try:
         require_terminal("conndebug demo")  # after the port: a busy port is said first
         settings = demo_settings(args, server.url)
-        monitor = make_monitor(settings, clock=clock, admin_key=server.admin_key)
+        monitor = make_monitor(settings, clock=clock, admin_key=server.admin_key, har=_recorder())
         app = make_app(
             settings,
             monitor=monitor,

@@ -23,7 +23,9 @@ said on stderr (``stdout stopped after N lines: <reason>``), as a ``--log`` that
 (``--log stopped after N events: <reason>``, also a note in the history). A reader that went away
 (``watch | head``) is the normal end of a pipeline: the watch stops quietly, with the state's exit
 code. ``--prom-textfile FILE`` keeps a node_exporter textfile with the live state, uptime and drop
-counters (:mod:`.textfile`). This module never imports Textual.
+counters (:mod:`.textfile`). ``--har FILE`` writes the session's polling requests and websocket
+messages as HAR 1.2 when it ends (:mod:`conndebug.core.har_export`; a HAR that cannot be written
+is said on stderr, exit 3). This module never imports Textual.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.text import Text
 
+    from conndebug.core.har_export import HarRecorder
     from conndebug.core.verdicts import Verdict
 
 __all__ = ["BURST_FLUSH_S", "exit_code", "run_watch"]
@@ -246,7 +249,12 @@ async def _watch(
     textfile_interval: float = 5.0,
 ) -> int:
     stop = asyncio.Event()
-    monitor = make_monitor(settings, trace=trace)
+    har = None
+    if settings.har:
+        from conndebug.core.har_export import HarRecorder
+
+        har = HarRecorder()
+    monitor = make_monitor(settings, trace=trace, har=har)
     _tune_collector()
     printer = _Printer(fd, jsonl=jsonl, stop=stop)
     monitor.bus.subscribe(printer)
@@ -291,6 +299,7 @@ async def _watch(
         await monitor.stop()
         if writer is not None:
             await writer.stop()
+        har_problem = await _save_har(monitor, har, settings)
         printer.flush()
         final = monitor.verdict
         if final is not None and not jsonl:
@@ -315,11 +324,29 @@ async def _watch(
     log = monitor.log
     if log is not None and log.problem:
         problems.append(log.problem)
+    if har_problem:
+        problems.append(har_problem)
     if problems:
         code = 3
     lines = [monitor.redactor.text(summary) + f" (exit {code})", *problems]
     write_bounded(2, "\n".join(lines) + "\n")
     return code
+
+
+async def _save_har(monitor: Monitor, har: HarRecorder | None, settings: Settings) -> str | None:
+    """Write ``--har`` (in a worker thread); the problem in words if it could not be."""
+    if har is None or not settings.har:
+        return None
+    from conndebug.core.har_export import save_har
+
+    try:
+        await save_har(
+            har, Path(settings.har), monitor.redactor, title=f"conndebug watch {settings.url}"
+        )
+    except (OSError, asyncio.TimeoutError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        return f"--har {settings.har} could not be written: {reason}"
+    return None
 
 
 def run_watch(

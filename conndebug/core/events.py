@@ -635,11 +635,21 @@ class ProbeStep(Event):
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class Packet(Event):
     """One Engine.IO packet as it crossed the wire (the packet tap; emitted only when asked:
-    ``watch --trace``, the inspector)."""
+    ``watch --trace``, the wire inspector)."""
 
     kind: ClassVar[str] = "packet"
     optional: ClassVar[frozenset[str]] = frozenset(
-        {"sio_type", "namespace", "ack_id", "binary_size", "request_id", "problem"}
+        {
+            "sio_type",
+            "namespace",
+            "ack_id",
+            "binary_size",
+            "request_id",
+            "problem",
+            "decoded",
+            "pong_ms",
+            "interval_ms",
+        }
     )
     direction: str
     """``in`` (from the server) or ``out``."""
@@ -649,7 +659,9 @@ class Packet(Event):
     size: int
     """Bytes of the packet on the wire."""
     preview: str
-    """What it carried, bounded and redacted (binary data as ``<binary 4 B> 0a0b0c0d``)."""
+    """What it carried after its Engine.IO type, bounded and redacted (the Socket.IO packet of a
+    message: ``0{"token":"‹redacted…›"}``; binary data as ``<binary 4 B> 0a0b0c0d``, or only
+    ``<binary 33 B>`` when it is ``decoded``)."""
     sio_type: str | None = None
     """The Socket.IO packet type of a message (``EVENT``, ``CONNECT_ERROR``, ``ATTACHMENT``...)."""
     namespace: str | None = None
@@ -657,16 +669,74 @@ class Packet(Event):
     binary_size: int | None = None
     """For binary data: its true size in bytes."""
     request_id: int | None = None
-    """Over polling: the number of the HTTP request that carried it."""
+    """Over polling: the number of the HTTP request that carried it (a ``GET`` brings packets
+    in, a ``POST`` takes them out; the HAR export's entries carry the same number)."""
     problem: str | None = None
     """Why it could not be decoded, if it could not."""
+    decoded: str | None = None
+    """A binary packet a parser decodes (msgpack): what it carried as JSON text, redacted."""
+    pong_ms: float | None = None
+    """A ``PONG``: milliseconds after the ``PING`` it answers (``3probe`` after ``2probe``)."""
+    interval_ms: float | None = None
+    """A heartbeat ``PING``: milliseconds since the previous one from the same side."""
+
+    @property
+    def wire(self) -> str:
+        """The packet as the wire (and DevTools) shows it: ``40{...}``, ``2probe``, ``3``; a
+        binary one as its preview (decoded when a parser decodes it)."""
+        if self.binary_size is not None:
+            return f"{self.preview} msgpack {self.decoded}" if self.decoded else self.preview
+        return _EIO_DIGITS.get(self.eio_type, "") + self.preview
+
+    @property
+    def label(self) -> str:
+        """``EVENT``, ``CONNECT /admin``, ``ACK #3``, ``PING``..."""
+        what = self.sio_type or self.eio_type
+        if self.namespace not in (None, "/"):
+            what += f" {self.namespace}"
+        if self.ack_id is not None:
+            what += f" #{self.ack_id}"
+        return what
+
+    @property
+    def carrier(self) -> str:
+        """``GET #12`` / ``POST #13`` over polling, else ``""``."""
+        if self.request_id is None:
+            return ""
+        return f"{'GET' if self.direction == 'in' else 'POST'} #{self.request_id}"
+
+    @property
+    def timing(self) -> str:
+        """``0.4 ms after its ping`` (a pong), ``25000 ms after the last`` (a ping), else ``""``."""
+        if self.pong_ms is not None:
+            return f"{self.pong_ms:.1f} ms after its ping"
+        if self.interval_ms is not None:
+            return f"{self.interval_ms:.0f} ms after the last"
+        return ""
 
     @property
     def detail(self) -> str:
         arrow = "←" if self.direction == "in" else "→"
-        what = self.eio_type if self.sio_type is None else f"{self.eio_type} {self.sio_type}"
-        where = f" {self.namespace}" if self.namespace not in (None, "/") else ""
-        return f"{arrow} {self.transport} {what}{where} ({self.size} B) {self.preview}".rstrip()
+        carrier = f" {self.carrier}" if self.request_id is not None else ""
+        timing = self.timing
+        timing = f" {timing}" if timing else ""
+        problem = f" — not decoded: {self.problem}" if self.problem else ""
+        return (
+            f"{arrow} {self.transport}{carrier} {self.label} ({self.size} B){timing}: "
+            f"{self.wire}{problem}"
+        )
+
+
+_EIO_DIGITS = {
+    "OPEN": "0",
+    "CLOSE": "1",
+    "PING": "2",
+    "PONG": "3",
+    "MESSAGE": "4",
+    "UPGRADE": "5",
+    "NOOP": "6",
+}
+"""Engine.IO packet types as their digit on the wire."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)

@@ -144,6 +144,9 @@ class Snapshot:
     proxy: str | None = None
     tls_verify: str = ""
     insecure: bool = False
+    in_front: str | None = None
+    """What answers in front of the server, by name (``nginx → server: aiohttp``), once the
+    answers read named it (:mod:`conndebug.core.path`)."""
     sid: str | None = None
     """Socket.IO socket id."""
     engine_sid: str | None = None
@@ -228,4 +231,8 @@ class MonitorAPI(Protocol):
         self, name: str, payload: Any = None, *, ack: bool = False, timeout: float = 5.0
     ) -> AckResult:
         """Send an event (recorded as ``event_out``); with ``ack`` wait for the answer."""
+        ...
+
+    def set_trace(self, on: bool) -> None:
+        """Publish a ``packet`` event per Engine.IO packet from now on (``False``: stop)."""
         ...

@@ -151,6 +151,11 @@ _HEADER_LINE = re.compile(
 )
 _URL_PASSWORD = re.compile(r"(?i)(?<![a-z0-9+.-])([a-z][a-z0-9+.-]{0,15}://[^\s/@:]*):([^\s/@]+)@")
 """The password in a URL's user-info (``http://user:password@proxy:3128``)."""
+_JSON_FIELD = re.compile(
+    r'"([A-Za-z_$][A-Za-z0-9_.$-]{0,63})"[ \t]*:[ \t]*"((?:[^"\\\r\n]|\\.){1,4096})"'
+)
+"""``"name": "value"`` in JSON text (a packet's, cut or whole; secret names chosen by the
+callback). Starts only at a quote, and its two alternatives cannot both match a character."""
 _MIN_SECRET = 6
 """Known secrets shorter than this are not searched for in free text (too many false hits)."""
 
@@ -192,6 +197,13 @@ def _mask_name_value(match: re.Match[str]) -> str:
     if value.startswith("‹redacted") or not is_secret_name(name):
         return match.group(0)
     return f"{name}={_mask(value, _label(name))}"
+
+
+def _mask_json_field(match: re.Match[str]) -> str:
+    name, value = match.group(1), match.group(2)
+    if value.startswith("‹redacted") or not _secret_key(name):
+        return match.group(0)
+    return f'"{name}":"{_mask(value, _label(name))}"'
 
 
 def _mask_header_line(match: re.Match[str]) -> str:
@@ -250,8 +262,8 @@ class Redactor:
         """Mask a value known to be secret (a token field, a cookie value)."""
         if value is None or self.show_secrets:
             return value
-        if not value:
-            return value
+        if not value or value.startswith("‹redacted"):
+            return value  # empty, or masked already (a file conndebug wrote)
         return _mask(value, "jwt" if _JWT.fullmatch(value) else label)
 
     def text(self, text: str) -> str:
@@ -279,6 +291,17 @@ class Redactor:
             text = _URL_PASSWORD.sub(_mask_url_password, text)
         if "=" in text:
             text = _NAME_VALUE.sub(_mask_name_value, text)
+        return text
+
+    def wire(self, text: str) -> str:
+        """:meth:`text`, and the values of secret-named fields of JSON in it (``{"token":
+        "…"}``), for what crossed the wire (a packet, a polling body, a websocket message),
+        whole or cut: whatever its keys, wherever it came from."""
+        if self.show_secrets or not text:
+            return text
+        text = self.text(text)
+        if '"' in text:
+            text = _JSON_FIELD.sub(_mask_json_field, text)
         return text
 
     def value(self, value: Any, *, key: str | None = None) -> Any:

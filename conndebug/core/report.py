@@ -113,7 +113,8 @@ class ReportSection:
     history: Sequence[Event] = ()
     summary: Mapping[str, Any] = field(default_factory=dict)
     """What a support engineer reads first (state, verdict, transport, cause, fix); shown above
-    everything else. Empty for the probe, whose verdict is its summary."""
+    everything else. For the probe, whose verdict is its summary: the path in front of the
+    server, its stickiness, and what ``--hold`` saw."""
     round_trips: Mapping[str, Any] = field(default_factory=dict)
     """Round trips as statistics (count, min, p50, p95, max, misses), not one row per sample."""
 

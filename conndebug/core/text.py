@@ -17,7 +17,10 @@ ONE_LINE = 240
 
 def one_line(text: str, limit: int = ONE_LINE) -> str:
     """``text`` as one printable line of at most ``limit`` characters (``…`` marks a cut)."""
-    flat = " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())
+    if text.isprintable():  # the usual case, at C speed
+        flat = " ".join(text.split())
+    else:
+        flat = " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 

@@ -512,6 +512,12 @@ CATALOG: tuple[VerdictSpec, ...] = (
                 "in too, set `allowEIO3: true` on the server.",
             ),
             _v(
+                "heartbeat",
+                "Quiet connections are cut after {limit} s: a heartbeat mismatch, not a proxy",
+                "{explanation}",
+                "{fix}",
+            ),
+            _v(
                 "unsupported",
                 "The server does not speak Engine.IO 4",
                 'Asked with EIO=4, the server answered {status_line} "{message}" (Engine.IO code '
@@ -791,8 +797,34 @@ CATALOG: tuple[VerdictSpec, ...] = (
         "connection_unstable",
         1,
         "connected, but the connection does not hold: it drops at a regular interval (a proxy's "
-        "timeout) or goes silent (a black hole)",
+        "timeout) or goes silent (a black hole); measured by `probe --hold` or told by the drops "
+        "`watch` sees: an idle timeout, a lifetime cap, or a request timeout below pingInterval "
+        "that cuts held long-polls",
         (
+            _v(
+                "idle",
+                "An idle timeout of {limit} s cuts quiet connections{at_box}",
+                "{explanation}{also}",
+                "{fix}",
+            ),
+            _v(
+                "lifetime",
+                "A lifetime cap of {limit} s cuts every connection{at_box}",
+                "{explanation}{also}",
+                "{fix}",
+            ),
+            _v(
+                "request",
+                "Held long-polls are cut after {limit} s{at_box}: polling clients cannot stay",
+                "{explanation}{also}",
+                "{fix}",
+            ),
+            _v(
+                "busy_cut",
+                "Only the busy connection was cut, after {limit} s",
+                "{explanation}{also}",
+                "{fix}",
+            ),
             _v(
                 "default",
                 "The connection drops every ~{every_s} s",

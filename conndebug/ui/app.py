@@ -32,7 +32,7 @@ from textual.widgets import Footer
 from conndebug.config import Settings
 from conndebug.core.clock import Clock, SystemClock
 from conndebug.core.errors import ConndebugError
-from conndebug.core.events import Event, Note, Rtt
+from conndebug.core.events import Event, Note, Packet, Rtt
 from conndebug.core.model import MonitorAPI, Snapshot, State
 from conndebug.core.redact import settings_redactor
 from conndebug.ui.demo import (
@@ -43,6 +43,7 @@ from conndebug.ui.demo import (
     settle,
 )
 from conndebug.ui.history import next_filter
+from conndebug.ui.packets import next_filter as next_packet_filter
 from conndebug.ui.report_files import save_report
 from conndebug.ui.screens import EmitRequest, EmitScreen, HelpRow, HelpScreen
 from conndebug.ui.text import Now, millis
@@ -55,6 +56,7 @@ from conndebug.ui.widgets import (
     SessionPanel,
     StatusPanel,
     TargetPanel,
+    WireInspector,
 )
 from conndebug.ui.widgets.demo_panel import FaultView
 
@@ -90,7 +92,10 @@ _HELP: dict[str, str] = {
     "conndebug.probe": "probe the target and show the verdict",
     "conndebug.emit": "emit an event (name, JSON payload, wait for the ack)",
     "conndebug.save_report": "save a redacted report (JSON + Markdown)",
-    "conndebug.history_filter": "history filter: quiet / everything / problems",
+    "conndebug.history_filter": "filter: History (quiet / everything / problems), or the wire "
+    "inspector's when it is open (every packet / no heartbeats / Socket.IO / problems)",
+    "conndebug.wire": "wire inspector: every Engine.IO/Socket.IO packet in and out (open / close)",
+    "conndebug.search": "search the wire inspector's packets (Enter keeps it, Esc clears it)",
     "conndebug.details": "the whole reason: title, explanation and fix",
     "conndebug.help": "this help",
     "conndebug.quit": "quit (closes the connection cleanly)",
@@ -113,6 +118,8 @@ _CONNECTION_KEYS: list[Binding] = [
     Binding("s", "save_report", "Save", id="conndebug.save_report"),
     Binding("l", "history_filter", "Filter", id="conndebug.history_filter"),
     Binding("i,enter", "details", "Why", key_display="i", id="conndebug.details"),
+    Binding("w", "wire", "Wire", id="conndebug.wire"),
+    Binding("slash", "search", "Search", key_display="/", show=False, id="conndebug.search"),
 ]
 _DEMO_KEYS: list[Binding] = [
     Binding("f", "firewall", "Firewall", show=False, id="demo.firewall"),
@@ -150,6 +157,7 @@ FOOTER_PRIORITY: tuple[str, ...] = (
     "conndebug.emit",
     "conndebug.save_report",
     "conndebug.history_filter",
+    "conndebug.wire",
     "conndebug.details",
 )
 """Which footer keys stay when the footer is too narrow for all: the first ones. The others
@@ -368,6 +376,9 @@ class ConndebugApp(App[int]):
         if batch:
             self.query_one(HistoryLog).add_events(batch)
             self.query_one(EventsLog).add_events(batch)
+            wire = self.wire
+            if wire is not None:
+                wire.log_widget.add_events(batch)
         self.snap = snap = self.monitor.snapshot()
         now = self.now()
         self.query_one(StatusPanel).show(snap, now)
@@ -411,6 +422,8 @@ class ConndebugApp(App[int]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "probe" and self.probe_runner is None:
             return False
+        if action == "search":
+            return self.wire is not None
         if parameters[-1:] == (ALWAYS,):
             return True
         binding_id = self._footer_action_ids.get(action)
@@ -443,9 +456,57 @@ class ConndebugApp(App[int]):
         self.run_op(verb, self.monitor.toggle)
 
     def action_history_filter(self, _via: str = "") -> None:
+        wire = self.wire
+        if wire is not None:
+            log = wire.log_widget
+            log.packet_filter = next_packet_filter(log.packet_filter)
+            self.note(f"l: wire inspector filter: {log.packet_filter.label}")
+            return
         history = self.query_one(HistoryLog)
         history.history_filter = next_filter(history.history_filter)
         self.note(f"l: history filter: {history.history_filter.label}")
+
+    @property
+    def wire(self) -> WireInspector | None:
+        """The wire inspector, while it is open."""
+        try:
+            return self.query_one(WireInspector)
+        except NoMatches:
+            return None
+
+    def action_wire(self, _via: str = "") -> None:
+        """``w``: open the wire inspector in the History's place (the packet tap runs while it
+        is open), or close it."""
+        wire = self.wire
+        if wire is not None:
+            self.monitor.set_trace(False)
+            wire.remove()
+            self.screen.remove_class("-wire")
+            self.query_one(HistoryLog).focus()
+            self.note("w: wire inspector closed (the packet tap is off)")
+            return
+        self.monitor.set_trace(True)
+        wire = WireInspector(id="wire", tz=self.tz)
+        self.query_one("#row-bottom").mount(wire, before=self.query_one(HistoryLog))
+        self.screen.add_class("-wire")
+        # Packets already in the history (none, unless the tap ran before): shown at once.
+        earlier = [e for e in self.monitor.bus.history if isinstance(e, Packet)]
+        self.call_after_refresh(self._wire_opened, wire, earlier)
+        self.note(
+            "w: wire inspector open: every packet in and out from now on "
+            "(l: filter, /: search, w: close)"
+        )
+
+    def _wire_opened(self, wire: WireInspector, earlier: list[Event]) -> None:
+        if earlier:
+            wire.log_widget.add_events(earlier[-wire.log_widget.KEEP :])
+        wire.log_widget.focus()
+
+    def action_search(self, _via: str = "") -> None:
+        """``/``: search the wire inspector's packets."""
+        wire = self.wire
+        if wire is not None:
+            wire.open_search()
 
     def action_help(self, _via: str = "") -> None:
         if isinstance(self.screen, HelpScreen):
@@ -502,8 +563,28 @@ class ConndebugApp(App[int]):
             saved_at=self.clock.time(),
             probe=self.last_probe,
         )
-        self.note(f"s: report saved (secrets redacted): {json_path.resolve()} and {md_path.name}")
-        self.notify(f"{json_path.resolve()}\n{md_path.resolve()}", title="Report saved", timeout=12)
+        har_path = await self._save_har(json_path.with_suffix(".har"))
+        also = f", {har_path.name}" if har_path is not None else ""
+        self.note(
+            f"s: report saved (secrets redacted): {json_path.resolve()} and {md_path.name}{also}"
+        )
+        paths = [json_path, md_path, *([har_path] if har_path is not None else [])]
+        self.notify("\n".join(str(p.resolve()) for p in paths), title="Report saved", timeout=12)
+
+    async def _save_har(self, path: Path) -> Path | None:
+        """The wire's HAR beside the report (when the monitor records it); None without one."""
+        recorder = getattr(self.monitor, "har", None)
+        if recorder is None or recorder.empty:
+            return None
+        from conndebug.core.har_export import save_har
+
+        redactor = getattr(self.monitor, "redactor", None) or self.redactor
+        try:
+            await save_har(recorder, path, redactor, title=f"conndebug {self.settings.url}")
+        except (OSError, asyncio.TimeoutError) as exc:
+            self.problem(f"the HAR could not be written: {exc}")
+            return None
+        return path
 
     def action_probe(self, _via: str = "") -> None:
         runner = self.probe_runner
@@ -577,7 +658,11 @@ class ConndebugApp(App[int]):
             rows.setdefault(group, []).append(HelpRow(key, description, binding.id, available))
         groups = list(rows.items())
         groups.insert(
-            1, ("History and Events (the focused one; Tab moves between them)", SCROLL_ROWS)
+            1,
+            (
+                "History, Events and the wire inspector (the focused one; Tab moves between them)",
+                SCROLL_ROWS,
+            ),
         )
         return groups
 

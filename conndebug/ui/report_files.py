@@ -118,6 +118,7 @@ def monitor_section(
         "verdict": f"{verdict.code}: {verdict.title}" if verdict is not None else "none yet",
         "verdict_from": source or None,
         "transport": _transport(snap),
+        "in_front": snap.in_front or "not named (no answer read names a box)",
         "cause": cause,
         "fix": verdict.fix if verdict is not None else None,
     }

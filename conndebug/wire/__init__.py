@@ -48,7 +48,7 @@ from conndebug.wire._util import within
 
 if TYPE_CHECKING:
     from conndebug.wire._cookies import Cookie, CookieJar
-    from conndebug.wire._http import BODY_LIMIT, HttpClient, Response, Timings
+    from conndebug.wire._http import BODY_LIMIT, HttpClient, Response, Timings, next_request_id
     from conndebug.wire._observe import (
         ConnectionClosed,
         ConnectionOpened,
@@ -69,6 +69,7 @@ _LAZY = {
     "HttpClient": "_http",
     "Response": "_http",
     "Timings": "_http",
+    "next_request_id": "_http",
     "HEAD_LIMIT": "_proxy",
     "Proxy": "_proxy",
     "ProxyAnswer": "_proxy",
@@ -143,6 +144,7 @@ __all__ = [
     "connect_tcp",
     "connect_websocket",
     "describe_cert",
+    "next_request_id",
     "open_route",
     "open_tunnel",
     "peek_certificate",

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from conndebug.wire._observe import Observer
     from conndebug.wire._ws import WebSocket
 
-__all__ = ["BODY_LIMIT", "HttpClient", "Response", "Timings"]
+__all__ = ["BODY_LIMIT", "HttpClient", "Response", "Timings", "next_request_id"]
 
 BODY_LIMIT = 1024 * 1024
 """The most bytes of a body read by default (a request can ask for more or less)."""
@@ -157,6 +157,17 @@ class _Conn:
         """How it was opened (None once it has carried a request, or when adopted)."""
 
 
+STALE_RACE_S = 0.5
+"""A reused connection that ends without a byte of answer within this long after the request was
+sent met the server closing it while idle (a race every keep-alive client meets): the request is
+sent once more on a new connection. Later, the server or a proxy held the request and cut it (a
+long-poll cut by a proxy's request timeout): that is reported, never hidden by a retry."""
+
+
+def _stale(sent_at: float) -> bool:
+    return time.monotonic() - sent_at < STALE_RACE_S
+
+
 class _Retry(Exception):
     """A kept-alive connection ended before any byte of the answer: try a fresh one."""
 
@@ -192,6 +203,12 @@ class _Exchange:
 
 _request_ids = itertools.count(1)
 _NO_HEADERS: Headers = ()
+
+
+def next_request_id() -> int:
+    """A new request number (unique in this process), for a caller that must name a request
+    before it sends it: the packet tap records a polling POST's packets as they leave."""
+    return next(_request_ids)
 
 
 def _header_pairs(headers: HeaderInput) -> Sequence[tuple[str, str]]:
@@ -394,10 +411,13 @@ class HttpClient:
         body: bytes | None = None,
         timeout: float | None = None,
         limit: int = BODY_LIMIT,
+        request_id: int | None = None,
     ) -> Response:
         """Send one request and read its answer, its body up to ``limit`` bytes (the rest is
         not read and the connection is dropped: ``truncated``), the whole within ``timeout``
-        (default: the client's). A 3xx is returned, never followed.
+        (default: the client's). A 3xx is returned, never followed. ``request_id``: the number
+        the request and its observer record carry (one of :func:`next_request_id`; default: a
+        new one).
 
         Raises :class:`~conndebug.wire.WireError` (``TIMEOUT`` with the phase that hung: a
         connection step, or ``http`` once the request is sent), :class:`~conndebug.wire.NotHttp`,
@@ -406,7 +426,8 @@ class HttpClient:
         limit_s = self.timeout if timeout is None else timeout
         started_at = time.time()
         start = time.monotonic()
-        request_id = next(_request_ids)
+        if request_id is None:
+            request_id = next(_request_ids)
         method = method.upper()
         state = _Exchange()
         state.request_id = request_id
@@ -562,7 +583,7 @@ class HttpClient:
                 event = h.next_event()
             except h11.RemoteProtocolError as exc:
                 if eof:
-                    if not head_bytes and reused:
+                    if not head_bytes and reused and _stale(sent_at):
                         raise _Retry from None
                     raise _closed_early(head_bytes) from None
                 raise _not_http(exc, bytes(head_bytes)) from None
@@ -570,7 +591,7 @@ class HttpClient:
                 try:
                     chunk = await stream.read()
                 except (ConnectionError, OSError) as exc:
-                    if not head_bytes and reused:
+                    if not head_bytes and reused and _stale(sent_at):
                         raise _Retry from None
                     raise _reset(exc) from None
                 if chunk:

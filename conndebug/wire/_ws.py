@@ -980,6 +980,69 @@ async def connect_websocket(
     started_at = time.time()
     steps = _Steps()
     try:
+        return await _connect(
+            url, route, headers, timeout, cookies, subprotocols, max_message, observer, steps
+        )
+    except WsRefused:
+        raise  # its answer went to the observer already
+    except WireError as exc:
+        if observer is not None:
+            _observe_failure(observer, url, started_at, start, steps, exc)
+        raise
+
+
+def _observe_failure(
+    observer: Observer, url: str, started_at: float, start: float, steps: _Steps, exc: WireError
+) -> None:
+    """A websocket attempt that got no answer (refused, reset, timed out): the observer's
+    ``ws_refused`` record, without a status, with the error."""
+    from conndebug.wire._observe import HttpExchange
+
+    t = steps.timings
+    observer.ws_refused(
+        HttpExchange(
+            request_id=0,
+            connection_id=None,
+            started_at=started_at,
+            method="GET",
+            url=url,
+            http_version="1.1",
+            request_headers=(),
+            request_body=b"",
+            request_body_size=0,
+            status=None,
+            reason=None,
+            response_headers=(),
+            response_body=b"",
+            response_body_size=0,
+            truncated=False,
+            timings=Timings(
+                started_at=started_at,
+                dns=t.dns_ms,
+                tcp=t.tcp_ms,
+                proxy=t.proxy_ms,
+                tls=t.tls_ms,
+                total=(time.monotonic() - start) * 1000,
+            ),
+            error=exc,
+        )
+    )
+
+
+async def _connect(
+    url: str,
+    route: Route,
+    headers: HeaderInput,
+    timeout: float,
+    cookies: CookieJar | None,
+    subprotocols: Sequence[str],
+    max_message: int,
+    observer: Observer | None,
+    steps: _Steps,
+) -> WebSocket:
+    start = time.monotonic()
+    started_at = time.time()
+    try:
         stream = await within(_climb(route, steps, timeout, False), timeout)
     except asyncio.TimeoutError:
         raise _timeout(route, steps.phase, timeout) from None

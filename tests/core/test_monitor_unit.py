@@ -73,6 +73,7 @@ class FakeLink:
         self.ended: asyncio.Future[Ending] = asyncio.get_running_loop().create_future()
         self.connected = True
         self.graceful_close: bool | None = None
+        self.tap = request.tap
         self.rtt_ms = 1.0
         self.reads = 0
         self.pings = 0
@@ -137,6 +138,9 @@ class FakeLink:
 
     def recovery_state(self) -> Any:
         return None
+
+    def set_tap(self, tap: Any) -> None:
+        self.tap = tap
 
 
 class Script:
@@ -561,13 +565,13 @@ def verdicts(monitor: Monitor) -> list[tuple[str, str | None]]:
     return [(e.code, e.reason) for e in events_of(monitor.bus, "verdict")]
 
 
-def _drops(by: str) -> list[Any]:
-    """Connected for 30 s, then cut, three times: a timer below the 45 s heartbeat."""
+def _drops(by: str, every: float = 30.0) -> list[Any]:
+    """Connected for ``every`` s, then cut, three times: a timer below the 45 s heartbeat."""
     from conndebug.core.events import Connected, Disconnected
 
     events: list[Any] = []
     for n in range(3):
-        start = n * 31.0
+        start = n * (every + 1.0)
         events.append(
             Connected(
                 ts=start,
@@ -581,8 +585,8 @@ def _drops(by: str) -> list[Any]:
         )
         events.append(
             Disconnected(
-                ts=start + 30.0,
-                t=start + 30.0,
+                ts=start + every,
+                t=start + every,
                 reason="transport close (the server closed the websocket)",
                 will_reconnect=True,
                 by=by,
@@ -596,13 +600,21 @@ def test_drops_on_a_timer_below_the_heartbeat_name_the_proxys_read_timeout() -> 
     from conndebug.core.diagnosis import Diagnosis
 
     diagnosis = Diagnosis()
-    for event in _drops("server"):
+    for event in _drops("server", every=10.0):  # within the 25 s between two pings: idle
         diagnosis.feed(event)
     verdict = diagnosis.verdict
-    assert (verdict.code, diagnosis.finding.reason) == ("connection_unstable", "proxy_read_timeout")
+    assert (verdict.code, diagnosis.finding.reason) == ("connection_unstable", "idle")
     assert verdict.exit_code == 1
     assert "proxy_read_timeout 60s" in verdict.fix  # above 45 s, at least nginx's default
-    assert "every ~30.0 s" in verdict.title
+    assert verdict.title == "An idle timeout of 10 s cuts quiet connections"
+    # cut at 30 s, after the server's ping at 25 s crossed the connection: traffic did not keep
+    # it, so no idle timeout did this — every connection is cut at that age (GCP's 30 s default)
+    later = Diagnosis()
+    for event in _drops("server", every=30.0):
+        later.feed(event)
+    assert (later.verdict.code, later.finding.reason) == ("connection_unstable", "lifetime")
+    assert later.verdict.title == "A lifetime cap of 30 s cuts every connection"
+    assert "backend service timeout (default 30 s)" in later.verdict.fix
     mine = Diagnosis()
     for event in _drops("user"):  # the same drops, caused by the user (d): not a proxy
         mine.feed(event)

@@ -79,6 +79,7 @@ def test_gcp_lifetime_default_is_flagged_against_any_heartbeat() -> None:
         in (detail)
     )
     assert "affinity cookie GCLB" in detail
+    assert detail.endswith("(probe --hold measures it)")
     assert evidence["heartbeat_notes"] == [
         "Google Cloud external Application Load Balancer ends every websocket after 30 s by default"
     ]

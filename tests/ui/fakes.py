@@ -88,6 +88,7 @@ class FakeMonitor:
         """Raised (once) by the next operation, to test error display."""
         self.sid_counter = 1
         self.session_counter = 1
+        self.tracing = False
 
     # -- test helpers -------------------------------------------------------------------------
 
@@ -221,6 +222,10 @@ class FakeMonitor:
             ack_ms=1.25 if ack else None,
         )
         return self.ack if ack else AckResult(acked=False)
+
+    def set_trace(self, on: bool) -> None:
+        self.calls.append(f"trace {'on' if on else 'off'}")
+        self.tracing = on
 
     # -- load ---------------------------------------------------------------------------------
 

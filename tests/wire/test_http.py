@@ -301,3 +301,58 @@ async def test_connections_send_small_writes_at_once() -> None:
             assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
         finally:
             connected.stream.abort()
+
+
+async def test_a_held_request_cut_later_is_reported_not_sent_again() -> None:
+    # A long-poll held by a proxy and cut after its request timeout: retrying on a new connection
+    # would hide the cut (the monitor would never see why polling fails). Only a reused connection
+    # that ends at once (closed while idle, a race every keep-alive client meets) is retried.
+    requests: list[bytes] = []
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            head = await reader.readuntil(b"\r\n\r\n")
+            requests.append(head)
+            if len(requests) == 1:
+                writer.write(ok(b"first"))
+                await writer.drain()
+                continue
+            await asyncio.sleep(0.8)  # held, then cut without a word
+            writer.close()
+            return
+
+    server = await asyncio.start_server(handler, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        async with HttpClient(timeout=5) as http:
+            first = await http.request("GET", f"http://127.0.0.1:{port}/a")
+            assert first.body == b"first"
+            with pytest.raises(WireError) as caught:
+                await http.request("GET", f"http://127.0.0.1:{port}/held")
+        assert caught.value.kind is FailureKind.CLOSED
+        assert len(requests) == 2, "the cut request was sent again"
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+async def test_a_kept_connection_closed_while_idle_is_retried_once() -> None:
+    requests: list[bytes] = []
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        requests.append(head)
+        writer.write(ok(b"answer %d" % len(requests)))
+        await writer.drain()
+        writer.close()  # keep-alive announced, then closed while idle
+
+    server = await asyncio.start_server(handler, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        async with HttpClient(timeout=5) as http:
+            await http.request("GET", f"http://127.0.0.1:{port}/a")
+            again = await http.request("GET", f"http://127.0.0.1:{port}/b")
+        assert again.body == b"answer 2"
+    finally:
+        server.close()
+        await server.wait_closed()

@@ -20,8 +20,9 @@ In order (the first that finds something names the verdict):
 4. the server's refusal of the namespace → ``namespace_unknown``, ``session_expired``,
    ``auth_rejected``;
 5. the probe's CORS check refused the origin → ``cors_rejected``;
-6. connected: a blocked websocket, a transport the web client needs but the server lacks,
-   permissive CORS, or ``ok``.
+6. connected: a blocked websocket, a transport the web client needs but the server lacks, a
+   connection the path cuts (``probe --hold``: :mod:`conndebug.core.diagnosis.cuts`), permissive
+   CORS, or ``ok``.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from conndebug.core.diagnosis.cuts import hold_cut
 from conndebug.core.diagnosis.facts import Facts, Finding
 from conndebug.core.events import ConnectError, Note, UpgradeFailed
 from conndebug.core.session import is_expiry_message
@@ -732,6 +734,7 @@ def _connected(facts: Facts) -> Finding | None:
     return (
         _websocket_blocked(facts)
         or _transport_unavailable(facts)
+        or hold_cut(facts)
         or _cors_permissive(facts)
         or _ok(facts)
     )

@@ -8,7 +8,6 @@ step evidence), never a ``detail`` line to be parsed.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -102,6 +101,9 @@ class Facts:
     """Connections dropping after about the same time, again and again (the drop rule)."""
     last_disconnect: Disconnected | None = None
     """How the last connection ended, while no new one holds."""
+    path: dict[str, Any] | None = None
+    """What answers in front of the server: the path's evidence (``note`` topic ``path``,
+    :meth:`conndebug.core.path.identify.PathReport.to_evidence`)."""
     gave_up: ReconnectFailed | None = None
 
     def of_phase(self, *phases: str | None) -> list[ConnectError]:
@@ -111,9 +113,6 @@ class Facts:
     def structured(self) -> list[ConnectError]:
         """Failures a live client described with a ``kind`` (not a record's guesses)."""
         return [f for f in self.failures if f.failure is not None]
-
-
-_OPEN = re.compile(r"Engine\.IO session (\S+) opened over \S+ \(upgrades offered: ([^;]*);")
 
 
 def gather(facts: Facts, event: Event) -> bool:
@@ -205,16 +204,17 @@ def gather(facts: Facts, event: Event) -> bool:
             facts.guest.append(event)
         elif event.topic == "reconnect":
             facts.drops.observe(event)  # "listens again": the drop before it was a restart
+        elif event.topic == "path" and event.facts:
+            facts.path = dict(event.facts)
         elif event.topic in ("settings", "target") and event.facts:
             facts.context = dict(event.facts)
             facts.url = facts.url or facts.context.get("url")
-        elif event.topic == "open":
-            found = _OPEN.match(event.text)
-            if found:
-                facts.engine_sids.append(found.group(1))
-                offered = found.group(2).strip()
-                facts.upgrades_offered = () if offered == "none" else tuple(offered.split(", "))
-                facts.upgrades_known = True
+        elif event.topic == "open" and event.facts:
+            sid = event.facts.get("engine_sid")
+            if sid:
+                facts.engine_sids.append(str(sid))
+            facts.upgrades_offered = tuple(str(u) for u in event.facts.get("upgrades") or ())
+            facts.upgrades_known = True
     else:
         return False
     return True

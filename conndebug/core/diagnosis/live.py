@@ -6,10 +6,11 @@ leave the verdict to the connection rules (:mod:`conndebug.core.diagnosis.connec
 
 1. **a stall** in progress (nothing arrived for longer than the bound) while connected →
    ``connection_unstable`` / ``stalled`` (exit 1, as the state is);
-2. **drops at a regular interval** (the drop rule, :mod:`conndebug.core.drops`): below the
-   heartbeat → ``connection_unstable`` / ``proxy_read_timeout``, otherwise ``periodic`` (the
-   ``default``) — drops the user caused, drops whose cause the client saw, and restarts never
-   count;
+2. **drops at a regular interval** (the drop rule, :mod:`conndebug.core.drops`): told apart by
+   the traffic that crossed the connections (:func:`conndebug.core.diagnosis.cuts.drops_cut`) →
+   ``connection_unstable`` / ``idle`` or ``lifetime``, naming the box when the path is known;
+   without the heartbeat, below it → ``proxy_read_timeout``, otherwise the ``default`` — drops
+   the user caused, drops whose cause the client saw, and restarts never count;
 3. **a kick later than right after connecting** → ``server_disconnect`` / ``kicked`` (right after
    connecting is the connection rules' ``server_disconnect``);
 4. **dropped and not back yet**, later than right after connecting (no failure since: a
@@ -30,6 +31,7 @@ from collections.abc import Callable
 from typing import Any
 
 from conndebug.core.diagnosis.connection import KICK_WINDOW_MS, base_evidence
+from conndebug.core.diagnosis.cuts import drops_cut
 from conndebug.core.diagnosis.facts import Facts, Finding
 
 __all__ = ["RULES"]
@@ -87,6 +89,9 @@ def _periodic(facts: Facts) -> Finding | None:
     found = facts.drop_finding
     if found is None:
         return None
+    cut = drops_cut(facts)  # an idle timeout or a lifetime cap, and the box, when it can tell
+    if cut is not None:
+        return cut
     heartbeat, beats = _heartbeat(facts)
     evidence = {
         **base_evidence(facts),
@@ -183,7 +188,7 @@ def _fell_back(facts: Facts) -> Finding | None:
             return Finding("websocket_blocked", "upgrade_stripped", ev)
         ev["server_note"] = f' "{f.engine_message}"' if f.engine_message else ""
         return Finding("websocket_blocked", "refused", ev)
-    if f.failure == "connect_timeout":
+    if f.failure == "connect_timeout" or f.phase == "timeout":  # a live client's, a record's
         ev["timeout_s"] = f"{facts.context.get('ws_timeout_s', 'unknown')}"
         return Finding("websocket_blocked", "hang", ev)
     if f.reason in ("reset", "eof", "closed") or f.failure == "closed":

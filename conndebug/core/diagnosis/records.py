@@ -112,11 +112,14 @@ def _cors(facts: Facts) -> Finding | None:
     blocked = facts.cors + [f for f in facts.failures if f.phase == "cors"]
     if not blocked:
         return None
-    preflight = [n for n in facts.cors if "preflight" in n.text]
+    preflight = [
+        n for n in facts.cors if str((n.facts or {}).get("method", "")).startswith("OPTIONS")
+    ]
     first = preflight[0] if preflight else blocked[0]  # the preflight's answer says why
     if isinstance(first, Note):
-        what = first.text.removeprefix("the browser blocked ")
-        target, _, why = what.partition(": ")
+        seen = first.facts or {}
+        target = f"{seen.get('method', '')} {seen.get('url', first.url or '')}".strip()
+        why = str(seen.get("why", "the answer was not allowed"))
     else:
         target, why = f"the polling request {first.url or ''}".strip(), "the answer was not allowed"
     consequence = (

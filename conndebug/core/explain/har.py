@@ -8,6 +8,8 @@ establishment: net::ERR_CONNECTION_REFUSED", "WebSocket is closed before the con
 established." when the client gave up). A request the browser refused the page (CORS) or could not
 send has status 0 and ``response._error`` (``net::ERR_FAILED``, ``net::ERR_CONNECTION_REFUSED``).
 Firefox writes the same entries without the underscored fields and without websocket frames.
+conndebug's own HAR (creator ``conndebug``, :mod:`conndebug.core.har_export`) is Chrome's form,
+with a refused websocket's real status and no page (so no CORS gap is said).
 
 Entries are replayed in time order; Engine.IO requests (``EIO=`` in the query) become attempts,
 packets and failures, the others (a guest session's POST) HTTP notes.
@@ -85,13 +87,16 @@ def read_har(data: Mapping[str, Any], path: str, redactor: Redactor) -> Timeline
     log = data["log"]
     creator = log.get("creator") if isinstance(log.get("creator"), Mapping) else {}
     creator_name = str(creator.get("name", "")) if isinstance(creator, Mapping) else ""
+    ours = creator_name == "conndebug"
     if creator_name == "WebInspector":
         source = "chrome-har"
     elif "firefox" in creator_name.lower():
         source = "firefox-har"
+    elif ours:
+        source = "conndebug-har"
     else:
         source = "har"
-    timeline = Timeline(source=source, path=path, client="browser")
+    timeline = Timeline(source=source, path=path, client="conndebug" if ours else "browser")
     replay = Replay(timeline, redactor)
     entries = [e for e in log["entries"] if isinstance(e, Mapping)]
 
@@ -315,7 +320,7 @@ def read_har(data: Mapping[str, Any], path: str, redactor: Redactor) -> Timeline
             timeline.gap(
                 "the HAR starts after the connection was made: its handshake is not recorded"
             )
-    if timeline.origin is None:
+    if timeline.origin is None and not ours:  # conndebug's own HAR has no page
         timeline.gap("the page's own address is not recorded: CORS cannot be judged")
     return timeline
 

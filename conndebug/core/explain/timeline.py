@@ -26,7 +26,9 @@ from conndebug.core.events import (
     Event,
     EventIn,
     EventOut,
+    Fallback,
     Note,
+    Rtt,
     TransportChanged,
     UpgradeFailed,
 )
@@ -36,6 +38,10 @@ from conndebug.core.redact import Redactor
 __all__ = ["EIO_ERRORS", "Replay", "SioPacket", "Timeline", "engine_error", "parse_sio"]
 
 E = TypeVar("E", bound=Event)
+
+ROUND_TRIP_PREFIX = "/conndebug-probe-"
+"""The namespaces of conndebug's own round trips (``conndebug.client.client.PROBE_PREFIX``; not
+imported: ``explain`` starts without the client)."""
 
 EIO_ERRORS = {
     0: "Transport unknown",
@@ -161,6 +167,10 @@ class Replay:
         self.connect_sent: dict[str, float] = {}
         """Namespace → time its CONNECT went out (for the connected event's elapsed time)."""
         self.attempt_started: float | None = None
+        self.last_failure: ConnectError | None = None
+        """The failure that ended the last attempt (a websocket's, before a fallback)."""
+        self.how = "direct"
+        """How the current attempt reached its transport (``fallback`` after a websocket failed)."""
 
     # -- low level ---------------------------------------------------------------------------
 
@@ -183,6 +193,32 @@ class Replay:
         """The client starts a connection (or an upgrade when ``sid`` is given)."""
         if sid is not None:
             return
+        failed = self.last_failure
+        self.last_failure = None
+        if (
+            transport == "polling"
+            and failed is not None
+            and failed.transport == "websocket"
+            and failed.source == "transport"
+        ):
+            # Polling right after a failed websocket, before any reconnection: the client fell
+            # back within the same attempt (socket.io-client's reconnection would try the
+            # websocket first again); conndebug and tryAllTransports clients do that.
+            self.how = "fallback"
+            started = self.attempt_started if self.attempt_started is not None else failed.ts
+            self.emit(
+                Fallback,
+                ts,
+                from_transport="websocket",
+                to_transport="polling",
+                why=failed.message,
+                elapsed_ms=round((ts - started) * 1000.0, 1),
+                phase=failed.phase,
+                status=failed.status,
+                code=failed.code,
+            )
+            return
+        self.how = "direct"
         self.attempts += 1
         self.attempt_started = ts
         self.connected = False
@@ -217,6 +253,7 @@ class Replay:
             level="error",
             topic="cors",
             url=self.url(url),
+            facts={"method": method, "url": self.url(url), "why": why},
         )
 
     def failed(self, ts: float, message: str, **fields: Any) -> None:
@@ -224,7 +261,7 @@ class Replay:
         for key in ("cause", "url"):
             if isinstance(fields.get(key), str):
                 fields[key] = self.text(fields[key])
-        self.emit(ConnectError, ts, message=self.text(message), **fields)
+        self.last_failure = self.emit(ConnectError, ts, message=self.text(message), **fields)
         self.connected = False
 
     def upgrade_failed(self, ts: float, why: str, **fields: Any) -> None:
@@ -260,6 +297,13 @@ class Replay:
             text=f"Engine.IO session {self.sid} opened over {transport} (upgrades offered: "
             f"{offered}; ping every {self.ping_interval_ms} ms, timeout {self.ping_timeout_ms} ms)",
             topic="open",
+            facts={
+                "engine_sid": self.sid,
+                "transport": transport,
+                "upgrades": list(self.upgrades),
+                "ping_interval_ms": self.ping_interval_ms,
+                "ping_timeout_ms": self.ping_timeout_ms,
+            },
         )
 
     def eio_packet(self, ts: float, text: str, direction: str, transport: str) -> None:
@@ -289,6 +333,9 @@ class Replay:
     def sio_packet(self, ts: float, packet: SioPacket, direction: str, transport: str) -> None:
         """One Socket.IO packet, ``in`` or ``out``."""
         nsp = packet.namespace
+        if nsp.startswith(ROUND_TRIP_PREFIX):
+            self._round_trip(ts, packet, direction)
+            return
         if direction == "out":
             if packet.type == 0:
                 self.connect_sent[nsp] = ts
@@ -314,7 +361,7 @@ class Replay:
                 sid=str(sid) if sid is not None else None,
                 engine_sid=self.sid,
                 namespace=nsp,
-                how="direct",
+                how=self.how,
                 ping_interval_ms=self.ping_interval_ms,
                 ping_timeout_ms=self.ping_timeout_ms,
                 elapsed_ms=(ts - started) * 1000 if started is not None else None,
@@ -343,6 +390,17 @@ class Replay:
             )
         elif packet.type == 1:
             self.disconnected(ts, "io server disconnect", transport=transport)
+
+    def _round_trip(self, ts: float, packet: SioPacket, direction: str) -> None:
+        """conndebug's own round trip (a ``CONNECT`` to a namespace no server has, answered
+        with ``CONNECT_ERROR``, in a HAR or JSONL conndebug wrote): a sample, not a refusal."""
+        if direction == "out":
+            if packet.type == 0:
+                self.connect_sent[packet.namespace] = ts
+            return
+        sent = self.connect_sent.pop(packet.namespace, None)
+        if sent is not None and packet.type in (0, 4) and ts >= sent:
+            self.emit(Rtt, ts, ms=round((ts - sent) * 1000.0, 3), method="namespace-probe")
 
     def polling_payload(self, ts: float, body: str, direction: str) -> None:
         """An Engine.IO v4 polling payload: packets separated by the record separator."""

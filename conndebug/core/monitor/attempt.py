@@ -11,7 +11,8 @@ websocket's close code and who closed it).
 (no connection of a failed attempt is ever reused) sharing one cookie jar (a load balancer's
 affinity cookie survives a reconnection, as in a browser), and the client's own fallback
 (websocket first: a refusal falls back at once, a hang after ``--ws-timeout``; polling first: the
-upgrade is tried and its failure kept).
+upgrade is tried and its failure kept). Every answer it reads goes to its path witness
+(:class:`~conndebug.core.path.witness.PathWitness`): the boxes in front of the server.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from conndebug.core.monitor.link import Link, LinkLike
 
 if TYPE_CHECKING:
     from conndebug.client import Failure, PacketProblem, PacketRecord, RecoveryState
+    from conndebug.wire import Observer
 
 __all__ = ["AttemptRequest", "Connector", "WireConnector"]
 
@@ -54,26 +56,32 @@ Connector = Callable[[AttemptRequest], Awaitable[LinkLike]]
 class WireConnector:
     """Attempts over :mod:`conndebug.wire` and :mod:`conndebug.client` for ``settings``."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, observer: Observer | None = None) -> None:
+        from conndebug.core.path.witness import PathWitness
         from conndebug.wire import CookieJar
 
         self.settings = settings
         self.cookies = CookieJar()
         self.attempts = 0
+        self.witness = PathWitness()
+        """The answers of every attempt, read for the path in front of the server."""
+        self.observer = observer
+        """Sees every HTTP exchange and websocket of every attempt (the HAR export)."""
 
     async def __call__(self, request: AttemptRequest) -> Link:
         from conndebug.client import ClientError, connect, target_from_settings
+        from conndebug.core.path.witness import WitnessedHttp
         from conndebug.wire import HttpClient
 
         s = self.settings
         self.attempts += 1
-        http = HttpClient(s, timeout=s.connect_timeout)
+        http = HttpClient(s, timeout=s.connect_timeout, observer=self.observer)
         http.cookies = self.cookies
         link = Link(http, namespace=s.namespace)
         transports: Any = request.transports
         try:
             connected = await connect(
-                http,
+                WitnessedHttp(http, self.witness),
                 target_from_settings(s),
                 namespace=s.namespace,
                 auth=request.auth,

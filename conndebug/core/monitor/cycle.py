@@ -86,6 +86,7 @@ if TYPE_CHECKING:
     from conndebug.client import Event as ServerEvent
     from conndebug.client import Failure, PacketProblem, PacketRecord, RecoveryState
     from conndebug.core.diagnosis import Diagnosis
+    from conndebug.core.har_export import HarRecorder
     from conndebug.core.verdicts import Verdict
 
 __all__ = ["NOTE_CHARS", "PORT_POLL_S", "Monitor", "host_port", "make_monitor", "port_open"]
@@ -95,6 +96,9 @@ NOTE_CHARS = 600
 """The longest note or connect error in the history (a hostile server's bytes are cut there)."""
 PACKET_PREVIEW = 200
 """Characters of a packet's text shown in a ``packet`` event."""
+
+TAP_SLICE = 128
+"""Packets published per turn of the event loop (a storm's are queued, see ``Monitor._tap``)."""
 
 PortCheck = Callable[[str, int], Awaitable[bool]]
 _UNDIAGNOSED = frozenset({EventIn, EventOut, Packet, VerdictChanged})
@@ -155,6 +159,7 @@ class Monitor:
         create_guest: CreateGuest | None = None,
         port_check: PortCheck | None = None,
         trace: bool = False,
+        har: HarRecorder | None = None,
     ) -> None:
         self.settings = settings
         self.clock: Clock = clock or (bus.clock if bus is not None else SystemClock())
@@ -163,7 +168,13 @@ class Monitor:
         self.admin_key = admin_key
         self.trace = trace
         """Publish one ``packet`` event per Engine.IO packet (``watch --trace``, the inspector)."""
-        self._connector: Connector = connector or WireConnector(settings)
+        self.har = har
+        """Keeps every HTTP exchange and websocket of the connection for a HAR export."""
+        self._connector: Connector = connector or WireConnector(settings, observer=har)
+        self._path_told: str | None = None
+        """The path last told (a ``note`` with topic ``path``)."""
+        self._in_front: str | None = None
+        """The boxes of that path by name, for the panel."""
         self._port_check = port_check or port_open
         self._backoff = Backoff(
             min_s=settings.reconnect_delay,
@@ -227,6 +238,11 @@ class Monitor:
         self._attempt_started: float | None = None
         self._events_in = 0
         self._events_out = 0
+        self._taps: list[PacketRecord] = []
+        """Packets tapped and not yet published (see :meth:`_tap`)."""
+        self._taps_due = False
+        self._pings: dict[tuple[str, str], float] = {}
+        """The last ``PING`` of each side (and of the upgrade's probe): monotonic time."""
         self._reporting = False
         self.degraded: str | None = None
         """Why the connection is degraded (polling after a fallback or failed upgrade), else None."""
@@ -283,6 +299,7 @@ class Monitor:
             proxy=self.redactor.text(effective_proxy(s) or "") or None,
             tls_verify=s.tls_verify,
             insecure=s.insecure,
+            in_front=self._in_front,
             sid=self._sid,
             engine_sid=self._engine_sid,
             transport=self._transport,
@@ -466,23 +483,83 @@ class Monitor:
         except Exception as exc:  # noqa: BLE001 - a subscriber's bug: said, and we go on
             self._subscriber_failed(EventIn, exc)
 
+    def set_trace(self, on: bool) -> None:
+        """Turn the packet tap on or off, now (the connection in use) and for the next ones;
+        off, the client makes no records at all."""
+        if on == self.trace:
+            return
+        self.trace = on
+        self._pings.clear()
+        link = self._link
+        if link is not None:
+            link.set_tap(self._tap if on else None)
+
     def _tap(self, record: PacketRecord) -> None:
-        """One packet in or out (``trace`` only)."""
+        """One packet in or out (``trace`` only): queued, and published a slice at a time at the
+        loop's next turns, so that a storm's read of thousands of packets never holds the loop
+        (the keys of the TUI); any other event publishes the queue first, so a connection's
+        events keep their place among its packets."""
+        self._taps.append(record)
+        if not self._taps_due:
+            self._taps_due = True
+            asyncio.get_running_loop().call_soon(self._drain_taps)
+
+    def _drain_taps(self) -> None:
+        taps = self._taps
+        batch = taps[:TAP_SLICE]
+        del taps[:TAP_SLICE]
+        for record in batch:
+            self._packet(record)
+        if taps:
+            asyncio.get_running_loop().call_soon(self._drain_taps)
+        else:
+            self._taps_due = False
+
+    def _flush_taps(self) -> None:
+        batch, self._taps = self._taps, []
+        for record in batch:
+            self._packet(record)
+
+    def _packet(self, record: PacketRecord) -> None:
+        """Publish one packet, with its heartbeat timing: a pong's delay after its ping, a ping's
+        interval since the previous one from the same side."""
+        pong_ms = interval_ms = None
+        kind = record.eio_type
+        if kind == "PING":
+            key = (record.direction, record.text)
+            last = self._pings.get(key)
+            if last is not None and not record.text:
+                interval_ms = round((record.mono - last) * 1000.0, 1)
+            self._pings[key] = record.mono
+        elif kind == "PONG":
+            ping = self._pings.get(("in" if record.direction == "out" else "out", record.text))
+            if ping is not None and record.mono >= ping:
+                pong_ms = round((record.mono - ping) * 1000.0, 1)
+        redact = self.redactor.wire
+        decoded = record.decoded
+        if decoded:
+            # Its hex would show what the decoded text masks: the size only.
+            preview = f"<binary {record.binary_size or record.size:,} B>"
+        else:
+            preview = one_line(redact(record.preview(PACKET_PREVIEW * 2)), PACKET_PREVIEW)
         self._emit(
             Packet,
             direction=record.direction,
             transport=record.transport,
-            eio_type=record.eio_type,
+            eio_type=kind,
             size=record.size,
-            preview=one_line(
-                self.redactor.text(record.preview(PACKET_PREVIEW * 2)), PACKET_PREVIEW
-            ),
+            preview=preview,
             sio_type=record.sio_type,
             namespace=record.namespace,
             ack_id=record.ack_id,
             binary_size=record.binary_size,
             request_id=record.request_id,
             problem=record.problem,
+            decoded=one_line(redact(decoded[: PACKET_PREVIEW * 4]), PACKET_PREVIEW * 2)
+            if decoded
+            else None,
+            pong_ms=pong_ms,
+            interval_ms=interval_ms,
         )
 
     def _problem(self, problem: PacketProblem) -> None:
@@ -530,6 +607,8 @@ class Monitor:
     def _emit(self, cls: type[Event], **fields: Any) -> Event | None:
         """Publish an event; a subscriber that raises must not stop the monitor (it is noted).
         Then the diagnosis takes it (and a ``verdict`` event follows when the verdict changed)."""
+        if self._taps and cls is not Packet:
+            self._flush_taps()
         try:
             event = self.bus.emit(cls, **fields)
         except Exception as exc:  # noqa: BLE001 - someone else's bug: report it, keep running
@@ -746,6 +825,7 @@ class Monitor:
         s = self.settings
         self._attempt_started = started = self.clock.monotonic()
         self._emit(Connecting, url=s.url, transport=s.transports[0], attempt=attempt)
+        self._pings.clear()  # after the previous connection's last packets went out
         recover = self._recovery
         request = AttemptRequest(
             transports=tuple(s.transports),
@@ -761,9 +841,32 @@ class Monitor:
             link = await self._connector(request)
         except ClientError as exc:
             self._report(exc.failure)
+            self._tell_path()
             return exc.failure
         self._adopt(link, started)
+        self._tell_path()
         return None
+
+    def _tell_path(self) -> None:
+        """What answers in front of the server, as a ``note`` (topic ``path``) whenever the
+        boxes named change: the line of the probe's path rung, its evidence as facts (the
+        diagnosis names the box that cuts; the panel shows the path)."""
+        witness = getattr(self._connector, "witness", None)
+        if witness is None or not witness.answers:
+            return
+        status, line, evidence = witness.summary(
+            ping_interval_ms=self._ping_interval_ms, ping_timeout_ms=self._ping_timeout_ms
+        )
+        if status != "ok" or evidence.get("path_text") == self._path_told:
+            return
+        self._path_told = evidence.get("path_text")
+        self._in_front = evidence.get("path_names")
+        self._emit(
+            Note,
+            text=one_line(self.redactor.text(line), NOTE_CHARS),
+            topic="path",
+            facts=self.redactor.value(evidence),
+        )
 
     def _report(self, failure: Failure) -> None:
         rejected = failure.kind is FailureKind.REJECTED
@@ -897,7 +1000,9 @@ class Monitor:
         """Wait for the connection to end; ``True`` if automatic reconnection follows."""
         link = self._link
         assert link is not None
-        ending = await link.ended
+        # Shielded: stopping the monitor cancels this wait, and a cancelled ``ended`` would
+        # make the link think the connection had already ended (no goodbye: no ``41``).
+        ending = await asyncio.shield(link.ended)
         self._keep_recovery(link)
         await self.live.stop()
         await link.close(graceful=False)
@@ -1038,8 +1143,12 @@ def make_monitor(
     rng: random.Random | None = None,
     admin_key: str | None = None,
     trace: bool = False,
+    har: HarRecorder | None = None,
 ) -> Monitor:
-    """The monitor for ``settings`` (the CLI, the TUI and tests use this factory)."""
+    """The monitor for ``settings`` (the CLI, the TUI and tests use this factory). ``har``:
+    record the wire for a HAR export."""
     clock = clock or (bus.clock if bus is not None else SystemClock())
     bus = bus or EventBus(clock=clock, history_size=settings.history_size)
-    return Monitor(settings, bus=bus, clock=clock, rng=rng, admin_key=admin_key, trace=trace)
+    return Monitor(
+        settings, bus=bus, clock=clock, rng=rng, admin_key=admin_key, trace=trace, har=har
+    )

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from conndebug.client import Connected, Disconnect, Event, Failure, RecoveryState
+    from conndebug.client import Connected, Disconnect, Event, Failure, PacketRecord, RecoveryState
     from conndebug.wire import HttpClient
 
 __all__ = ["Ending", "Link", "LinkFacts", "LinkLike"]
@@ -97,6 +97,10 @@ class LinkLike(Protocol):
 
     def announce(self, sink: Callable[[Event], None]) -> None:
         """Hand the server's events to ``sink`` from now on (those held so far first)."""
+        ...
+
+    def set_tap(self, tap: Callable[[PacketRecord], None] | None) -> None:
+        """Record every packet from now on (``None``: no more records)."""
         ...
 
     async def round_trip(self, event: str | None, timeout: float) -> float | None: ...
@@ -223,6 +227,10 @@ class Link:
         self.connected.namespace.on_event = sink  # the hot path: the client calls it directly
         for event in held:
             sink(event)
+
+    def set_tap(self, tap: Callable[[PacketRecord], None] | None) -> None:
+        if self.connected is not None:
+            self.client.set_tap(tap)
 
     # -- traffic ----------------------------------------------------------------------------
 

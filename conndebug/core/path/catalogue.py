@@ -39,6 +39,7 @@ __all__ = [
     "Role",
     "box",
     "box_by_cookie",
+    "key_known",
 ]
 
 CutKind = Literal["idle", "lifetime", "request", "first_byte"]
@@ -588,6 +589,11 @@ _BY_KEY: Mapping[str, Box] = {b.key: b for b in BOXES}
 def box(key: str) -> Box:
     """The catalogue entry ``key`` (KeyError for an unknown key: a bug)."""
     return _BY_KEY[key]
+
+
+def key_known(key: str) -> bool:
+    """Whether ``key`` is a box of the catalogue."""
+    return key in _BY_KEY
 
 
 def box_by_cookie(name: str) -> Box | None:

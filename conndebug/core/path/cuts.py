@@ -12,6 +12,9 @@ long-poll, requests with and without cookies) is done elsewhere and handed over.
 - :func:`judge_long_poll`: one polling GET held for a full ``pingInterval`` (the server answers it
   with a ping). Cut before that → a **request timeout** below ``pingInterval``: polling fails
   while the websocket may work.
+- :func:`judge_drops`: the drops ``watch`` saw, at about the same age again and again, with the
+  traffic that crossed the connections (its round trips, the server's ping): cut later than the
+  longest quiet stretch → a lifetime cap, within it → an idle timeout.
 - :func:`judge_stickiness`: follow-up requests of one session, with and without the cookies the
   path set. Only with them → **cookie** affinity; without them too → **IP** affinity (or one
   node); never → none.
@@ -41,7 +44,11 @@ __all__ = [
     "CutVerdict",
     "Heartbeat",
     "Held",
+    "HoldFacts",
+    "HoldJudgement",
+    "LongPollFacts",
     "StickyVerdict",
+    "judge_drops",
     "judge_hold",
     "judge_long_poll",
     "judge_stickiness",
@@ -107,6 +114,14 @@ class CutVerdict:
             "rule": self.rule,
             "fix": self.fix,
             "box": self.box.key if self.box else None,
+            "box_name": self.box.name if self.box else None,
+            "documented": {
+                "setting": self.documented.setting,
+                "seconds": self.documented.seconds,
+                "default": self.documented.default,
+            }
+            if self.documented is not None
+            else None,
         }
 
 
@@ -339,6 +354,81 @@ def judge_hold(
     )
 
 
+def judge_drops(
+    *,
+    every_s: float,
+    count: int,
+    heartbeat: Heartbeat,
+    rtt_interval_s: float | None,
+    reason: str = "transport close",
+    path: PathReport | None = None,
+    tolerance_s: float = TOLERANCE_S,
+) -> CutVerdict:
+    """What cuts connections that ``watch`` saw drop ``count`` times in a row after about
+    ``every_s`` seconds, knowing the traffic that crossed them: a round trip every
+    ``rtt_interval_s`` (None: none, ``--rtt-interval 0``) and the server's ping every
+    ``pingInterval``.
+
+    The longest quiet stretch on such a connection is the shorter of the two. Cut later than that
+    (by more than ``tolerance_s``): traffic crossed it and it was cut at the same age anyway, a
+    **lifetime cap**. Cut within it: an **idle timeout** shorter than the quiet stretch (with round
+    trips off, a lifetime cap of that length looks the same: ``probe --hold`` tells them apart).
+    """
+    pi = heartbeat.ping_interval_s
+    quiet_s = min(rtt_interval_s, pi) if rtt_interval_s else pi
+    limit = round(every_s, 1)
+    hb = _heartbeat_text(heartbeat)
+    seen = (
+        f"Connections dropped after about {_s(limit)} s, {count} times in a row "
+        f"({reason.split(' (')[0]})"
+    )
+    if every_s > quiet_s + tolerance_s:
+        box, documented = _suspect(path, "lifetime", limit)
+        traffic = (
+            f"a round trip crossed each of them every {_s(rtt_interval_s)} s"
+            if rtt_interval_s
+            else f"the server's ping crossed each of them every {_s(pi)} s"
+        )
+        return CutVerdict(
+            "lifetime",
+            limit,
+            f"A lifetime cap of {_s(limit)} s: every connection is cut, whatever its traffic",
+            f"{seen}, although {traffic}: traffic did not keep them open, so something in "
+            f"between ends every connection {_s(limit)} s after it opened{hb}."
+            + _who(box, documented, limit)
+            + " Every session longer than that is cut and must reconnect.",
+            LIFETIME_RULE,
+            _fix(box, "lifetime", LIFETIME_NEED_S),
+            box,
+            documented,
+        )
+    box, documented = _suspect(path, "idle", limit)
+    quiet = (
+        f"between watch's round trips (every {_s(rtt_interval_s)} s) a connection carries nothing"
+        if rtt_interval_s
+        else "watch sent no round trips (--rtt-interval 0), as an idle browser sends none, so "
+        "between the server's pings a connection carries nothing"
+    )
+    alike = (
+        ""
+        if rtt_interval_s
+        else " A lifetime cap of the same length would look the same here: `conndebug probe URL "
+        "--hold` tells them apart."
+    )
+    broken = limit < heartbeat.total_s
+    return CutVerdict(
+        "idle",
+        limit,
+        f"An idle timeout of {_s(limit)} s: quiet connections are cut",
+        f"{seen}; {quiet}{hb}. An idle (read) timeout in between, shorter than the heartbeat, "
+        "cuts every quiet connection." + _who(box, documented, limit) + alike,
+        f"{IDLE_RULE}; {_s(limit)} s is below it" if broken else IDLE_RULE,
+        _fix(box, "idle", _need("idle", heartbeat)),
+        box,
+        documented,
+    )
+
+
 def judge_long_poll(
     *,
     ended_s: float,
@@ -461,3 +551,158 @@ def judge_stickiness(
     return StickyVerdict(
         "unknown", None, None, "No affinity cookie set; stickiness not tested by behaviour."
     )
+
+
+# -- a hold's facts, as one probe step's evidence ---------------------------------------------------
+
+
+def _num(value: object) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+@dataclass(frozen=True)
+class LongPollFacts:
+    """One polling GET held open (:func:`judge_long_poll`'s input)."""
+
+    ended_s: float
+    answered: bool
+    ping_interval_s: float
+    status: int | None = None
+    reason: str = ""
+    """How it ended, when it was cut (``HTTP 504 …``, ``the connection closed``)."""
+
+    def to_evidence(self) -> dict[str, object]:
+        return {
+            "ended_s": round(self.ended_s, 2),
+            "answered": self.answered,
+            "ping_interval_s": self.ping_interval_s,
+            "status": self.status,
+            "reason": self.reason or None,
+        }
+
+    @classmethod
+    def from_evidence(cls, x: object) -> LongPollFacts | None:
+        if not isinstance(x, dict):
+            return None
+        ended, pi = _num(x.get("ended_s")), _num(x.get("ping_interval_s"))
+        if ended is None or pi is None:
+            return None
+        status = x.get("status")
+        return cls(
+            ended,
+            x.get("answered") is True,
+            pi,
+            status if isinstance(status, int) and not isinstance(status, bool) else None,
+            str(x.get("reason") or ""),
+        )
+
+
+@dataclass(frozen=True)
+class HoldJudgement:
+    """What a hold found: the pair's verdict and the long-poll's (when one was held)."""
+
+    pair: CutVerdict
+    long_poll: CutVerdict | None
+
+    @property
+    def main(self) -> CutVerdict | None:
+        """The cut to report first: the pair's, else a cut long-poll's; None when nothing was
+        cut."""
+        if self.pair.kind not in ("none",):
+            return self.pair
+        if self.long_poll is not None and self.long_poll.kind == "request":
+            return self.long_poll
+        return None
+
+
+@dataclass(frozen=True)
+class HoldFacts:
+    """Everything ``probe --hold`` measured, as facts a rule can judge again (the hold step's
+    evidence is :meth:`to_evidence`; the diagnosis reads it back with :meth:`from_evidence`)."""
+
+    quiet: Held
+    chatty: Held
+    held_s: float
+    max_s: float
+    heartbeat: Heartbeat | None = None
+    client_eio: int = 4
+    transport: str | None = None
+    long_poll: LongPollFacts | None = None
+    interrupted: bool = False
+    """Ended early by the user (Ctrl-C): what was learnt so far."""
+    round_trips: int = 0
+    """Round trips the chatty connection made."""
+
+    def judge(self, path: PathReport | None = None) -> HoldJudgement:
+        pair = judge_hold(
+            self.quiet,
+            self.chatty,
+            held_s=self.held_s,
+            heartbeat=self.heartbeat,
+            path=path,
+            client_eio=self.client_eio,
+        )
+        lp = self.long_poll
+        long_poll = (
+            judge_long_poll(
+                ended_s=lp.ended_s,
+                answered=lp.answered,
+                ping_interval_s=lp.ping_interval_s,
+                status=lp.status,
+                path=path,
+            )
+            if lp is not None
+            else None
+        )
+        return HoldJudgement(pair, long_poll)
+
+    def to_evidence(self) -> dict[str, object]:
+        hb = self.heartbeat
+        return {
+            "quiet_lived_s": None if self.quiet.lived_s is None else round(self.quiet.lived_s, 2),
+            "quiet_reason": self.quiet.reason or None,
+            "chatty_lived_s": None
+            if self.chatty.lived_s is None
+            else round(self.chatty.lived_s, 2),
+            "chatty_reason": self.chatty.reason or None,
+            "held_s": round(self.held_s, 2),
+            "max_s": self.max_s,
+            "ping_interval_s": hb.ping_interval_s if hb else None,
+            "ping_timeout_s": hb.ping_timeout_s if hb else None,
+            "server_eio": hb.eio if hb else None,
+            "client_eio": self.client_eio,
+            "transport": self.transport,
+            "long_poll": self.long_poll.to_evidence() if self.long_poll else None,
+            "interrupted": self.interrupted,
+            "round_trips": self.round_trips,
+        }
+
+    @classmethod
+    def from_evidence(cls, x: object) -> HoldFacts | None:
+        """The facts back from a step's evidence; None when they are not a hold's."""
+        if not isinstance(x, dict):
+            return None
+        held, max_s = _num(x.get("held_s")), _num(x.get("max_s"))
+        if held is None:
+            return None
+        pi, pt = _num(x.get("ping_interval_s")), _num(x.get("ping_timeout_s"))
+        eio = x.get("server_eio")
+        heartbeat = (
+            Heartbeat(pi, pt, eio if isinstance(eio, int) else 4)
+            if pi is not None and pt is not None
+            else None
+        )
+        client_eio = x.get("client_eio")
+        rounds = x.get("round_trips")
+        return cls(
+            Held("quiet", _num(x.get("quiet_lived_s")), str(x.get("quiet_reason") or "")),
+            Held("chatty", _num(x.get("chatty_lived_s")), str(x.get("chatty_reason") or "")),
+            held,
+            max_s if max_s is not None else held,
+            heartbeat,
+            client_eio if isinstance(client_eio, int) else 4,
+            str(x["transport"]) if x.get("transport") else None,
+            LongPollFacts.from_evidence(x.get("long_poll")),
+            x.get("interrupted") is True,
+            rounds if isinstance(rounds, int) else 0,
+        )

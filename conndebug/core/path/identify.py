@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from conndebug.core.path.catalogue import Box, box, box_by_cookie
+from conndebug.core.path.catalogue import Box, box, box_by_cookie, key_known
 
 __all__ = [
     "RULES",
@@ -358,6 +358,17 @@ class PathReport:
         parts.append(f"server: {origin.box.name}" if origin else "server")
         return " → ".join(parts)
 
+    @property
+    def names(self) -> str:
+        """The boxes by name only, e.g. ``Cloudflare → nginx → server: aiohttp (python-engineio)``,
+        ``none named → server: uvicorn`` (for a one-line panel)."""
+        if not self.hops:
+            return "none named (a direct connection, or boxes that say nothing)"
+        parts = [h.box.name for h in self.proxies] or ["none named"]
+        origin = self.origin
+        parts.append(f"server: {origin.box.name}" if origin else "server")
+        return " → ".join(parts)
+
     def to_evidence(self) -> dict[str, Any]:
         """The report as step evidence (JSON-ready)."""
         return {
@@ -365,6 +376,39 @@ class PathReport:
             "answers_read": self.answers,
             "affinity_cookies": [name for name, _ in self.affinity_cookies] or None,
         }
+
+    @classmethod
+    def from_evidence(cls, evidence: Mapping[str, Any] | None) -> PathReport:
+        """The report back from :meth:`to_evidence` (what a rule reads from a step's evidence;
+        unknown boxes and malformed entries are left out). The cookie names are those of the
+        affinity cookies (the others are not in the evidence)."""
+        hops: list[Hop] = []
+        evidence = evidence or {}
+        entries = evidence.get("path")
+        for entry in entries if isinstance(entries, list) else []:
+            if not isinstance(entry, Mapping):
+                continue
+            key = entry.get("box")
+            if not isinstance(key, str) or not key_known(key):
+                continue
+            confidence = entry.get("confidence")
+            level: Confidence = confidence if confidence in _RANK else "low"  # type: ignore[assignment]
+            clues = []
+            said = entry.get("evidence")
+            for text in said if isinstance(said, list) else []:
+                found = re.fullmatch(r"(.*) \(([^()]*)\)", str(text))
+                what, where = (found.group(1), found.group(2)) if found else (str(text), "?")
+                clues.append(Clue(key, level, what, where))
+            if not clues:
+                clues.append(Clue(key, level, "named", "?"))
+            hops.append(Hop(box(key), level, tuple(clues)))
+        answers = evidence.get("answers_read")
+        cookies = evidence.get("affinity_cookies")
+        return cls(
+            tuple(hops),
+            answers if isinstance(answers, int) else 0,
+            tuple(str(c) for c in cookies) if isinstance(cookies, list) else (),
+        )
 
 
 _BY_HEADER: dict[str, tuple[tuple[int, Rule], ...]] | None = None

@@ -20,10 +20,13 @@ from typing import Any, Literal
 from conndebug.core.path.catalogue import Box
 from conndebug.core.path.identify import Answer, PathReport, identify
 
-__all__ = ["PathWitness", "heartbeat_notes", "where_of"]
+__all__ = ["PathWitness", "WitnessedHttp", "heartbeat_notes", "where_of"]
 
 _MAX_ANSWERS = 64
 """Answers kept (a probe reads about ten; a hostile server cannot make the list grow)."""
+_MAX_LATE_ERRORS = 16
+"""Error answers kept after the first :data:`_MAX_ANSWERS` (a monitor reads answers for hours;
+the boxes' own error pages, a 502 or a 504, say most, and come late)."""
 
 
 def where_of(method: str, url: str) -> str:
@@ -90,9 +93,19 @@ class PathWitness:
 
     def __init__(self) -> None:
         self.answers: list[Answer] = []
+        self._late = 0
+
+    def wants(self, status: int | None) -> bool:
+        """Whether an answer with this status would be kept (the rest need not be built)."""
+        if len(self.answers) < _MAX_ANSWERS:
+            return True
+        return (status is None or status >= 400) and self._late < _MAX_LATE_ERRORS
 
     def _add(self, answer: Answer) -> None:
         if len(self.answers) < _MAX_ANSWERS:
+            self.answers.append(answer)
+        elif (answer.status is None or answer.status >= 400) and self._late < _MAX_LATE_ERRORS:
+            self._late += 1
             self.answers.append(answer)
 
     def http(
@@ -138,8 +151,47 @@ class PathWitness:
         if report.engineio_cookie:
             parts.append("the server sets Engine.IO's io cookie (a proxy can stick on it)")
         if notes:
-            parts.append("check: " + "; ".join(notes))
+            parts.append("check: " + "; ".join(notes) + " (probe --hold measures it)")
         evidence = report.to_evidence()
+        evidence["path_text"] = report.text
+        evidence["path_names"] = report.names
         if notes:
             evidence["heartbeat_notes"] = notes
         return "ok", "; ".join(parts), evidence
+
+
+class WitnessedHttp:
+    """An HTTP client (:class:`conndebug.wire.HttpClient`) whose answers a :class:`PathWitness`
+    reads: what the monitor's Engine.IO client is given, so that ``watch`` and the live panel
+    name the path as the probe does. Only ``request`` and ``websocket`` are passed on (all the
+    client uses)."""
+
+    def __init__(self, http: Any, witness: PathWitness) -> None:
+        self.http = http
+        self.witness = witness
+
+    async def request(self, method: str, url: str, **kwargs: Any) -> Any:
+        answer = await self.http.request(method, url, **kwargs)
+        if self.witness.wants(answer.status):  # a monitor's thousandth poll is not read again
+            self.witness.http(
+                method, url, answer.status, _joined(answer.headers), answer.body, answer.set_cookies
+            )
+        return answer
+
+    async def websocket(self, url: str, **kwargs: Any) -> Any:
+        from conndebug.wire import WsRefused
+
+        try:
+            ws = await self.http.websocket(url, **kwargs)
+        except WsRefused as exc:
+            self.witness.websocket(exc.status, _joined(exc.headers), exc.body)
+            raise
+        self.witness.websocket(101, _joined(ws.response_headers))
+        return ws
+
+
+def _joined(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for name, value in headers:
+        out[name] = f"{out[name]}, {value}" if name in out else value
+    return out

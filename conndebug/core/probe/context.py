@@ -88,9 +88,16 @@ class Recorder:
         body: bytes | None = None,
         timeout: float | None = None,
         limit: int = 1024 * 1024,
+        request_id: int | None = None,
     ) -> Response:
         answer = await self.client.request(
-            method, url, headers=headers, body=body, timeout=timeout, limit=limit
+            method,
+            url,
+            headers=headers,
+            body=body,
+            timeout=timeout,
+            limit=limit,
+            request_id=request_id,
         )
         self.last = answer
         self.ctx.witness.http(

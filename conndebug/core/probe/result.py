@@ -43,8 +43,9 @@ STEP_TITLES: Mapping[str, str] = {
     "rtt": "Round trips",
     "cors": "CORS",
     "path": "Path (proxies)",
+    "hold": "Held connections",
 }
-"""Human names of the rungs."""
+"""Human names of the rungs (and of ``hold``, the step ``probe --hold`` adds after them)."""
 
 CONNECTION_KEYS: tuple[str, ...] = (
     "transport",
@@ -102,6 +103,9 @@ class ProbeResult:
     """Proxy, TLS settings and versions (the schema's keys, plus more for reports)."""
     history: tuple[Event, ...]
     """The events of this probe (probe steps, session events, round trips), oldest first."""
+    hold: Mapping[str, Any] | None = None
+    """``probe --hold``: what the connections held open showed (:func:`conndebug.core.probe.hold.
+    hold_object`); None without ``--hold``."""
 
     @property
     def exit_code(self) -> int:
@@ -112,8 +116,24 @@ class ProbeResult:
         """The step called ``name``, if the ladder reached it."""
         return next((s for s in self.steps if s.name == name), None)
 
+    def report_summary(self) -> dict[str, Any]:
+        """What a report shows above the verdict: the path in front of the server (the path
+        rung's boxes), its stickiness when measured, and what ``--hold`` saw."""
+        out: dict[str, Any] = {}
+        path = self.step("path")
+        if path is not None and path.evidence.get("path_text"):
+            out["path"] = path.evidence["path_text"]
+            sticky = path.evidence.get("stickiness")
+            if isinstance(sticky, Mapping) and sticky.get("mechanism"):
+                out["stickiness"] = sticky["mechanism"]
+        hold = self.step("hold")
+        if hold is not None:
+            out["hold"] = hold.detail
+        return out
+
     def to_json_dict(self) -> dict[str, Any]:
-        """Exactly the ``probe --json`` schema of design.md (``"schema": 1``)."""
+        """Exactly the ``probe --json`` schema of design.md (``"schema": 1``), plus a ``hold``
+        object after ``--hold``."""
         return {
             "schema": 1,
             "url": self.url,
@@ -122,4 +142,5 @@ class ProbeResult:
             "connection": {k: self.connection.get(k) for k in CONNECTION_KEYS},
             "environment": {k: self.environment.get(k) for k in ENVIRONMENT_KEYS},
             "history": [e.to_dict() for e in self.history],
+            **({"hold": dict(self.hold)} if self.hold is not None else {}),
         }

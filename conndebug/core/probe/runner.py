@@ -9,6 +9,8 @@ emitted and judged once at the end: the same rules judge what ``watch`` and the 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from conndebug.config import Settings
 from conndebug.core.clock import Clock, SystemClock
 from conndebug.core.diagnosis import Diagnosis
@@ -17,20 +19,30 @@ from conndebug.core.probe.context import ProbeContext, Stop
 from conndebug.core.probe.result import STEP_NAMES, STEP_TITLES, ProbeResult
 from conndebug.core.probe.rungs import RUNGS
 
+if TYPE_CHECKING:
+    from conndebug.core.probe.hold import HoldPlan
+
 __all__ = ["run_probe"]
 
 assert tuple(name for name, _ in RUNGS) == STEP_NAMES
 
 
 async def run_probe(
-    settings: Settings, *, bus: EventBus | None = None, clock: Clock | None = None
+    settings: Settings,
+    *,
+    bus: EventBus | None = None,
+    clock: Clock | None = None,
+    hold: HoldPlan | None = None,
 ) -> ProbeResult:
-    """Probe ``settings.url`` layer by layer; emits a ``probe_step`` event per rung on ``bus``."""
+    """Probe ``settings.url`` layer by layer; emits a ``probe_step`` event per rung on ``bus``.
+    With ``hold`` (``probe --hold``), then holds connections to see what the path cuts
+    (:mod:`conndebug.core.probe.hold`)."""
     clock = clock or (bus.clock if bus is not None else SystemClock())
     bus = bus or EventBus(clock=clock)
     ctx = ProbeContext(settings, bus, clock)
     diagnosis = Diagnosis()
     events: list[Event] = []
+    held: dict[str, Any] | None = None
 
     def take(event: Event) -> None:
         events.append(event)
@@ -47,6 +59,10 @@ async def run_probe(
                 await rung(ctx)
             except Stop:
                 continue
+        if hold is not None:
+            from conndebug.core.probe.hold import run_hold
+
+            held = await run_hold(ctx, hold)
     finally:
         await ctx.cleanup()
         unsubscribe()
@@ -57,4 +73,5 @@ async def run_probe(
         connection=dict(ctx.connection),
         environment=dict(ctx.environment),
         history=tuple(events),
+        hold=held,
     )

@@ -8,6 +8,8 @@ from conndebug.ui.widgets.insecure_banner import InsecureBanner
 from conndebug.ui.widgets.session_panel import SessionPanel
 from conndebug.ui.widgets.status_panel import StatusPanel
 from conndebug.ui.widgets.target_panel import TargetPanel
+from conndebug.ui.widgets.wire_inspector import WireInspector
+from conndebug.ui.widgets.wire_log import WireLog
 
 __all__ = [
     "ConnectionPanel",
@@ -18,4 +20,6 @@ __all__ = [
     "SessionPanel",
     "StatusPanel",
     "TargetPanel",
+    "WireInspector",
+    "WireLog",
 ]

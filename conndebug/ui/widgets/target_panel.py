@@ -10,7 +10,8 @@ from conndebug.ui.widgets._lines import kv, lines, set_content
 
 
 class TargetPanel(Static):
-    """The server's address, Engine.IO path, namespace, proxy and TLS verification."""
+    """The server's address, Engine.IO path, namespace, proxy and TLS verification, and what
+    answers in front of the server once the answers named it."""
 
     DEFAULT_CSS = """
     TargetPanel {
@@ -25,13 +26,13 @@ class TargetPanel(Static):
         tls: Content | str = snap.tls_verify or "unknown"
         if snap.insecure:
             tls = Content.styled(f"⚠ {snap.tls_verify or 'DISABLED (--insecure)'}", "$error bold")
-        set_content(
-            self,
-            lines(
-                kv("URL", snap.url or "unknown", "bold"),
-                kv("path", f"{snap.path} · namespace {snap.namespace}"),
-                kv("transports", " → ".join(transports)),
-                kv("proxy", snap.proxy or "none (direct)"),
-                kv("TLS", tls),
-            ),
-        )
+        rows = [
+            kv("URL", snap.url or "unknown", "bold"),
+            kv("path", f"{snap.path} · namespace {snap.namespace}"),
+            kv("transports", " → ".join(transports)),
+            kv("proxy", snap.proxy or "none (direct)"),
+            kv("TLS", tls),
+        ]
+        if snap.in_front:  # once the answers named what stands in front of the server
+            rows.append(kv("in front", snap.in_front))
+        set_content(self, lines(*rows))

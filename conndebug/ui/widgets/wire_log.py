@@ -1,0 +1,239 @@
+"""The wire inspector's log: every Engine.IO and Socket.IO packet in and out, one entry each."""
+
+from __future__ import annotations
+
+import collections
+import datetime as _dt
+from collections.abc import Sequence
+
+from rich.style import Style
+from rich.text import Text
+from textual.reactive import reactive
+
+from conndebug.core.events import Event, Packet
+from conndebug.core.text import visible
+from conndebug.ui.history import colour_of
+from conndebug.ui.packets import (
+    FILTERS,
+    MARKERS,
+    ROUND_TRIP_PREFIX,
+    PacketFilter,
+    is_problem,
+    searchable,
+)
+from conndebug.ui.text import clip, local_time
+from conndebug.ui.widgets._bounded_log import BoundedLog
+from conndebug.ui.widgets._colours import theme_styles
+from conndebug.ui.widgets.history_log import wrap_words
+
+LABEL_WIDTH = 13
+"""Width of the type column (``CONNECT_ERROR`` is the longest)."""
+SIZE_WIDTH = 8
+"""Width of the size column (``12,345 B``)."""
+_KEPT = (Packet, *MARKERS)
+NARROW = 90
+"""Below this width the transport is one letter and long lines wrap under the type."""
+
+
+def _hard_wrap(text: str, first: int, rest: int) -> list[str]:
+    """``text`` in lines of ``first`` then ``rest`` characters: a packet's JSON has few spaces,
+    and every character of it counts (no word wrapping)."""
+    chunks = [text[:first]]
+    i = first
+    while i < len(text):
+        chunks.append(text[i : i + rest])
+        i += rest
+    return chunks
+
+
+class WireLog(BoundedLog):
+    """Packets as they cross the wire: time, direction, transport, type, size, the request that
+    carried it (polling), a heartbeat's timing, and what it carried (redacted; msgpack decoded,
+    binary as hex). Bounded on screen and in memory; follows the newest unless scrolled up."""
+
+    DEFAULT_CSS = """
+    WireLog {
+        scrollbar-size-vertical: 1;
+    }
+    """
+
+    MAX_LINES = 2_000
+    """Entries shown at most (older ones scroll away)."""
+    KEEP = 5_000
+    """Entries remembered for re-filtering and searching."""
+    REDRAW = 300
+    """Entries drawn again after a resize."""
+    MAX_PER_TICK = 40
+    """Entries written per refresh at most (~600 a second): the rest of a storm is counted in
+    the subtitle (``--log`` and ``--har`` keep everything)."""
+
+    packet_filter: reactive[PacketFilter] = reactive(FILTERS[0], init=False)
+    """Which packets are shown (``l`` cycles through :data:`~conndebug.ui.packets.FILTERS`)."""
+    search: reactive[str] = reactive("", init=False)
+    """Only entries whose line contains this (case-insensitive); ``""``: all."""
+
+    def __init__(
+        self, *, tz: _dt.tzinfo | None = None, id: str | None = None, classes: str | None = None
+    ) -> None:
+        super().__init__(
+            max_lines=self.MAX_LINES,
+            wrap=True,
+            markup=False,
+            highlight=False,
+            auto_scroll=True,
+            id=id,
+            classes=classes,
+        )
+        self.tz = tz
+        self._events: collections.deque[Event] = collections.deque(maxlen=self.KEEP)
+        self._styles: dict[str, Style] = {}
+        self.seen = 0
+        """Packets received since the inspector opened (shown or not)."""
+        self.skipped = 0
+        """Entries that passed the filter but were left out during floods."""
+        self._flooding = False
+        self.shown: collections.deque[str] = collections.deque(maxlen=self.MAX_LINES)
+        """The plain text of the entries on the panel, oldest first (for tests)."""
+
+    def on_mount(self) -> None:
+        self._styles = theme_styles(self.app.get_css_variables())
+        self._update_subtitle()
+
+    def watch_packet_filter(self) -> None:
+        self._refilter()
+
+    def watch_search(self) -> None:
+        self._refilter()
+
+    def redraw(self) -> None:
+        """The newest remembered entries again, at the new width (after a resize)."""
+        self.shown.clear()
+        self._draw([e for e in self._events if self._shows(e)][-self.REDRAW :])
+        self._update_subtitle()
+
+    # -- public ----------------------------------------------------------------------------------
+
+    def add_events(self, events: Sequence[Event]) -> None:
+        """Take a batch of history events (in order); keeps the packets and the markers."""
+        mine = [e for e in events if isinstance(e, _KEPT)]
+        if not mine:
+            return
+        self.seen += sum(1 for e in mine if isinstance(e, Packet))
+        self._events.extend(mine)
+        chosen = [e for e in mine[-self.KEEP :] if self._shows(e)]
+        skipped = max(0, len(chosen) - self.MAX_PER_TICK)
+        with self.batch_writes():
+            if skipped:
+                chosen = chosen[-self.MAX_PER_TICK :]
+                if not self._flooding:
+                    muted = self._styles.get("foreground-muted", Style(dim=True))
+                    self.write(
+                        Text(
+                            "… a storm of packets: only the newest are drawn (--log keeps all)",
+                            style=muted + Style(italic=True),
+                        )
+                    )
+                self.skipped += skipped
+            self._flooding = bool(skipped)
+            self._draw(chosen)
+            self.count_new(len(chosen))
+        self._update_subtitle()
+
+    # -- drawing ---------------------------------------------------------------------------------
+
+    def _shows(self, event: Event) -> bool:
+        if not self.packet_filter.shows(event):
+            return False
+        needle = self.search
+        return not needle or needle.lower() in searchable(event)
+
+    def _refilter(self) -> None:
+        with self.redrawing():
+            self.shown.clear()
+            screen = max(self.MAX_PER_TICK, self.scrollable_content_region.height)
+            self._draw([e for e in self._events if self._shows(e)][-screen:])
+        self._update_subtitle()
+
+    def _draw(self, events: Sequence[Event]) -> None:
+        width = self.scrollable_content_region.width or 80
+        self.drawn_width = width
+        for event in events:
+            self.write(self._line(event, width), width=width)
+
+    def _style(self, name: str) -> Style:
+        return self._styles.get(name, Style())
+
+    def _line(self, event: Event, width: int) -> Text:
+        stamp = local_time(event.ts, self.tz)
+        muted = self._styles.get("foreground-muted", Style(dim=True))
+        line = Text(no_wrap=True, overflow="crop")
+        line.append(stamp + " ", style=muted)
+        if not isinstance(event, Packet):
+            detail = clip(visible(event.detail))
+            style = self._style(colour_of(event)) + Style(bold=True)
+            chunks = wrap_words(f"── {detail}", max(10, width - len(stamp) - 1))
+            line.append(chunks[0], style=style)
+            for chunk in chunks[1:]:
+                line.append("\n" + " " * (len(stamp) + 1) + chunk, style=style)
+            self.shown.append(f"{stamp} ── {detail}")
+            return line
+        narrow = width < NARROW
+        arrow = "←" if event.direction == "in" else "→"
+        transport = (
+            event.transport[0] if narrow else ("ws" if event.transport == "websocket" else "poll")
+        )
+        label = event.sio_type or event.eio_type  # the namespace and ack id are in the wire text
+        if len(label) > LABEL_WIDTH:
+            label = label[: LABEL_WIDTH - 1] + "…"
+        size = f"{event.size:,} B"
+        heartbeat = event.eio_type in ("PING", "PONG", "NOOP") or (
+            event.namespace is not None and event.namespace.startswith(ROUND_TRIP_PREFIX)
+        )
+        if is_problem(event):
+            colour = "error"
+        elif heartbeat:
+            colour = "foreground-muted"
+        elif event.eio_type in ("OPEN", "UPGRADE", "CLOSE"):
+            colour = "accent"
+        else:
+            colour = "secondary" if event.direction == "in" else "primary"
+        style = self._style(colour)
+        head = f"{arrow} {transport:<{1 if narrow else 4}} "
+        line.append(head, style=style + Style(bold=True))
+        line.append(f"{label:<{LABEL_WIDTH}} ", style=style + Style(bold=True))
+        line.append(f"{size:>{SIZE_WIDTH}} ", style=muted)
+        indent = len(stamp) + 1 + len(head) + LABEL_WIDTH + 1 + SIZE_WIDTH + 1
+        extras = " ".join(x for x in (event.carrier, event.timing) if x)
+        content = clip(visible(event.wire))
+        if event.problem:
+            content += f" — not decoded: {visible(event.problem)}"
+        text = f"[{extras}] {content}" if extras else content
+        hang = indent if not narrow else len(stamp) + 1
+        chunks = _hard_wrap(text, max(10, width - indent), max(10, width - hang))
+        first = chunks[0]
+        if extras and first.startswith(f"[{extras}]"):
+            line.append(f"[{extras}]", style=muted)
+            line.append(first[len(extras) + 2 :], style=style)
+        else:
+            line.append(first, style=style)
+        for chunk in chunks[1:]:
+            line.append("\n" + " " * hang)
+            line.append(chunk, style=style)
+        self.shown.append(f"{stamp} {arrow} {event.transport} {event.label} {size} {text}".rstrip())
+        return line
+
+    # -- the subtitle ----------------------------------------------------------------------------
+
+    def on_new_below(self) -> None:
+        self._update_subtitle()
+
+    def _update_subtitle(self) -> None:
+        subtitle = f"{self.packet_filter.label} · l: filter · /: search · {self.seen} packets"
+        if self.search:
+            subtitle = f"“{self.search}” · {subtitle}"
+        if self.skipped:
+            subtitle += f" ({self.skipped} not drawn)"
+        if not self.following:
+            subtitle = f"↓ {self.new_below} new · End: follow · {subtitle}"
+        if self.border_subtitle != subtitle:
+            self.border_subtitle = subtitle
