@@ -56,6 +56,7 @@ from conndebug.client.sio import (
 )
 from conndebug.client.tap import PacketRecord, Tap, TransportName, binary_text
 from conndebug.core.failure import FailureKind
+from conndebug.wire import within
 
 __all__ = [
     "PROBE_PREFIX",
@@ -624,7 +625,7 @@ class SocketClient:
         self._acks[ack_id] = future
         self._send(SioPacket(SioType.EVENT, namespace, [name, *args], ack_id))
         try:
-            return await asyncio.wait_for(future, timeout)
+            return await within(future, timeout)
         finally:
             self._acks.pop(ack_id, None)
 
@@ -650,7 +651,7 @@ class SocketClient:
         self._probe_started[name] = time.monotonic()
         self._send(SioPacket(SioType.CONNECT, name))
         try:
-            return await asyncio.wait_for(future, timeout)
+            return await within(future, timeout)  # no task per sample, as wait_for makes
         except (asyncio.TimeoutError, ConnectionError):
             return None
         finally:

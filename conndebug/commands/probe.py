@@ -64,6 +64,12 @@ def run_probe_command(args: argparse.Namespace) -> int:
         from conndebug.commands.probe_hold import hold_plan
 
         hold = hold_plan(args)
+    # The probe's modules, loaded by now, live as long as the process (see conndebug.__main__);
+    # the collector's young passes come every 20,000 allocations, as in `watch`: a fleet of
+    # probes keeps thousands of young objects alive at once (their connections, their
+    # histories), each pass walked them all, and none of them makes garbage cycles to speak of.
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 20)
     _quick_exit()
     return asyncio.run(_main(settings_list, json_out=bool(args.json), report=report, hold=hold))
 

@@ -95,6 +95,11 @@ def hold_standard_streams() -> None:
                     os.close(null)
 
 
+def _settle(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
 def _reason(exc: OSError) -> str:
     return exc.strerror or str(exc) or type(exc).__name__
 
@@ -142,6 +147,8 @@ class LineOutput:
         self._abandon = False
         self._closed = False
         self._told = False
+        self._closer: tuple[asyncio.AbstractEventLoop, asyncio.Future[None]] | None = None
+        """:meth:`aclose`'s wait, woken by the writer thread as soon as the queue is drained."""
         try:
             if fd in _CLOSED_AT_START:
                 raise OSError(errno.EBADF, os.strerror(errno.EBADF))
@@ -252,6 +259,8 @@ class LineOutput:
                 if self._queue and self._queue[0] is chunk:
                     self._queue.popleft()
                 self._cond.notify_all()
+                if not self._queue:
+                    self._wake_closer()
 
     def _write_chunk(self, poller: select.poll, chunk: bytes) -> bool:
         offset = 0
@@ -308,11 +317,22 @@ class LineOutput:
         if locked:
             self._drop_queue()
             self._cond.notify_all()
+            self._wake_closer()
         else:
             with self._cond:
                 self._drop_queue()
                 self._cond.notify_all()
+                self._wake_closer()
         self._tell()
+
+    def _wake_closer(self) -> None:
+        """Wake :meth:`aclose`'s wait (the queue is drained, or the output stopped); the
+        condition's lock is held."""
+        closer, self._closer = self._closer, None
+        if closer is not None:
+            loop, waiter = closer
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
+                loop.call_soon_threadsafe(_settle, waiter)
 
     def _drop_queue(self) -> None:
         self.lost += sum(chunk.count(b"\n") for chunk in self._queue)
@@ -387,6 +407,7 @@ class LineOutput:
             self._closing = True
             self._cond.notify_all()
         deadline = time.monotonic() + timeout
+        loop = asyncio.get_running_loop()
         try:
             while not self._drained():
                 now = time.monotonic()
@@ -394,7 +415,21 @@ class LineOutput:
                     deadline = max(deadline, self._progress_at + timeout)
                 if now >= deadline:
                     break
-                await asyncio.sleep(0.01)
+                # Woken by the writer thread once the queue is drained (a verdict's few lines
+                # are out within a millisecond: a fixed 10 ms nap was most of a probe's end),
+                # and every 10 ms to look at the deadline.
+                waiter = loop.create_future()
+                with self._cond:
+                    if not self._queue or self.stopped:
+                        break
+                    self._closer = (loop, waiter)
+                nap = loop.call_later(0.01, _settle, waiter)
+                try:
+                    await waiter
+                finally:
+                    nap.cancel()
+                    with self._cond:
+                        self._closer = None
         finally:
             self._finish(timeout)
 

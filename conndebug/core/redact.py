@@ -225,13 +225,16 @@ class Redactor:
     def __init__(self, secrets: Iterable[str] = (), *, show_secrets: bool = False) -> None:
         self.show_secrets = show_secrets
         self._secrets: set[str] = set()
+        self._longest_first: list[str] | None = None
+        """The secrets, longest first (made again after :meth:`add`)."""
         for secret in secrets:
             self.add(secret)
 
     def add(self, secret: str | None) -> None:
         """Remember a secret of this session so it is masked wherever it appears."""
-        if secret and len(secret) >= _MIN_SECRET:
+        if secret and len(secret) >= _MIN_SECRET and secret not in self._secrets:
             self._secrets.add(secret)
+            self._longest_first = None
 
     def add_header(self, name: str, value: str) -> None:
         """Remember the secrets of a header: a secret header's whole value, and also each cookie
@@ -267,16 +270,28 @@ class Redactor:
         """Mask every known secret and every secret-shaped piece of free text."""
         if self.show_secrets or not text:
             return text
-        for secret in sorted(self._secrets, key=len, reverse=True):
+        ordered = self._longest_first
+        if ordered is None:
+            ordered = self._longest_first = sorted(self._secrets, key=len, reverse=True)
+        for secret in ordered:
             if secret in text:
                 text = text.replace(
                     secret, _mask(secret, "jwt" if _JWT.fullmatch(secret) else "secret")
                 )
-        text = _HEADER_LINE.sub(_mask_header_line, text)
-        text = _BEARER.sub(lambda m: f"{m.group(1)} {_mask(m.group(2), 'credential')}", text)
-        text = _JWT.sub(lambda m: _mask(m.group(0), "jwt"), text)
-        text = _URL_PASSWORD.sub(_mask_url_password, text)
-        return _NAME_VALUE.sub(_mask_name_value, text)
+        # Each pattern needs a literal the text must contain at that point; most texts (a step's
+        # detail, a server's event) contain none of them, and looking costs less than a scan.
+        if ":" in text:
+            text = _HEADER_LINE.sub(_mask_header_line, text)
+        if not text.isascii() or "bearer" in (lowered := text.lower()) or "basic" in lowered:
+            # (?i) also folds a few non-ASCII letters onto these: any such text is scanned.
+            text = _BEARER.sub(lambda m: f"{m.group(1)} {_mask(m.group(2), 'credential')}", text)
+        if "eyJ" in text:
+            text = _JWT.sub(lambda m: _mask(m.group(0), "jwt"), text)
+        if "@" in text:
+            text = _URL_PASSWORD.sub(_mask_url_password, text)
+        if "=" in text:
+            text = _NAME_VALUE.sub(_mask_name_value, text)
+        return text
 
     def wire(self, text: str) -> str:
         """:meth:`text`, and the values of secret-named fields of JSON in it (``{"token":

@@ -310,7 +310,9 @@ class HttpClient:
     # -- routes and connections -------------------------------------------------------------
     def route(self, url: str) -> Route:
         """How ``url`` is reached (cached per origin)."""
-        origin = _split(url)[0]
+        return self._route(_split(url)[0])
+
+    def _route(self, origin: str) -> Route:
         route = self._routes.get(origin)
         if route is None:
             if self.settings is not None:
@@ -382,11 +384,14 @@ class HttpClient:
     def _request_headers(
         self, route: Route, path: str, headers: HeaderInput, body: bytes | None, method: str
     ) -> list[tuple[str, str]]:
-        merged = dict(self.headers)
-        for name, value in _header_pairs(headers):
-            merged[name.lower()] = (name, value)
-        merged.pop("host", None)
-        out = [("Host", route.origin.host_header), *merged.values()]
+        if headers:
+            merged = dict(self.headers)
+            for name, value in _header_pairs(headers):
+                merged[name.lower()] = (name, value)
+        else:
+            merged = self.headers  # the usual case: only read below
+        out = [("Host", route.origin.host_header)]
+        out.extend(pair for name, pair in merged.items() if name != "host")
         if (body or method in ("POST", "PUT", "PATCH")) and "content-length" not in merged:
             out.append(("Content-Length", str(len(body or b""))))
         if "cookie" not in merged and len(self.cookies):
@@ -428,13 +433,13 @@ class HttpClient:
         state.request_id = request_id
         sent: list[tuple[str, str]] = []
         try:
+            origin, path = _split(url)
             try:
-                route = self.route(url)
+                route = self._route(origin)
             except ValueError as exc:
                 raise WireError(
                     FailureKind.OTHER, "http", f"cannot request {url[:80]!r} ({exc})"
                 ) from None
-            path = _split(url)[1]
             target = url.partition("#")[0] if route.mode == "forward" else path
             sent = self._request_headers(route, path, headers, body, method)
             response = await within(
@@ -665,12 +670,15 @@ class HttpClient:
         end = time.monotonic()
         body_bytes = parts[0] if len(parts) == 1 else b"".join(parts)
         response_headers = tuple(
-            (k.decode("latin-1"), v.decode("latin-1")) for k, v in head.headers
+            [(k.decode("latin-1"), v.decode("latin-1")) for k, v in head.headers]
         )
         coding: str | None = None
+        set_cookies: list[str] = []
         for name, value in response_headers:
             if name == "content-encoding":
                 coding = value.strip().lower()
+            elif name == "set-cookie":
+                set_cookies.append(value)
         decoded: str | None = None
         if body_bytes and coding in ("gzip", "x-gzip", "deflate"):
             body_bytes, cut = _decode(body_bytes, coding, limit)
@@ -713,7 +721,7 @@ class HttpClient:
             request_id=state.request_id,
             connection_id=stream.connection_id,
             peer=stream.peer,
-            set_cookies=tuple(v for k, v in response_headers if k == "set-cookie"),
+            set_cookies=tuple(set_cookies),
         )
 
     # -- the observer -----------------------------------------------------------------------

@@ -15,6 +15,7 @@ websocket's).
 from __future__ import annotations
 
 import asyncio
+import functools
 import ssl
 import time
 import urllib.parse
@@ -68,9 +69,10 @@ class Origin:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"{host}:{self.port}"
 
-    @property
+    @functools.cached_property
     def host_header(self) -> str:
-        """The ``Host`` header: the port only when it is not the scheme's default."""
+        """The ``Host`` header: the port only when it is not the scheme's default (made once:
+        every request sends it)."""
         host = f"[{self.host}]" if ":" in self.host else self.host
         return host if self.port == (443 if self.tls else 80) else f"{host}:{self.port}"
 
@@ -87,9 +89,10 @@ class Route:
     proxy_context: ssl.SSLContext | None = field(default=None, compare=False)
     """The context for TLS to an ``https://`` proxy."""
 
-    @property
+    @functools.cached_property
     def key(self) -> tuple[str, str, int, str, str | None]:
-        """Connections are shared by requests whose route has the same key."""
+        """Connections are shared by requests whose route has the same key (made once: every
+        request takes and gives back a connection by it)."""
         return (
             "https" if self.origin.tls else "http",
             self.origin.host,

@@ -62,6 +62,16 @@ def _nonce() -> bytes:
     return base64.b64encode(os.urandom(16))
 
 
+def _close_payload(code: int, reason: str) -> bytes:
+    """A close frame's payload as wsproto writes it for an ``int`` code: 1000 in place of the
+    codes that are never sent (1005, 1006, 1015), the reason cut to 123 bytes of whole UTF-8
+    characters (a control frame carries at most 125)."""
+    if code in (1005, 1006, 1015):
+        code = 1000
+    text = reason.encode("utf-8")[:123].decode("utf-8", "ignore").encode("utf-8")
+    return code.to_bytes(2, "big") + text
+
+
 def _accept_token(nonce: bytes) -> bytes:
     """The ``Sec-WebSocket-Accept`` a server must answer ``nonce`` with (RFC 6455, 4.2.2)."""
     return base64.b64encode(hashlib.sha1(nonce + _GUID).digest())  # the protocol's own hash
@@ -134,6 +144,8 @@ class WebSocket:
         self._batch = False
         self._reading = False
         self._close_sent: tuple[int, str] = (1000, "")
+        self._hand_closed: tuple[int, str] | None = None
+        """The close frame we framed ourselves, before wsproto was needed (code, reason)."""
         self._fast = True
         """Decode plain data frames here (see :meth:`_parse`); False: every frame via wsproto."""
         self._in_fragment = False
@@ -149,6 +161,13 @@ class WebSocket:
             from wsproto.connection import Connection, ConnectionType
 
             ws = self._wsproto = Connection(ConnectionType.CLIENT, None, b"")
+            if self._hand_closed is not None:
+                # Our close frame is on the wire already (framed here): wsproto only learns of
+                # it, so that it reads what follows as a closing connection does.
+                from wsproto.events import CloseConnection
+
+                code, reason = self._hand_closed
+                ws.send(CloseConnection(code=code, reason=reason))
         return ws
 
     def _start(self, trailing: bytes) -> None:
@@ -346,6 +365,13 @@ class WebSocket:
                             return
                 else:
                     queue.append(data[i + header : end])
+            elif (
+                b0 == 0x88 and b1 < 0x7E and self._hand_closed is not None and self._wsproto is None
+            ):
+                # The server's close frame answering ours: whatever its code and reason, the
+                # closing handshake is done (wsproto, in its closing state, ends the same way).
+                self._closed_by_us(True)
+                return
             elif not self._slow(data[i:end]):
                 return
             i = end
@@ -445,6 +471,14 @@ class WebSocket:
         self._closed_by_us(True)
 
     def _send_close(self, code: int, reason: str) -> None:
+        if self._wsproto is None:
+            # Framed here, as wsproto frames it (:func:`_close_payload`): a websocket that only
+            # carried whole messages ends without loading wsproto. Should a frame need wsproto
+            # later, its connection is told of this close first (:attr:`_ws`).
+            self._hand_closed = (code, reason)
+            with contextlib.suppress(ConnectionError, OSError, RuntimeError):
+                self.stream.write(_frame(0x8, _close_payload(code, reason)))
+            return
         from wsproto.events import CloseConnection
         from wsproto.utilities import LocalProtocolError
 

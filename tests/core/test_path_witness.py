@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import urllib.parse
+
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
 from conndebug.core.path import box
 from conndebug.core.path.witness import PathWitness, heartbeat_notes, where_of
 from tests.core import path_recorded as rec
@@ -14,6 +19,42 @@ def test_where_of_names_the_engineio_requests() -> None:
     assert where_of("POST", base + "polling&sid=abc") == "polling"
     assert where_of("GET", base + "websocket&sid=abc") == "websocket"
     assert where_of("POST", "http://h/api/guest") == "POST /api/guest"
+
+
+def _where_of_by_parse_qs(method: str, url: str) -> str:
+    """where_of as first written: urllib's parsers on every URL."""
+    parts = urllib.parse.urlsplit(url)
+    if "transport=" in parts.query:
+        query = urllib.parse.parse_qs(parts.query)
+        transport = (query.get("transport") or [""])[0]
+        if transport == "websocket":
+            return "websocket"
+        if transport == "polling":
+            return "polling" if "sid" in query else "handshake"
+    return f"{method} {parts.path or '/'}"
+
+
+@settings(max_examples=500, deadline=None)
+@example(pairs=[("transport", "=polling"), ("sid", "=")], path="/", fragment="")
+@example(pairs=[("transport", "="), ("transport", "=websocket")], path="/", fragment="")
+@given(
+    pairs=st.lists(
+        st.tuples(
+            st.sampled_from(["transport", "sid", "EIO", "t", "x", "", "sid=", "transport%3D"]),
+            st.sampled_from(
+                ["", "=", "=polling", "=websocket", "=abc", "=p%6Flling", "=web+socket"]
+            ),
+        ),
+        max_size=6,
+    ),
+    path=st.sampled_from(["", "/", "/socket.io/", "/a?b"]),
+    fragment=st.sampled_from(["", "#x", "#transport=websocket"]),
+)
+def test_where_of_reads_a_query_as_parse_qs_does(
+    pairs: list[tuple[str, str]], path: str, fragment: str
+) -> None:
+    url = f"http://h{path}?" + "&".join(n + v for n, v in pairs) + fragment
+    assert where_of("GET", url) == _where_of_by_parse_qs("GET", url)
 
 
 def test_no_answer_is_a_skip() -> None:

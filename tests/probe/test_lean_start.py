@@ -1,6 +1,7 @@
 """What a probe loads: a whole ladder against a healthy server (guest session, websocket, round
 trips) imports no HTTP library, no Socket.IO client, no JWT library and no Textual; piped human
-output does not load Rich either. Each of these cost tens of milliseconds of start-up."""
+output does not load Rich either; the websocket, which only carries whole messages and its close,
+never needs wsproto. Each of these cost ten milliseconds of start-up or more."""
 
 from __future__ import annotations
 
@@ -14,7 +15,17 @@ import pytest
 from tests.conftest import ROOT
 from tests.servers import reference_server
 
-HEAVY = ("aiohttp", "httpx", "httpcore", "socketio", "engineio", "jwt", "textual", "rich")
+HEAVY = (
+    "aiohttp",
+    "httpx",
+    "httpcore",
+    "socketio",
+    "engineio",
+    "jwt",
+    "textual",
+    "rich",
+    "wsproto",
+)
 
 CODE = """
 import json, sys

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -15,6 +17,7 @@ from wsproto.connection import Connection, ConnectionType
 
 from conndebug.wire import WebSocket
 from conndebug.wire._http import Timings
+from tests.conftest import ROOT
 from tests.wire.peers import close_frame, frame
 
 
@@ -38,12 +41,15 @@ class _Sink:
         pass
 
 
-def _decoder(fast: bool, max_message: int = 1 << 20) -> tuple[WebSocket, _Sink]:
+def _decoder(
+    fast: bool, max_message: int = 1 << 20, *, lazy: bool = False
+) -> tuple[WebSocket, _Sink]:
+    """A websocket on a sink; ``lazy``: without wsproto until a frame needs it (as opened)."""
     sink = _Sink()
     ws = WebSocket(
         sink,  # type: ignore[arg-type]
         "ws://x/",
-        Connection(ConnectionType.CLIENT),
+        None if lazy else Connection(ConnectionType.CLIENT),
         request_headers=(),
         status=101,
         reason="Switching Protocols",
@@ -142,6 +148,110 @@ def test_a_server_close_frame_ends_both_paths_alike() -> None:
     stream = frame(1, b"a") + close_frame(4002, "bye") + frame(1, b"after")
     assert _decode(stream, [1, 5], True) == _decode(stream, [1, 5], False)
     assert _decode(stream, [], True)[1] == ("server", 4002)
+
+
+def _server_reads(data: bytes) -> list[Any]:
+    """What a server's wsproto makes of the bytes a client wrote."""
+    server = Connection(ConnectionType.SERVER)
+    server.receive_data(data)
+    return [
+        (type(e).__name__, getattr(e, "code", None), getattr(e, "reason", None))
+        for e in server.events()
+    ]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    code=st.one_of(
+        st.sampled_from([1000, 1001, 1005, 1006, 1009, 1011, 1015]), st.integers(3000, 4999)
+    ),
+    reason=st.text(max_size=200),
+)
+def test_our_own_close_frame_is_the_one_wsproto_writes(code: int, reason: str) -> None:
+    """The close is framed by the wire while wsproto is not loaded: a server reads the same
+    code and reason (cut at 123 bytes of whole characters) as from wsproto's frame."""
+    hand, _ = _decoder(True, lazy=True)
+    hand._send_close(code, reason)
+    ours = hand.stream.written  # type: ignore[attr-defined]
+    lib, _ = _decoder(True)
+    lib._send_close(code, reason)
+    theirs = lib.stream.written  # type: ignore[attr-defined]
+    assert ours[1] & 0x80  # masked, as a client's frames must be
+    assert _server_reads(bytes(ours)) == _server_reads(bytes(theirs))
+    assert hand._wsproto is None
+
+
+_after_our_close = st.lists(
+    st.one_of(
+        st.tuples(st.just("text"), _text),
+        st.tuples(st.just("binary"), _binary),
+        st.tuples(st.just("ping"), st.binary(max_size=20)),
+        st.tuples(st.just("fragmented"), st.lists(_text, min_size=2, max_size=3)),
+    ),
+    max_size=4,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    before=_after_our_close,
+    answer=st.one_of(
+        st.tuples(st.integers(1000, 4999), st.text(max_size=40)),
+        st.just((None, "")),
+    ),
+    cuts=st.lists(st.integers(0, 10**6), max_size=6),
+)
+def test_the_answer_to_our_close_ends_both_paths_alike(
+    before: list[tuple[str, Any]], answer: tuple[int | None, str], cuts: list[int]
+) -> None:
+    """After our close frame, whatever comes before the server's (messages, a ping, a fragmented
+    message that needs wsproto) and whatever code the server answers with, the websocket that
+    framed its close itself ends as the one on wsproto from the start: closed by us, cleanly."""
+    stream = _encode(before)[0] + close_frame(*answer) + frame(1, b"after")
+    ends = []
+    for lazy in (True, False):
+        ws, sink = _decoder(True, lazy=lazy)
+        ws._closing = True
+        ws._send_close(1000, "")
+        points = sorted({c % (len(stream) + 1) for c in cuts} | {0, len(stream)})
+        for a, b in itertools.pairwise(points):
+            if ws.closed is not None:
+                break
+            ws._receive(stream[a:b])
+        assert ws.closed is not None
+        ends.append((ws.closed.who, ws.closed.code, ws.closed.clean, ws.closed.message))
+        assert _server_reads(bytes(sink.written[:8]))[0] == ("CloseConnection", 1000, "")
+    assert ends[0] == ends[1]
+    assert ends[0][:3] == ("us", 1000, True)
+
+
+def test_a_websocket_that_only_carried_messages_closes_without_wsproto() -> None:
+    code = (
+        "import sys\n"
+        "from conndebug.wire import WebSocket\n"
+        "from conndebug.wire._http import Timings\n"
+        "from tests.wire.peers import close_frame, frame\n"
+        "class Sink:\n"
+        "    connection_id = bytes_in = bytes_out = 0\n"
+        "    written = bytearray()\n"
+        "    def write(self, data): self.written += data\n"
+        "    def close(self): pass\n"
+        "    def abort(self): pass\n"
+        "ws = WebSocket(Sink(), 'ws://x/', None, request_headers=(), status=101, reason='',\n"
+        "    response_headers=(), subprotocol=None, timings=Timings(started_at=0.0),\n"
+        "    max_message=1 << 20, observer=None)\n"
+        "ws._receive(frame(1, b'hello') + frame(2, b'bin'))\n"
+        "ws._closing = True\n"
+        "ws._send_close(1000, '')\n"
+        "ws._receive(close_frame(1000))\n"
+        "print(ws.closed.who, ws.closed.clean, list(ws._queue), 'wsproto' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT
+    )
+    assert done.stdout.split() == ["us", "True", "['hello',", "b'bin']", "False"], (
+        done.stdout + done.stderr
+    )
 
 
 def test_a_frame_over_the_limit_is_refused_before_it_is_read_whole() -> None:

@@ -412,28 +412,63 @@ class PathReport:
 
 
 _BY_HEADER: dict[str, tuple[tuple[int, Rule], ...]] | None = None
+_HEADER_HITS: dict[tuple[str, tuple[str, ...]], tuple[tuple[int, Rule, str], ...]] = {}
+"""The rules a header's values match, per (name, values): kept for short values."""
+_HITS_KEPT = 512
+_VALUES_LENGTH_KEPT = 512
 
 
-def _rules_for(answer: Answer) -> list[Rule]:
-    """The rules that can match ``answer``, in :data:`RULES` order: those of the headers it has
-    (most rules look for one vendor's header), the body's when it is an error page (the boxes'
-    pages come with 4xx/5xx), the cookies' when it sets any. A probe reads ten answers; trying all 70 rules on each cost ~1 ms a probe."""
+def _by_header() -> dict[str, tuple[tuple[int, Rule], ...]]:
     global _BY_HEADER
     if _BY_HEADER is None:
         index: dict[str, list[tuple[int, Rule]]] = {}
         for i, rule in enumerate(RULES):
             index.setdefault(rule.header, []).append((i, rule))
         _BY_HEADER = {name: tuple(rules) for name, rules in index.items()}
-    found: list[tuple[int, Rule]] = []
-    for name in answer._by_name:
-        if name != "set-cookie":
-            found.extend(_BY_HEADER.get(name, ()))
+    return _BY_HEADER
+
+
+def _hits(answer: Answer) -> list[tuple[int, Rule, str]]:
+    """``(index in RULES, rule, evidence)`` of every rule ``answer`` matches, in :data:`RULES`
+    order. Only the rules that can match are tried: those of the headers it has (most rules look
+    for one vendor's header), the body's when it is an error page (the boxes' pages come with
+    4xx/5xx), the cookies' when it sets any; trying all 70 rules on each of a probe's ten answers
+    cost ~1 ms a probe. What a header's rules find depends on its values alone, and a probe's
+    answers repeat the same few (``Server``, ``Content-Type``...), as a fleet's servers do: it is
+    kept per (name, values), for short values and a bounded number of them."""
+    by_header = _by_header()
+    found: list[tuple[int, Rule, str]] = []
+    for name, values in answer._by_name.items():
+        if name == "set-cookie":
+            continue
+        rules = by_header.get(name)
+        if not rules:
+            continue
+        key = (name, tuple(values))
+        hits = _HEADER_HITS.get(key)
+        if hits is None:
+            hits = tuple(
+                (i, rule, evidence)
+                for i, rule in rules
+                if (evidence := rule.match(answer)) is not None
+            )
+            if (
+                len(_HEADER_HITS) < _HITS_KEPT
+                and sum(len(v) for v in values) <= _VALUES_LENGTH_KEPT
+            ):
+                _HEADER_HITS[key] = hits
+        found.extend(hits)
+    others: list[tuple[int, Rule]] = []
     if answer._cookie_names:
-        found.extend(_BY_HEADER.get("set-cookie", ()))
+        others.extend(by_header.get("set-cookie", ()))
     if answer.body and (answer.status is None or answer.status >= 400):
-        found.extend(_BY_HEADER.get("body", ()))  # the boxes' own error pages
+        others.extend(by_header.get("body", ()))  # the boxes' own error pages
+    for i, rule in others:
+        evidence = rule.match(answer)
+        if evidence is not None:
+            found.append((i, rule, evidence))
     found.sort(key=lambda item: item[0])
-    return [rule for _, rule in found]
+    return found
 
 
 def identify(answers: Sequence[Answer]) -> PathReport:
@@ -444,12 +479,10 @@ def identify(answers: Sequence[Answer]) -> PathReport:
         for name in answer.cookie_names():
             if name not in cookies:
                 cookies.append(name)
-        for rule in _rules_for(answer):
-            evidence = rule.match(answer)
-            if evidence is not None:
-                clues.setdefault(rule.box, []).append(
-                    Clue(rule.box, rule.confidence, evidence, answer.where)
-                )
+        for _i, rule, evidence in _hits(answer):
+            clues.setdefault(rule.box, []).append(
+                Clue(rule.box, rule.confidence, evidence, answer.where)
+            )
     for outer, inner in _SUBSUMES.items():
         if outer in clues:
             for key in inner:

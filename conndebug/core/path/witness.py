@@ -31,15 +31,27 @@ the boxes' own error pages, a 502 or a 504, say most, and come late)."""
 
 def where_of(method: str, url: str) -> str:
     """What a request was, in words, from its URL."""
-    parts = urllib.parse.urlsplit(url)
-    if "transport=" in parts.query:
-        query = urllib.parse.parse_qs(parts.query)
-        transport = (query.get("transport") or [""])[0]
+    query = url.partition("#")[0].partition("?")[2]
+    if "transport=" in query:
+        if "%" in query or "+" in query:
+            parsed = urllib.parse.parse_qs(query)
+            transport = (parsed.get("transport") or [""])[0]
+            has_sid = "sid" in parsed
+        else:  # an Engine.IO URL as clients write it: nothing to decode (parse_qs's result)
+            transport, has_sid = "", False
+            for pair in query.split("&"):
+                name, _, value = pair.partition("=")
+                if not value:
+                    continue  # parse_qs drops blank values
+                if name == "transport" and not transport:
+                    transport = value
+                elif name == "sid":
+                    has_sid = True
         if transport == "websocket":
             return "websocket"
         if transport == "polling":
-            return "polling" if "sid" in query else "handshake"
-    return f"{method} {parts.path or '/'}"
+            return "polling" if has_sid else "handshake"
+    return f"{method} {urllib.parse.urlsplit(url).path or '/'}"
 
 
 def heartbeat_notes(
