@@ -19,7 +19,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
+import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -113,7 +115,11 @@ def main(argv: list[str] | None = None) -> int:
         raw = out / f"raw-only-{'-'.join(names)}.json"
     else:
         raw = out / "raw.json"
-    rows, failures, took = asyncio.run(run_all(params, names))
+    # The run keeps its guest sessions to itself: the user's store is neither read (a session kept
+    # from another server on a reused port) nor filled with the run's thousands of sessions.
+    with tempfile.TemporaryDirectory(prefix="conndebug-bench-") as data_home:
+        os.environ["XDG_DATA_HOME"] = data_home
+        rows, failures, took = asyncio.run(run_all(params, names))
     machine_text, produced_at = machine(), produced_now()
     only = names != list(BENCHMARKS)
     if only and not params.smoke and args.results is None and results.exists():

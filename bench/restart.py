@@ -41,9 +41,16 @@ async def _restarts(params: Params, down_s: float, reps: int) -> dict[str, Any]:
         theirs: list[float | None] = []
         try:
             await monitor.start()
-            ok = await until(lambda: marks.count("connected") > 0, 20)
-            if not ok or await node.wait_line(node_event("connect"), 20) is None:
-                raise RuntimeError("restart: a client did not connect")
+            if not await until(lambda: marks.count("connected") > 0, 20):
+                raise RuntimeError(
+                    f"restart: conndebug did not connect within 20 s (state {monitor.state.value}"
+                    f", verdict {monitor.verdict.code if monitor.verdict else 'none'})"
+                )
+            if await node.wait_line(node_event("connect"), 20) is None:
+                raise RuntimeError(
+                    "restart: the seed's client did not connect within 20 s: "
+                    + " | ".join(line.text for line in node.lines[-3:])
+                )
             for _ in range(reps):
                 await asyncio.sleep(1.0)
                 seen = len(srv.proc.lines)
