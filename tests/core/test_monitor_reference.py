@@ -231,6 +231,36 @@ async def test_a_server_side_expiry_is_regenerated_into_a_new_guest_session() ->
         assert monitor.state is State.CONNECTED
 
 
+async def test_a_kept_session_from_another_server_is_replaced_and_probe_agrees() -> None:
+    """A server restarted with another key (or another server on the same address) refuses the
+    guest session conndebug kept: both commands drop it, create a new one and connect."""
+    from conndebug.core import guest_store
+    from conndebug.core.guest import session_from_token
+    from conndebug.core.probe.runner import run_probe
+
+    async with reference_server() as server:
+        settings = settings_for(server.url)
+        foreign = _token("another server's signing key, 32 bytes or more", sessionId="s-elsewhere")
+        guest_store.save(settings.guest_url, session_from_token(foreign, source="guest"))
+        async with running(server.url) as monitor:
+            await connected(monitor)
+            created = events_of(monitor.bus, "session_created")
+            assert [e.source for e in created] == ["stored", "guest"]
+            refused = events_of(monitor.bus, "connect_error")[0]
+            assert refused.message.endswith("Invalid token")
+            assert any(
+                "kept guest session was refused" in e.text for e in events_of(monitor.bus, "note")
+            )
+            kept = guest_store.load(settings.guest_url)
+            assert kept is not None
+            assert kept.token != foreign
+        guest_store.save(settings.guest_url, session_from_token(foreign, source="guest"))
+        result = await run_probe(settings)
+    assert result.verdict.code == "ok", result.verdict
+    assert monitor.verdict is not None
+    assert monitor.verdict.code == "ok"
+
+
 async def test_expiry_pressed_again_and_again_never_stops_monitoring() -> None:
     """``x`` in the demo five times within seconds: each fresh session connects, so the loop
     guard (which counts only fresh sessions that fail) never stops the monitor."""

@@ -16,7 +16,8 @@
   forgotten) → a new guest session
   → ``session_regenerated`` → reconnect at once, unless the token was given (``--token`` is
   judged, not swapped), there is no guest endpoint, or the loop guard stops a server that
-  rejects its own fresh sessions; any other refusal is final;
+  rejects its own fresh sessions; a kept guest session refused for another reason is dropped and
+  replaced once (as the probe does); any other refusal is final;
 - the expiry simulation's part (``x``) where the server cannot be told to forget the session:
   the session dropped the way a browser meets an expiry, and a new one created.
 
@@ -224,9 +225,11 @@ class SessionKeeper:
         """The server refused the namespace: regenerate on an expiry message, else stop."""
         raw = failure.server_message if failure.server_message is not None else failure.message
         message = self.redactor.text(raw)
-        if not is_expiry_message(raw):
-            return Decision("stop", f"the server rejected the connection: “{message}”")
         session = self.session
+        if not is_expiry_message(raw):
+            if session is not None and session.source == "stored":
+                return await self._replace_kept(message)
+            return Decision("stop", f"the server rejected the connection: “{message}”")
         token_expired = None
         if session is not None and session.expires_at is not None:
             token_expired = session.expires_at <= self.clock.time()
@@ -302,6 +305,33 @@ class SessionKeeper:
             count=count,
         )
         await self.clock.sleep(REGENERATE_PAUSE_S)
+        return Decision("now")
+
+    async def _replace_kept(self, message: str) -> Decision:
+        """The kept guest session refused for another reason than expiry (a server restarted
+        with another key, another server on the same address): drop it and use a new one, as
+        the probe does. Once: the new session's source is ``guest``, so a second refusal is
+        final."""
+        self._forget_kept()
+        self.session = None
+        self._note(
+            f"the kept guest session was refused (“{message}”); creating a new one",
+            level="info",
+            topic="guest",
+        )
+        result = await self._guest(fresh=True)
+        if result.session is None:
+            why = result.error or result.absent or "no session"
+            self._guest_failed(result, "cannot create a new guest session")
+            if result.absent is not None:
+                return Decision(
+                    "stop",
+                    f"the kept guest session was refused (“{message}”) and no new one can be "
+                    f"created: {self.redactor.text(why)}",
+                )
+            return Decision("retry", self.redactor.text(why))
+        self._adopt(result.session)
+        self._announce(result.session)
         return Decision("now")
 
     def _forget_kept(self) -> None:
