@@ -140,3 +140,34 @@ async def test_x_without_admin_access_regenerates_and_the_panel_agrees(
             assert "Failed" not in text(app, "#badge")
     finally:
         await monitor.stop()
+
+
+async def test_the_demo_never_reuses_a_session_kept_from_an_earlier_demo(
+    server: ReferenceServer,
+) -> None:
+    # An earlier demo on the same port (ports are reused) kept its session: a token signed with
+    # that server's key, which this server refuses. The demo must open Connected, not Failed.
+    import base64
+    import json
+    import time
+
+    from conndebug.core import guest_store
+    from conndebug.core.guest import session_from_token
+
+    def part(data: dict[str, object]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+
+    claims = {"userId": "guest_old", "username": "OldGuest1", "exp": int(time.time()) + 86400}
+    token = f"{part({'alg': 'HS256', 'typ': 'JWT'})}.{part(claims)}.c2lnbmF0dXJl"
+    settings = demo_settings(demo_args(), server.url)
+    guest_store.save(settings.guest_url, session_from_token(token, source="guest"))
+    assert guest_store.load(settings.guest_url) is not None  # it would be reused
+
+    app, monitor = build_demo(server)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: "Connected" in text(app, "#badge"), timeout=15)
+            assert monitor.snapshot().session.username != "OldGuest1"
+            assert "created here" in text(app, "#session")
+    finally:
+        await monitor.stop()
