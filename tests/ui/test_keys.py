@@ -382,7 +382,7 @@ async def test_f_cycles_the_websocket_firewall() -> None:
         await pilot.press("f")
         await until(pilot, lambda: server.faults.websocket == "reject")
         assert has_line(app, "fault", "firewall: websocket reject")
-        await until(pilot, lambda: "reject (upgrades get 403)" in text(app, "#demo"))
+        await until(pilot, lambda: "reject (403 on upgrade)" in text(app, "#demo"))
         assert "websocket: reject" in text(app, "#demo"), "the server's own line is shown"
         await pilot.press("f")
         await until(pilot, lambda: server.faults.websocket == "blackhole")

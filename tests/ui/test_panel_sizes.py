@@ -6,12 +6,15 @@ the footer never ends in a cut word, the clocks agree, and the report reads like
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.cells import cell_len
+from textual.content import Content
 from textual.widgets import Footer, Static
 from textual.widgets._footer import FooterKey
 
@@ -553,3 +556,58 @@ async def test_reports_go_to_the_user_data_folder_by_default(
 
 def _reports(folder: Path) -> list[Path]:
     return sorted(folder.glob("conndebug-report-*"))
+
+
+# -- no value or sentence cut in the small panels -------------------------------------------------
+
+
+def cut_lines(app: ConndebugApp, selector: str, *, allowed: tuple[str, ...] = ()) -> list[str]:
+    """The lines of ``selector``'s unwrapped Statics wider than their room (drawn cut, with a
+    trailing "…"); lines starting with one of ``allowed`` may be cut (a user's long URL)."""
+    node = app.query_one(selector)
+    cut = []
+    for static in [node, *node.query(Static)]:
+        if not isinstance(static, Static) or not static.display or not static.region.width:
+            continue
+        if static.styles.text_wrap != "nowrap":
+            continue  # it wraps: nothing is cut
+        content = static.content
+        plain = content.plain if isinstance(content, Content) else str(content)
+        room = static.content_region.width
+        cut += [
+            line
+            for line in plain.splitlines()
+            if cell_len(line.rstrip()) > room and not line.startswith(allowed)
+        ]
+    return cut
+
+
+IN_FRONT = "nginx → HAProxy → server: aiohttp (python-engineio)"
+
+
+@pytest.mark.parametrize("size", [*SIZES, (100, 30)])
+@pytest.mark.parametrize("websocket", ["allow", "reject", "blackhole"])
+async def test_no_panel_cuts_a_value_at_any_size(size: tuple[int, int], websocket: str) -> None:
+    app, monitor, server = build(demo=True)
+    assert server is not None
+    async with app.run_test(size=size) as pilot:
+        await settle(app, pilot)
+        session = dataclasses.replace(monitor.snap.session, username="BrightFalcon8144")
+        monitor.set(in_front=IN_FRONT, rtt_ms=14.38, session=session)
+        server.faults.websocket = websocket
+        server.faults.blackhole = websocket == "blackhole"
+        app.refresh_panels()
+        await pilot.pause()
+        app.refresh_panels()  # the second draw knows each panel's width
+        await pilot.pause()
+        for panel in ("#status", "#target", "#demo", "#demo-strip"):
+            assert cut_lines(app, panel, allowed=("URL ", " target http")) == [], (size, panel)
+        status = words(text(app, "#status"))
+        assert "RTT 14.4 ms" in status
+        assert "as BrightFalcon8144" in status
+        if size[0] >= 100:  # the Target panel (wide screens) names every box, whole
+            target = words(text(app, "#target"))
+            assert "nginx → HAProxy" in target
+            assert "aiohttp (python-engineio)" in target
+            demo = words(text(app, "#demo"))
+            assert {"allow": "allow", "reject": "403", "blackhole": "no answer"}[websocket] in demo

@@ -12,7 +12,7 @@ from textual.widgets import Static
 
 from conndebug.ui.demo import WEBSOCKET_WORDS
 from conndebug.ui.text import Now, duration
-from conndebug.ui.widgets._lines import kv, lines, set_content
+from conndebug.ui.widgets._lines import kv, kv_fit, lines, set_content
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,11 @@ class DemoPanel(Vertical):
             maxlen=self.CHANGES_KEPT
         )
         """The server's latest plain-words lines about fault changes, with their time."""
+        self._last: tuple[FaultView, Now, bool] | None = None
+
+    def on_resize(self) -> None:
+        if self._last is not None:
+            self.show(*self._last[:2], compact=self._last[2])
 
     def compose(self) -> ComposeResult:
         yield Static(id="demo-switches")
@@ -58,6 +63,7 @@ class DemoPanel(Vertical):
 
     def show(self, faults: FaultView, now: Now, *, compact: bool = False) -> None:
         """Render the switches as of ``now`` (``compact``: one line, for small screens)."""
+        self._last = (faults, now, compact)
         switches = self.query_one("#demo-switches", Static)
         if compact:
             set_content(switches, self._compact(faults))
@@ -82,14 +88,16 @@ class DemoPanel(Vertical):
         )
         said = [Content(f"{now.time_of(ts)[:8]} {line}") for ts, line in self.changes]
         set_content(self.query_one("#demo-said", Static), lines(*said), wraps=True)
+        width = switches.content_region.width or 36
+        ws = WEBSOCKET_WORDS.get(faults.websocket, faults.websocket)
         set_content(
             switches,
             lines(
-                kv("websocket", WEBSOCKET_WORDS.get(faults.websocket, faults.websocket), ws_style),
-                kv("black hole", bh),
+                *kv_fit("websocket", [ws], width, style=ws_style),
+                *kv_fit("black hole", [bh], width),
                 kv("latency", latency, "$warning" if faults.latency_ms else ""),
-                kv("server", server),
-                kv("session ttl", ttl),
+                *kv_fit("server", [server], width),
+                *kv_fit("session ttl", [ttl], width),
             ),
         )
 
