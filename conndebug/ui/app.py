@@ -733,7 +733,8 @@ class DemoApp(ConndebugApp, inherit_bindings=False):
         super().__init__(settings, monitor, clock=clock, tz=tz, report_dir=report_dir, probe=probe)
         self.server = server
         self.session_ttl_s = session_ttl_s
-        self._server_lines: list[tuple[float, str]] = []
+        self._server_lines: list[str] = []
+        """The server's own lines about its switches, not yet in the History."""
 
     def compose_side(self) -> ComposeResult:
         yield DemoPanel(id="demo", classes="panel")
@@ -750,14 +751,16 @@ class DemoApp(ConndebugApp, inherit_bindings=False):
         self.server.on_change(self._server_said)
 
     def _server_said(self, line: str) -> None:
-        self._server_lines.append((self.clock.time(), str(line)))
+        self._server_lines.append(str(line))
 
     def refresh_extra(self, now: Now) -> None:
-        lines, self._server_lines[:] = list(self._server_lines), []
+        # The server's lines go to the History, with the key's own note: in the Demo panel they
+        # squeezed Events to one row at 120×35, and 80×24 (the strip) never showed them.
+        said, self._server_lines[:] = list(self._server_lines), []
+        for line in said:
+            self.monitor.bus.emit(Note, text=self.redactor.text(f"server: {line}"), topic="fault")
         view = self.fault_view(now)
         for panel in self.query(DemoPanel):
-            for ts, line in lines:
-                panel.add_change(ts, line)
             panel.show(view, now, compact=panel.id == "demo-strip")
 
     def fault_view(self, now: Now) -> FaultView:
