@@ -322,6 +322,10 @@ class ConndebugApp(App[int]):
         ]
         self._footer_ids = footer_fit(width, shown, compact=narrow)
         self.refresh_bindings()
+        # A dialog's resize: the footer is the main screen's, under the dialog; it must fit too
+        # (it ended in "qQ" at 80 columns after a resize behind the emit dialog).
+        for screen in self.screen_stack[:-1]:
+            screen.refresh_bindings()
         status = self.query_one(StatusPanel)
         self.query_one(ConnectionPanel).compact = narrow
         self.query_one(SessionPanel).compact = narrow

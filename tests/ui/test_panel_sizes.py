@@ -611,3 +611,52 @@ async def test_no_panel_cuts_a_value_at_any_size(size: tuple[int, int], websocke
             assert "aiohttp (python-engineio)" in target
             demo = words(text(app, "#demo"))
             assert {"allow": "allow", "reject": "403", "blackhole": "no answer"}[websocket] in demo
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_the_log_subtitles_fit_and_keep_their_counts(size: tuple[int, int]) -> None:
+    from conndebug.ui.widgets._bounded_log import SUBTITLE_FRAME
+
+    app, monitor, _ = build(demo=True)
+    async with app.run_test(size=size) as pilot:
+        await settle(app, pilot)
+        await pilot.press("l", "l")  # "problems and your keys only": the longest label
+        for i in range(120):
+            monitor.bus.emit(Note, text=f"old line {i}", topic="ui")
+            if i % 10 == 9:  # a few per refresh, so that all are drawn
+                app.refresh_panels()
+                await pilot.pause()
+        log = app.query_one(HistoryLog)
+        log.focus()
+        await until(pilot, lambda: log.scroll_y == log.max_scroll_y and log.max_scroll_y > 0)
+        await pilot.press("pageup")
+        await until(pilot, lambda: not log.following)
+        for i in range(12):
+            monitor.bus.emit(Note, text=f"new line {i}", topic="ui")
+        app.refresh_panels()
+        await pilot.pause()
+        subtitle = str(log.border_subtitle)
+        assert len(subtitle) <= log.size.width - SUBTITLE_FRAME, subtitle
+        assert subtitle.startswith("↓ 12 new")
+        assert "problems and your keys only" in subtitle
+        assert re.search(r"\d+ events( \(\d+ not drawn\))?$", subtitle), subtitle
+        if size[0] >= 200:
+            assert "End: follow" in subtitle  # room for the hints: they stay
+
+
+async def test_a_resize_behind_a_dialog_refits_the_footer_under_it() -> None:
+    from conndebug.ui.screens import EmitScreen
+
+    app, _, _ = build(demo=True, probe=_fake_probe)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await settle(app, pilot)
+        main = app.screen
+        await pilot.press("e")
+        await until(pilot, lambda: isinstance(app.screen, EmitScreen))
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause(0.3)
+        footer = main.query_one(Footer)
+        await until(
+            pilot, lambda: max(k.region.right for k in footer.query(FooterKey)) <= 80, timeout=3
+        )
+        assert {"q", "?"} <= {k.key_display for k in footer.query(FooterKey)}

@@ -46,6 +46,11 @@ def _hard_wrap(text: str, first: int, rest: int) -> list[str]:
     return chunks
 
 
+FILTER_HINT = "l: filter"
+SEARCH_HINT = "/: search"
+FOLLOW_HINT = "End: follow"
+
+
 class WireLog(BoundedLog):
     """Packets as they cross the wire: time, direction, transport, type, size, the request that
     carried it (polling), a heartbeat's timing, and what it carried (redacted; msgpack decoded,
@@ -228,12 +233,10 @@ class WireLog(BoundedLog):
         self._update_subtitle()
 
     def _update_subtitle(self) -> None:
-        subtitle = f"{self.packet_filter.label} · l: filter · /: search · {self.seen} packets"
+        count = f"{self.seen} packets" + (f" ({self.skipped} not drawn)" if self.skipped else "")
+        parts = [self.packet_filter.label, FILTER_HINT, SEARCH_HINT, count]
         if self.search:
-            subtitle = f"“{self.search}” · {subtitle}"
-        if self.skipped:
-            subtitle += f" ({self.skipped} not drawn)"
+            parts.insert(0, f"“{self.search}”")
         if not self.following:
-            subtitle = f"↓ {self.new_below} new · End: follow · {subtitle}"
-        if self.border_subtitle != subtitle:
-            self.border_subtitle = subtitle
+            parts[:0] = [f"↓ {self.new_below} new", FOLLOW_HINT]
+        self.set_subtitle(parts, hints=(SEARCH_HINT, FILTER_HINT, FOLLOW_HINT))
