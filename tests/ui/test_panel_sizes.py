@@ -482,6 +482,33 @@ async def test_help_documents_the_scroll_keys_and_probe_is_available() -> None:
             assert key in keys
 
 
+@pytest.mark.parametrize("size", SIZES)
+async def test_help_wraps_under_each_description_and_scrolls_to_its_end(
+    size: tuple[int, int],
+) -> None:
+    app, _, _ = build(demo=True, probe=_fake_probe)
+    async with app.run_test(size=size) as pilot:
+        await settle(app, pilot)
+        await pilot.press("question_mark")
+        await pilot.pause(0.2)
+        table = app.screen.query_one("#help-keys", Static)
+        rows = text(app.screen, "#help-keys").splitlines()
+        assert all(len(row) <= table.content_region.width for row in rows)
+        # Headings, key rows ("  r         …"), and continuations under the description
+        # (column 12), never under the key.
+        for row in rows:
+            if row.startswith("   ") and row.strip():
+                assert row.startswith(" " * 12), row
+        assert sum(row.startswith(" " * 12) for row in rows) >= 1, "some description wraps"
+        assert "websocket firewall" in words(" ".join(rows))
+        box = app.screen.query_one("#help-box")
+        assert box.has_focus
+        await pilot.press("end")
+        await until(pilot, lambda: box.scroll_y == box.max_scroll_y)
+        foot = app.screen.query_one("#help-foot")
+        assert foot.region.bottom <= box.region.bottom  # the last row is on screen
+
+
 # -- 6. the report ---------------------------------------------------------------------------
 
 
