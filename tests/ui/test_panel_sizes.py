@@ -687,3 +687,20 @@ async def test_a_resize_behind_a_dialog_refits_the_footer_under_it() -> None:
             pilot, lambda: max(k.region.right for k in footer.query(FooterKey)) <= 80, timeout=3
         )
         assert {"q", "?"} <= {k.key_display for k in footer.query(FooterKey)}
+
+
+def test_a_cut_reason_ends_between_words() -> None:
+    from conndebug.ui.reason import Reason, reason_lines
+
+    reason = Reason(title="Websocket refused", explanation=LONG_EXPLANATION, fix=LONG_FIX)
+    for width in range(40, 100, 7):
+        kept, cut = reason_lines(reason, width, 3)
+        assert cut
+        last = kept[-1].plain
+        assert last.endswith(MORE)
+        before = last[: -len(MORE)]
+        assert len(last) <= width
+        if " " not in before.strip():
+            continue  # a row of one long word (a URL) can only be truncated
+        # The word before the pointer is whole: it is a word of the reason, as written.
+        assert before.split()[-1] in words(f"Websocket refused — {LONG_EXPLANATION}").split()
