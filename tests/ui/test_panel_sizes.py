@@ -429,6 +429,29 @@ async def test_the_probe_dialog_shows_every_rung_without_scrolling_at_120x35() -
     assert app.last_probe is not None
 
 
+@pytest.mark.parametrize("size", SIZES)
+async def test_a_rung_detail_wraps_under_itself(size: tuple[int, int]) -> None:
+    app, _, _ = build(probe=_fake_probe)
+    async with app.run_test(size=size) as pilot:
+        await settle(app, pilot)
+        await pilot.press("p")
+        await until(pilot, lambda: isinstance(app.screen, ProbeScreen))
+        screen = app.screen
+        await until(pilot, lambda: "websocket_blocked" in text(screen, "#probe-verdict"))
+        await pilot.pause(0.2)
+        ladder = screen.query_one("#probe-ladder", Static)
+        rows = text(screen, "#probe-ladder").splitlines()
+        room = ladder.content_region.width
+        assert all(len(row) <= room for row in rows), room  # no second wrap by the Static
+        marks = [row for row in rows if not row.startswith(" ")]
+        assert len(marks) == len(RUNGS) + 2  # one row per rung starts with its mark
+        for row in rows:
+            if row.startswith(" "):
+                assert row.startswith(" " * 24), row  # under the detail, not the mark
+        if size[0] == 80:
+            assert len(rows) > len(marks), "at 80 columns some detail wraps"
+
+
 async def test_the_probe_dialog_scrolls_at_80x24() -> None:
     app, _, _ = build(probe=_fake_probe)
     async with app.run_test(size=(80, 24)) as pilot:
