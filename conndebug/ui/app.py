@@ -572,8 +572,15 @@ class ConndebugApp(App[int]):
         self.note(
             f"s: report saved (secrets redacted): {json_path.resolve()} and {md_path.name}{also}"
         )
-        paths = [json_path, md_path, *([har_path] if har_path is not None else [])]
-        self.notify("\n".join(str(p.resolve()) for p in paths), title="Report saved", timeout=12)
+        # The folder, the name, the kinds: three short rows a small screen's toast shows whole
+        # (three full paths took nine rows at 80 columns and the last one ran under the footer).
+        kinds = [".json", ".md", *([".har"] if har_path is not None else [])]
+        self.notify(
+            f"{json_path.resolve().parent}{os.sep}\n{json_path.stem}\n"
+            + (", ".join(kinds[:-1]) + f" and {kinds[-1]}"),
+            title="Report saved",
+            timeout=12,
+        )
 
     async def _save_har(self, path: Path) -> Path | None:
         """The wire's HAR beside the report (when the monitor records it); None without one."""

@@ -727,3 +727,37 @@ def test_a_cut_reason_ends_between_words() -> None:
             continue  # a row of one long word (a URL) can only be truncated
         # The word before the pointer is whole: it is a word of the reason, as written.
         assert before.split()[-1] in words(f"Websocket refused — {LONG_EXPLANATION}").split()
+
+
+async def test_the_report_toast_fits_a_small_screen(tmp_path: Path) -> None:
+    app, _, _ = build(report_dir=tmp_path / "a-folder")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("s")
+        await until(pilot, lambda: any(n.title == "Report saved" for n in app._notifications))
+        (note,) = [n for n in app._notifications if n.title == "Report saved"]
+        rows = note.message.splitlines()
+        (json_file,) = (tmp_path / "a-folder").glob("conndebug-report-*.json")
+        assert rows == [f"{json_file.parent.resolve()}/", json_file.stem, ".json and .md"]
+
+
+async def test_the_narrow_guest_panel_cuts_no_state() -> None:
+    app, monitor, _ = build(demo=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        session = dataclasses.replace(
+            monitor.snap.session, username="BrightFalcon8144", source="stored"
+        )
+        monitor.set(session=session, state=State.RECONNECTING)
+        app.clock.advance(65)
+        app.refresh_panels()
+        await pilot.pause()
+        app.refresh_panels()
+        await pilot.pause()
+        panel = app.query_one("#session", Static)
+        rows = text(app, "#session").splitlines()
+        assert rows[0].startswith("✅ BrightFalcon8144")
+        updated = next(row for row in rows if row.startswith("updated"))
+        assert updated.endswith("ago")
+        for row in (rows[0], updated):
+            assert len(row) <= panel.content_region.width, row

@@ -17,6 +17,10 @@ _SOURCES = {
 }
 
 
+_SHORT_SOURCES = {"guest": "created here", "stored": "kept", "token": "--token"}
+"""The same, for the narrow panel (80 columns)."""
+
+
 class SessionPanel(Static):
     """The guest user, the session and its token (always redacted unless --show-secrets).
 
@@ -63,22 +67,25 @@ class SessionPanel(Static):
             else None
         )
         name = visible(s.username or UNKNOWN)
+        sources = _SHORT_SOURCES if self.compact else _SOURCES
         if token_left is not None and token_left < 0:
-            head = Content.styled(f"❌ {name}", "$error bold") + Content.styled(
-                "  token expired", "$error"
-            )
+            mark = Content.styled(f"❌ {name}", "$error bold")
+            words = Content.styled("  expired" if self.compact else "  token expired", "$error")
         elif server_left is not None and server_left < 0:
-            head = Content.styled(f"❌ {name}", "$error bold") + Content.styled(
-                "  expired on the server", "$error"
+            mark = Content.styled(f"❌ {name}", "$error bold")
+            words = Content.styled(
+                "  expired" if self.compact else "  expired on the server", "$error"
             )
         else:
             in_use = snap.state in (State.CONNECTED, State.STALLED)
-            words = "in use" if in_use else _SOURCES.get(s.source, s.source)
+            said = "in use" if in_use else sources.get(s.source, s.source)
             if in_use and not self.compact:
-                words += f" · {_SOURCES.get(s.source, s.source)}"
-            head = Content.styled(f"✅ {name}", "$success bold") + Content.styled(
-                f"  {words}", "$text-muted"
-            )
+                said += f" · {_SOURCES.get(s.source, s.source)}"
+            mark = Content.styled(f"✅ {name}", "$success bold")
+            words = Content.styled(f"  {said}", "$text-muted")
+        # The words after the name go rather than be cut (a long name on a small screen).
+        room = self.content_region.width or 200
+        head = mark + words if (mark + words).cell_length <= room else mark
         return lines(
             head,
             kv(
@@ -129,8 +136,10 @@ class SessionPanel(Static):
         if s.created_at is None:
             return UNKNOWN
         ago = duration(now.wall - s.created_at)
-        if self.compact:
-            return f"{now.time_of(s.created_at)[:8]} · {ago} ago"
+        if self.compact:  # the clock time only while both fit the narrow panel
+            both = f"{now.time_of(s.created_at)[:8]} · {ago} ago"
+            room = (self.content_region.width or 200) - 8
+            return both if len(both) <= room else f"{ago} ago"
         update = f"{now.time_of(s.created_at)}  ({ago} ago)"
         if s.regenerations:
             update += f" · regenerated {s.regenerations}×"
