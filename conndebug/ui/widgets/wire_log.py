@@ -199,9 +199,11 @@ class WireLog(BoundedLog):
         elif heartbeat:
             colour = "foreground-muted"
         elif event.eio_type in ("OPEN", "UPGRADE", "CLOSE"):
-            colour = "accent"
+            colour = "foreground"  # bold: where a transport begins, moves and ends
         else:
-            colour = "secondary" if event.direction == "in" else "primary"
+            # As in the Events panel: in is the accent, out the primary colour. ($secondary is
+            # a dark blue that the default theme's surface leaves unreadable.)
+            colour = "accent" if event.direction == "in" else "primary"
         style = self._style(colour)
         head = f"{arrow} {transport:<{1 if narrow else 4}} "
         line.append(head, style=style + Style(bold=True))
