@@ -761,3 +761,19 @@ async def test_the_narrow_guest_panel_cuts_no_state() -> None:
         assert updated.endswith("ago")
         for row in (rows[0], updated):
             assert len(row) <= panel.content_region.width, row
+
+
+async def test_a_new_round_trip_never_reflows_the_status_lines() -> None:
+    app, monitor, _ = build(demo=True)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await settle(app, pilot)
+        session = dataclasses.replace(monitor.snap.session, username="BrightFalcon8144")
+        firsts = set()
+        for rtt in (0.5, 1.0, 9.99, 14.4, 120.0, 999.0):
+            monitor.set(rtt_ms=rtt, session=session)
+            app.refresh_panels()
+            await pilot.pause()
+            rows = text(app, "#status-summary").splitlines()
+            firsts.add(tuple(rows[:-1]))
+            assert rows[-1].endswith(" ms"), rows
+        assert len(firsts) == 1, firsts  # only the last line moves

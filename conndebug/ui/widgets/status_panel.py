@@ -140,12 +140,14 @@ class StatusPanel(Vertical):
             parts = [f"over {snap.transport or 'an unknown transport'}"]
             if snap.how and not snap.verdict:
                 parts[0] += f" ({snap.how})"
+            if user:
+                parts.append(f"as {visible(user)}")
+            # The round trip last: its width changes every second, and last it can only move
+            # the end of the last line, never re-flow the lines above it.
             if snap.rtt_off and snap.rtt_ms is None:
                 parts.append("RTT off")
             else:
                 parts.append(f"RTT {millis(snap.rtt_ms)}")
-            if user:
-                parts.append(f"as {visible(user)}")
             return parts
         if snap.state is State.STALLED:
             return [f"over {snap.transport or 'an unknown transport'}", "RTT stale (stalled)"]
