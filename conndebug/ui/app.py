@@ -490,7 +490,7 @@ class ConndebugApp(App[int]):
             self.note("w: wire inspector closed (the packet tap is off)")
             return
         self.monitor.set_trace(True)
-        wire = WireInspector(id="wire", tz=self.tz)
+        wire = WireInspector(id="wire", tz=self.tz, rtt_event=self.settings.rtt_event)
         self.query_one("#row-bottom").mount(wire, before=self.query_one(HistoryLog))
         self.screen.add_class("-wire")
         # Packets already in the history (none, unless the tap ran before): shown at once.

@@ -777,3 +777,16 @@ async def test_a_new_round_trip_never_reflows_the_status_lines() -> None:
             firsts.add(tuple(rows[:-1]))
             assert rows[-1].endswith(" ms"), rows
         assert len(firsts) == 1, firsts  # only the last line moves
+
+
+async def test_a_long_name_keeps_in_use_beside_it_at_120() -> None:
+    app, monitor, _ = build(demo=True)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await settle(app, pilot)
+        session = dataclasses.replace(monitor.snap.session, username="CleverDolphin7184")
+        monitor.set(session=session)
+        app.refresh_panels()
+        await pilot.pause()
+        head = text(app, "#session").splitlines()[0]
+        assert head.startswith("✅ CleverDolphin7184  in use")
+        assert len(head) <= app.query_one("#session", Static).content_region.width

@@ -171,3 +171,23 @@ async def test_the_demo_never_reuses_a_session_kept_from_an_earlier_demo(
             assert "created here" in text(app, "#session")
     finally:
         await monitor.stop()
+
+
+async def test_the_wire_filter_hides_the_demo_s_round_trips(server: ReferenceServer) -> None:
+    from conndebug.ui.widgets import WireLog
+
+    app, monitor = build_demo(server)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: "Connected" in text(app, "#badge"), timeout=15)
+            await pilot.press("w")
+            await until(pilot, lambda: app.wire is not None)
+            log = app.query_one(WireLog)
+            # Every packet: the round trips (an emit of conndebug:ping and its ack) are there.
+            await until(pilot, lambda: sum("conndebug:ping" in s for s in log.shown) >= 2, 15)
+            await pilot.press("l")  # no heartbeats or round trips
+            await until(pilot, lambda: log.packet_filter.name == "quiet")
+            await pilot.pause(1.5)  # more round trips arrive meanwhile
+            assert not [s for s in log.shown if "conndebug:ping" in s or "ACK" in s]
+    finally:
+        await monitor.stop()

@@ -67,25 +67,25 @@ class SessionPanel(Static):
             else None
         )
         name = visible(s.username or UNKNOWN)
-        sources = _SHORT_SOURCES if self.compact else _SOURCES
+        # The words after the name: the longest that fits (a long name on a small screen), never
+        # a cut one.
         if token_left is not None and token_left < 0:
             mark = Content.styled(f"❌ {name}", "$error bold")
-            words = Content.styled("  expired" if self.compact else "  token expired", "$error")
+            said, style = ["token expired", "expired"], "$error"
         elif server_left is not None and server_left < 0:
             mark = Content.styled(f"❌ {name}", "$error bold")
-            words = Content.styled(
-                "  expired" if self.compact else "  expired on the server", "$error"
-            )
+            said, style = ["expired on the server", "expired"], "$error"
         else:
-            in_use = snap.state in (State.CONNECTED, State.STALLED)
-            said = "in use" if in_use else sources.get(s.source, s.source)
-            if in_use and not self.compact:
-                said += f" · {_SOURCES.get(s.source, s.source)}"
             mark = Content.styled(f"✅ {name}", "$success bold")
-            words = Content.styled(f"  {said}", "$text-muted")
-        # The words after the name go rather than be cut (a long name on a small screen).
-        room = self.content_region.width or 200
-        head = mark + words if (mark + words).cell_length <= room else mark
+            source, short = _SOURCES.get(s.source, s.source), _SHORT_SOURCES.get(s.source, "")
+            if snap.state in (State.CONNECTED, State.STALLED):
+                said = [f"in use · {source}", f"in use · {short}", "in use"]
+            else:
+                said = [source, short]
+            style = "$text-muted"
+        room = self.content_region.width or (30 if self.compact else 200)
+        fitting = [w for w in said if w and mark.cell_length + 2 + len(w) <= room]
+        head = mark + Content.styled(f"  {fitting[0]}", style) if fitting else mark
         return lines(
             head,
             kv(

@@ -16,8 +16,8 @@ from conndebug.ui.history import colour_of
 from conndebug.ui.packets import (
     FILTERS,
     MARKERS,
-    ROUND_TRIP_PREFIX,
     PacketFilter,
+    RoundTrips,
     is_problem,
     searchable,
 )
@@ -78,7 +78,12 @@ class WireLog(BoundedLog):
     """Only entries whose line contains this (case-insensitive); ``""``: all."""
 
     def __init__(
-        self, *, tz: _dt.tzinfo | None = None, id: str | None = None, classes: str | None = None
+        self,
+        *,
+        tz: _dt.tzinfo | None = None,
+        rtt_event: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
     ) -> None:
         super().__init__(
             max_lines=self.MAX_LINES,
@@ -90,6 +95,8 @@ class WireLog(BoundedLog):
             classes=classes,
         )
         self.tz = tz
+        self.round_trips = RoundTrips(rtt_event)
+        """Tells conndebug's own round trips (hidden by two of the filters)."""
         self._events: collections.deque[Event] = collections.deque(maxlen=self.KEEP)
         self._styles: dict[str, Style] = {}
         self.seen = 0
@@ -147,7 +154,7 @@ class WireLog(BoundedLog):
     # -- drawing ---------------------------------------------------------------------------------
 
     def _shows(self, event: Event) -> bool:
-        if not self.packet_filter.shows(event):
+        if not self.packet_filter.shows(event, self.round_trips):
             return False
         needle = self.search
         return not needle or needle.lower() in searchable(event)
@@ -191,9 +198,8 @@ class WireLog(BoundedLog):
         if len(label) > LABEL_WIDTH:
             label = label[: LABEL_WIDTH - 1] + "…"
         size = f"{event.size:,} B"
-        heartbeat = event.eio_type in ("PING", "PONG", "NOOP") or (
-            event.namespace is not None and event.namespace.startswith(ROUND_TRIP_PREFIX)
-        )
+        # Heartbeats and conndebug's own round trips are muted: the traffic that is not the app's.
+        heartbeat = event.eio_type in ("PING", "PONG", "NOOP") or self.round_trips(event)
         if is_problem(event):
             colour = "error"
         elif heartbeat:
