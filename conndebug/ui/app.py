@@ -282,6 +282,8 @@ class ConndebugApp(App[int]):
         for selector, title in titles.items():
             self.query_one(selector).border_title = title
         self.mount_extra()
+        self.watch(self.query_one(StatusPanel), "wanted_height", self.sync_top_row, init=False)
+        self.watch(self.query_one(TargetPanel), "wanted_height", self.sync_top_row, init=False)
         self._unsubscribe = self.monitor.bus.subscribe(self.pending.append, replay=True)
         self.set_interval(1 / REFRESH_HZ, self._tick)
         self.refresh_panels()
@@ -332,6 +334,19 @@ class ConndebugApp(App[int]):
         status.compact = narrow
         status.reason_rows = self.reason_rows(width, height)
         self.refresh_panels()
+
+    def sync_top_row(self) -> None:
+        """Status and Target as tall as the taller needs (in CSS, a row of ``height: auto``
+        panels leaves the shorter one's border floating above a gap, and ``100%`` in an auto
+        row never shrinks again); compact, the Status panel's height is its content's."""
+        status, target = self.query_one(StatusPanel), self.query_one(TargetPanel)
+        if not status.wanted_height:
+            status.styles.height = "auto"
+            return
+        rows = max(status.wanted_height, target.wanted_height)
+        for panel in (status, target):
+            if panel.styles.height is None or panel.styles.height.value != rows:
+                panel.styles.height = rows
 
     def reason_rows(self, width: int, height: int) -> int:
         """Rows the Status panel may give the reason: what is left once the other panels and at

@@ -790,3 +790,24 @@ async def test_a_long_name_keeps_in_use_beside_it_at_120() -> None:
         head = text(app, "#session").splitlines()[0]
         assert head.startswith("✅ CleverDolphin7184  in use")
         assert len(head) <= app.query_one("#session", Static).content_region.width
+
+
+async def test_status_and_target_share_one_height_that_shrinks_again() -> None:
+    app, monitor, _ = build(demo=True)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await settle(app, pilot)
+        status, target = app.query_one("#status"), app.query_one("#target")
+
+        async def drawn() -> tuple[int, int]:
+            app.refresh_panels()
+            await pilot.pause()
+            await pilot.pause()
+            return status.region.height, target.region.height
+
+        calm = await drawn()
+        assert calm[0] == calm[1]
+        monitor.set(diagnosis=DIAGNOSIS, verdict=VERDICT_LINE)
+        long = await drawn()
+        assert long[0] == long[1] > calm[0]  # the reason takes rows, Target follows
+        monitor.set(diagnosis=None, verdict=None)
+        assert await drawn() == calm  # and shrinks back

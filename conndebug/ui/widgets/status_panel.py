@@ -14,6 +14,9 @@ from conndebug.ui.reason import Reason, reason_lines, reason_of
 from conndebug.ui.text import Now, badge, duration, millis
 from conndebug.ui.widgets._lines import fit, lines, set_content
 
+BADGE_ROWS = 3
+"""The badge's height (``#badge``'s CSS) outside the compact layout."""
+
 
 class StatusPanel(Vertical):
     """The connection's state at a glance, coloured through the ``-<state>`` CSS classes.
@@ -55,6 +58,9 @@ class StatusPanel(Vertical):
     """Rows the reason may take (set by the app from the screen's height)."""
     compact: reactive[bool] = reactive(False, init=False)
     """The small-screen layout: one-row badge, summary in the reason's place."""
+    wanted_height: reactive[int] = reactive(0, init=False)
+    """Rows the panel needs for what it shows now, its border included (0: compact, where its
+    height is its content's)."""
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
@@ -100,7 +106,8 @@ class StatusPanel(Vertical):
         since = fit(self._since(snap, now), room, sep="  ")
         set_content(self.query_one("#status-since", Static), lines(*since))
         parts = [Content.styled(p, "$text-muted") for p in self._summary(snap)]
-        set_content(summary_box, lines(*fit(parts, room)))
+        summary = fit(parts, room)
+        set_content(summary_box, lines(*summary))
         target = Content.styled(f"target {snap.url or 'unknown'}", "$text-muted")
         set_content(self.query_one("#status-target", Static), target)
         self.reason = reason_of(snap, now)
@@ -110,10 +117,14 @@ class StatusPanel(Vertical):
             width = reason_box.content_region.width or max(20, self.size.width - 2)
             rows = [*fit(parts, width), target] if self.compact else []
             set_content(reason_box, lines(*rows) if rows else Content(""), wraps=True)
+            reason_rows = max(1, len(rows))
         else:
             width = reason_box.content_region.width or max(20, self.size.width - 4)
             wrapped, self.cut = reason_lines(self.reason, width, self.reason_rows)
             set_content(reason_box, lines(*wrapped), wraps=True)
+            reason_rows = len(wrapped)
+        head = max(BADGE_ROWS, len(since) + len(summary))
+        self.wanted_height = 0 if self.compact else head + reason_rows + 2
         subtitle = "i: the whole reason" if self.reason is not None else ""
         if self.border_subtitle != subtitle:
             self.border_subtitle = subtitle

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from textual.content import Content
+from textual.reactive import reactive
 from textual.widgets import Static
 
 from conndebug.core.model import Snapshot
@@ -24,6 +25,9 @@ class TargetPanel(Static):
         text-overflow: ellipsis;
     }
     """
+
+    wanted_height: reactive[int] = reactive(0, init=False)
+    """Rows the panel needs for its lines, its border included."""
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
@@ -55,3 +59,4 @@ class TargetPanel(Static):
                 name = server.partition(": ")[2] or "not named by its answers"
                 rows += kv_fit("server", [name], width)
         set_content(self, lines(*rows))
+        self.wanted_height = len(rows) + 2
