@@ -48,3 +48,14 @@ def test_without_an_rtt_event_every_emit_is_the_app_s() -> None:
     assert not trips(PING_OUT)
     assert not trips(PING_ACK)
     assert not RoundTrips("conndebug:ping")(SAME_ID_LATER)  # an ack of no round trip
+
+
+def test_a_packet_line_breaks_after_a_delimiter_not_inside_a_number() -> None:
+    from conndebug.ui.widgets.wire_log import _hard_wrap
+
+    text = '4310[{"serverTime":1796648062622,"users":["guest_00000001"]}]'
+    chunks = _hard_wrap(text, 24, 24)
+    assert "".join(chunks) == text  # every character, in order
+    assert all(len(c) <= 24 for c in chunks)
+    assert "1796648062622," in chunks[1]  # the number whole on one line
+    assert _hard_wrap("x" * 50, 20, 20) == ["x" * 20, "x" * 20, "x" * 10]  # no delimiter: the width

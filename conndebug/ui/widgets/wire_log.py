@@ -36,14 +36,25 @@ NARROW = 90
 
 
 def _hard_wrap(text: str, first: int, rest: int) -> list[str]:
-    """``text`` in lines of ``first`` then ``rest`` characters: a packet's JSON has few spaces,
-    and every character of it counts (no word wrapping)."""
-    chunks = [text[:first]]
-    i = first
+    """``text`` in lines of at most ``first`` then ``rest`` characters: a packet's JSON has few
+    spaces, and every character of it counts (no word wrapping). A line ends after a JSON
+    delimiter (``,`` ``:`` ``[`` ``{`` or a space) in its second half when it has one, so that a
+    number or an id is not split between two lines; else at the width."""
+    chunks: list[str] = []
+    i, width = 0, first
     while i < len(text):
-        chunks.append(text[i : i + rest])
-        i += rest
-    return chunks
+        end = i + width
+        if end < len(text):
+            cut = max(text.rfind(d, i + width // 2, end) for d in _BREAK_AFTER)
+            if cut >= 0:
+                end = cut + 1
+        chunks.append(text[i:end])
+        i, width = end, rest
+    return chunks or [""]
+
+
+_BREAK_AFTER = (",", ":", "[", "{", " ")
+"""Where a packet's line may end before its width (the delimiter stays on the line)."""
 
 
 FILTER_HINT = "l: filter"
