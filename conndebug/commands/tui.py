@@ -151,9 +151,14 @@ async def _tui(settings: Settings) -> int:
 
 def demo_settings(args: argparse.Namespace, url: str) -> Settings:
     """The demo's connection settings: the user's options, on ``url``, timing round trips with
-    the server's ack event unless ``--rtt-event`` names another."""
+    the server's ack event unless ``--rtt-event`` names another, and always with a new guest
+    session: each demo server signs with a key of its own, so a session kept from an earlier
+    demo on the same (reused) port would be refused ("Invalid token") and the demo would open
+    on Failed."""
     settings = settings_from_args(args, url)
-    return dataclasses.replace(settings, rtt_event=settings.rtt_event or DEMO_RTT_EVENT)
+    return dataclasses.replace(
+        settings, rtt_event=settings.rtt_event or DEMO_RTT_EVENT, new_session=True
+    )
 
 
 def run_demo(args: argparse.Namespace) -> int:

@@ -282,6 +282,8 @@ class ConndebugApp(App[int]):
         for selector, title in titles.items():
             self.query_one(selector).border_title = title
         self.mount_extra()
+        self.watch(self.query_one(StatusPanel), "wanted_height", self.sync_top_row, init=False)
+        self.watch(self.query_one(TargetPanel), "wanted_height", self.sync_top_row, init=False)
         self._unsubscribe = self.monitor.bus.subscribe(self.pending.append, replay=True)
         self.set_interval(1 / REFRESH_HZ, self._tick)
         self.refresh_panels()
@@ -322,12 +324,29 @@ class ConndebugApp(App[int]):
         ]
         self._footer_ids = footer_fit(width, shown, compact=narrow)
         self.refresh_bindings()
+        # A dialog's resize: the footer is the main screen's, under the dialog; it must fit too
+        # (it ended in "qQ" at 80 columns after a resize behind the emit dialog).
+        for screen in self.screen_stack[:-1]:
+            screen.refresh_bindings()
         status = self.query_one(StatusPanel)
         self.query_one(ConnectionPanel).compact = narrow
         self.query_one(SessionPanel).compact = narrow
         status.compact = narrow
         status.reason_rows = self.reason_rows(width, height)
         self.refresh_panels()
+
+    def sync_top_row(self) -> None:
+        """Status and Target as tall as the taller needs (in CSS, a row of ``height: auto``
+        panels leaves the shorter one's border floating above a gap, and ``100%`` in an auto
+        row never shrinks again); compact, the Status panel's height is its content's."""
+        status, target = self.query_one(StatusPanel), self.query_one(TargetPanel)
+        if not status.wanted_height:
+            status.styles.height = "auto"
+            return
+        rows = max(status.wanted_height, target.wanted_height)
+        for panel in (status, target):
+            if panel.styles.height is None or panel.styles.height.value != rows:
+                panel.styles.height = rows
 
     def reason_rows(self, width: int, height: int) -> int:
         """Rows the Status panel may give the reason: what is left once the other panels and at
@@ -486,7 +505,7 @@ class ConndebugApp(App[int]):
             self.note("w: wire inspector closed (the packet tap is off)")
             return
         self.monitor.set_trace(True)
-        wire = WireInspector(id="wire", tz=self.tz)
+        wire = WireInspector(id="wire", tz=self.tz, rtt_event=self.settings.rtt_event)
         self.query_one("#row-bottom").mount(wire, before=self.query_one(HistoryLog))
         self.screen.add_class("-wire")
         # Packets already in the history (none, unless the tap ran before): shown at once.
@@ -568,8 +587,15 @@ class ConndebugApp(App[int]):
         self.note(
             f"s: report saved (secrets redacted): {json_path.resolve()} and {md_path.name}{also}"
         )
-        paths = [json_path, md_path, *([har_path] if har_path is not None else [])]
-        self.notify("\n".join(str(p.resolve()) for p in paths), title="Report saved", timeout=12)
+        # The folder, the name, the kinds: three short rows a small screen's toast shows whole
+        # (three full paths took nine rows at 80 columns and the last one ran under the footer).
+        kinds = [".json", ".md", *([".har"] if har_path is not None else [])]
+        self.notify(
+            f"{json_path.resolve().parent}{os.sep}\n{json_path.stem}\n"
+            + (", ".join(kinds[:-1]) + f" and {kinds[-1]}"),
+            title="Report saved",
+            timeout=12,
+        )
 
     async def _save_har(self, path: Path) -> Path | None:
         """The wire's HAR beside the report (when the monitor records it); None without one."""
@@ -733,7 +759,8 @@ class DemoApp(ConndebugApp, inherit_bindings=False):
         super().__init__(settings, monitor, clock=clock, tz=tz, report_dir=report_dir, probe=probe)
         self.server = server
         self.session_ttl_s = session_ttl_s
-        self._server_lines: list[tuple[float, str]] = []
+        self._server_lines: list[str] = []
+        """The server's own lines about its switches, not yet in the History."""
 
     def compose_side(self) -> ComposeResult:
         yield DemoPanel(id="demo", classes="panel")
@@ -750,14 +777,16 @@ class DemoApp(ConndebugApp, inherit_bindings=False):
         self.server.on_change(self._server_said)
 
     def _server_said(self, line: str) -> None:
-        self._server_lines.append((self.clock.time(), str(line)))
+        self._server_lines.append(str(line))
 
     def refresh_extra(self, now: Now) -> None:
-        lines, self._server_lines[:] = list(self._server_lines), []
+        # The server's lines go to the History, with the key's own note: in the Demo panel they
+        # squeezed Events to one row at 120×35, and 80×24 (the strip) never showed them.
+        said, self._server_lines[:] = list(self._server_lines), []
+        for line in said:
+            self.monitor.bus.emit(Note, text=self.redactor.text(f"server: {line}"), topic="fault")
         view = self.fault_view(now)
         for panel in self.query(DemoPanel):
-            for ts, line in lines:
-                panel.add_change(ts, line)
             panel.show(view, now, compact=panel.id == "demo-strip")
 
     def fault_view(self, now: Now) -> FaultView:

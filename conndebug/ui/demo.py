@@ -27,10 +27,11 @@ WEBSOCKET_MODES = ("allow", "reject", "blackhole")
 
 WEBSOCKET_WORDS = {
     "allow": "allow",
-    "reject": "reject (upgrades get 403)",
-    "blackhole": "blackhole (upgrades hang)",
+    "reject": "reject (403 on upgrade)",
+    "blackhole": "blackhole (no answer)",
 }
-"""What each websocket mode means, for the history note and the demo panel."""
+"""What each websocket mode means, for the demo panel (short: the words and their label fit the
+side panel's 36 columns at 120×35; narrower, they wrap under themselves)."""
 
 LATENCY_STEPS = (0.0, 50.0, 200.0, 500.0, 1000.0)
 """Added latency steps (ms) of ``+`` and ``-``."""

@@ -89,7 +89,7 @@ _KIND_COLOURS = {
     "session_regenerated": "success",
     "stall": "error",
     "rtt": "foreground-muted",
-    "event_in": "secondary",
+    "event_in": "accent",  # as in the Events panel ($secondary is unreadable on $surface)
     "event_out": "primary",
     "probe_step": "foreground",
     "note": "foreground",

@@ -8,6 +8,8 @@ begin and end a connection (``connecting``, ``connected``, ``fallback``, ``upgra
 
 from __future__ import annotations
 
+import collections
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from conndebug.core.events import (
@@ -26,6 +28,7 @@ __all__ = [
     "MARKERS",
     "ROUND_TRIP_PREFIX",
     "PacketFilter",
+    "RoundTrips",
     "is_problem",
     "next_filter",
     "searchable",
@@ -43,6 +46,34 @@ _PROBLEM_SIO = frozenset({"CONNECT_ERROR", "DISCONNECT"})
 
 def _round_trip(packet: Packet) -> bool:
     return bool(packet.namespace and packet.namespace.startswith(ROUND_TRIP_PREFIX))
+
+
+class RoundTrips:
+    """Tells conndebug's own round trips among the packets: the ``CONNECT`` probes, and with
+    ``--rtt-event NAME`` (the demo's ``conndebug:ping``) the emits of ``NAME`` and the acks that
+    answer them. Call it on the packets in the order they crossed the wire (an ack is known by
+    the id of the emit before it)."""
+
+    KEEP = 256
+    """Ack ids remembered (a round trip is answered within seconds)."""
+
+    def __init__(self, event: str | None = None) -> None:
+        self.head = f'["{event}"' if event else None
+        self._acks: collections.deque[int] = collections.deque(maxlen=self.KEEP)
+
+    def __call__(self, packet: Packet) -> bool:
+        if _round_trip(packet):
+            return True
+        if self.head is None or packet.eio_type != "MESSAGE" or packet.ack_id is None:
+            return False
+        if packet.sio_type == "EVENT" and packet.direction == "out":
+            start = packet.preview.find("[")
+            if start >= 0 and packet.preview.startswith(self.head, start):
+                if packet.ack_id not in self._acks:
+                    self._acks.append(packet.ack_id)
+                return True
+            return False
+        return packet.sio_type == "ACK" and packet.direction == "in" and packet.ack_id in self._acks
 
 
 def is_problem(event: Event) -> bool:
@@ -72,7 +103,9 @@ class PacketFilter:
     """Stable id (``all``, ``quiet``, ``socketio``, ``problems``)."""
     label: str
 
-    def shows(self, event: Event) -> bool:
+    def shows(self, event: Event, round_trip: Callable[[Packet], bool] = _round_trip) -> bool:
+        """Whether ``event`` passes; ``round_trip`` tells conndebug's own round trips (a
+        :class:`RoundTrips`, which knows the ``--rtt-event`` emits and their acks)."""
         if self.name == "all":
             return True
         if self.name == "problems":
@@ -81,9 +114,9 @@ class PacketFilter:
             return True  # the markers stay: they say where a connection began and ended
         if self.name == "quiet":
             probe = event.eio_type in ("PING", "PONG") and event.preview == "probe"
-            return probe or (event.eio_type not in _HEARTBEAT and not _round_trip(event))
+            return probe or (event.eio_type not in _HEARTBEAT and not round_trip(event))
         # socketio
-        return event.eio_type == "MESSAGE" and not _round_trip(event)
+        return event.eio_type == "MESSAGE" and not round_trip(event)
 
 
 FILTERS: tuple[PacketFilter, ...] = (

@@ -95,6 +95,8 @@ def reason_lines(reason: Reason, width: int, rows: int) -> tuple[list[Content], 
     last = kept[-1]
     room = width - len(MORE)
     if last.cell_length > room:
-        last = last.truncate(room)
+        # Cut between words (no "firewal …", no half a URL); a row of one word is truncated.
+        space = last.plain.rfind(" ", 0, room + 1)
+        last = last[:space].rstrip() if space > 0 else last.truncate(room)
     kept[-1] = last + Content.styled(MORE, "$text-muted italic")
     return kept, True

@@ -13,6 +13,7 @@ real monitor (120×35, one shot at 80×24), presses the keys a presenter would, 
 - ``reconnecting.svg``: after ``t`` (server restart): the numbered attempt and its countdown;
 - ``stalled.svg``: after ``b`` (all traffic black-holed): the stall, its silence counted live;
 - ``help.svg``: the help screen;
+- ``wire.svg``: the wire inspector (``w``): the packets in and out, round trips among them;
 - ``small.svg``: the 80×24 layout, fallen back to polling after ``f`` and ``r``.
 """
 
@@ -66,7 +67,9 @@ async def _session(folder: Path, size: tuple[int, int], script: str) -> list[Pat
     )
     await server.start()
     saved: list[Path] = []
-    settings = Settings(url=server.url, rtt_event=DEMO_RTT_EVENT)
+    # A new guest session, as the demo takes: one kept from an earlier run on a reused port is
+    # signed with another server's key.
+    settings = Settings(url=server.url, rtt_event=DEMO_RTT_EVENT, new_session=True)
     monitor = make_monitor(settings, admin_key=server.admin_key)
     app = make_app(settings, monitor=monitor, server=server, session_ttl_s=120)
 
@@ -155,6 +158,13 @@ async def _session(folder: Path, size: tuple[int, int], script: str) -> list[Pat
         await pilot.press("question_mark")
         await pilot.pause(0.3)
         await shoot(pilot, "help")
+        await pilot.press("escape")
+        await pilot.press("w")
+        await _until(pilot, "the wire inspector", lambda: app.wire is not None, 10)
+        wire = app.wire
+        assert wire is not None
+        await _until(pilot, "packets on the wire", lambda: wire.log_widget.seen >= 8, 20)
+        await shoot(pilot, "wire")
 
     async def auto_pilot(pilot: Pilot[object]) -> None:
         try:

@@ -6,12 +6,15 @@ the footer never ends in a cut word, the clocks agree, and the report reads like
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.cells import cell_len
+from textual.content import Content
 from textual.widgets import Footer, Static
 from textual.widgets._footer import FooterKey
 
@@ -426,6 +429,29 @@ async def test_the_probe_dialog_shows_every_rung_without_scrolling_at_120x35() -
     assert app.last_probe is not None
 
 
+@pytest.mark.parametrize("size", SIZES)
+async def test_a_rung_detail_wraps_under_itself(size: tuple[int, int]) -> None:
+    app, _, _ = build(probe=_fake_probe)
+    async with app.run_test(size=size) as pilot:
+        await settle(app, pilot)
+        await pilot.press("p")
+        await until(pilot, lambda: isinstance(app.screen, ProbeScreen))
+        screen = app.screen
+        await until(pilot, lambda: "websocket_blocked" in text(screen, "#probe-verdict"))
+        await pilot.pause(0.2)
+        ladder = screen.query_one("#probe-ladder", Static)
+        rows = text(screen, "#probe-ladder").splitlines()
+        room = ladder.content_region.width
+        assert all(len(row) <= room for row in rows), room  # no second wrap by the Static
+        marks = [row for row in rows if not row.startswith(" ")]
+        assert len(marks) == len(RUNGS) + 2  # one row per rung starts with its mark
+        for row in rows:
+            if row.startswith(" "):
+                assert row.startswith(" " * 24), row  # under the detail, not the mark
+        if size[0] == 80:
+            assert len(rows) > len(marks), "at 80 columns some detail wraps"
+
+
 async def test_the_probe_dialog_scrolls_at_80x24() -> None:
     app, _, _ = build(probe=_fake_probe)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -477,6 +503,33 @@ async def test_help_documents_the_scroll_keys_and_probe_is_available() -> None:
         assert "(not available)" not in keys
         for key in ("PgUp PgDn", "Home", "End", "Tab", "↓ N new", "i, ⏎"):
             assert key in keys
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_help_wraps_under_each_description_and_scrolls_to_its_end(
+    size: tuple[int, int],
+) -> None:
+    app, _, _ = build(demo=True, probe=_fake_probe)
+    async with app.run_test(size=size) as pilot:
+        await settle(app, pilot)
+        await pilot.press("question_mark")
+        await pilot.pause(0.2)
+        table = app.screen.query_one("#help-keys", Static)
+        rows = text(app.screen, "#help-keys").splitlines()
+        assert all(len(row) <= table.content_region.width for row in rows)
+        # Headings, key rows ("  r         …"), and continuations under the description
+        # (column 12), never under the key.
+        for row in rows:
+            if row.startswith("   ") and row.strip():
+                assert row.startswith(" " * 12), row
+        assert sum(row.startswith(" " * 12) for row in rows) >= 1, "some description wraps"
+        assert "websocket firewall" in words(" ".join(rows))
+        box = app.screen.query_one("#help-box")
+        assert box.has_focus
+        await pilot.press("end")
+        await until(pilot, lambda: box.scroll_y == box.max_scroll_y)
+        foot = app.screen.query_one("#help-foot")
+        assert foot.region.bottom <= box.region.bottom  # the last row is on screen
 
 
 # -- 6. the report ---------------------------------------------------------------------------
@@ -553,3 +606,208 @@ async def test_reports_go_to_the_user_data_folder_by_default(
 
 def _reports(folder: Path) -> list[Path]:
     return sorted(folder.glob("conndebug-report-*"))
+
+
+# -- no value or sentence cut in the small panels -------------------------------------------------
+
+
+def cut_lines(app: ConndebugApp, selector: str, *, allowed: tuple[str, ...] = ()) -> list[str]:
+    """The lines of ``selector``'s unwrapped Statics wider than their room (drawn cut, with a
+    trailing "…"); lines starting with one of ``allowed`` may be cut (a user's long URL)."""
+    node = app.query_one(selector)
+    cut = []
+    for static in [node, *node.query(Static)]:
+        if not isinstance(static, Static) or not static.display or not static.region.width:
+            continue
+        if static.styles.text_wrap != "nowrap":
+            continue  # it wraps: nothing is cut
+        content = static.content
+        plain = content.plain if isinstance(content, Content) else str(content)
+        room = static.content_region.width
+        cut += [
+            line
+            for line in plain.splitlines()
+            if cell_len(line.rstrip()) > room and not line.startswith(allowed)
+        ]
+    return cut
+
+
+IN_FRONT = "nginx → HAProxy → server: aiohttp (python-engineio)"
+
+
+@pytest.mark.parametrize("size", [*SIZES, (100, 30)])
+@pytest.mark.parametrize("websocket", ["allow", "reject", "blackhole"])
+async def test_no_panel_cuts_a_value_at_any_size(size: tuple[int, int], websocket: str) -> None:
+    app, monitor, server = build(demo=True)
+    assert server is not None
+    async with app.run_test(size=size) as pilot:
+        await settle(app, pilot)
+        session = dataclasses.replace(monitor.snap.session, username="BrightFalcon8144")
+        monitor.set(in_front=IN_FRONT, rtt_ms=14.38, session=session)
+        server.faults.websocket = websocket
+        server.faults.blackhole = websocket == "blackhole"
+        app.refresh_panels()
+        await pilot.pause()
+        app.refresh_panels()  # the second draw knows each panel's width
+        await pilot.pause()
+        for panel in ("#status", "#target", "#demo", "#demo-strip"):
+            assert cut_lines(app, panel, allowed=("URL ", " target http")) == [], (size, panel)
+        status = words(text(app, "#status"))
+        assert "RTT 14.4 ms" in status
+        assert "as BrightFalcon8144" in status
+        if size[0] >= 100:  # the Target panel (wide screens) names every box, whole
+            target = words(text(app, "#target"))
+            assert "nginx → HAProxy" in target
+            assert "aiohttp (python-engineio)" in target
+            demo = words(text(app, "#demo"))
+            assert {"allow": "allow", "reject": "403", "blackhole": "no answer"}[websocket] in demo
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_the_log_subtitles_fit_and_keep_their_counts(size: tuple[int, int]) -> None:
+    from conndebug.ui.widgets._bounded_log import SUBTITLE_FRAME
+
+    app, monitor, _ = build(demo=True)
+    async with app.run_test(size=size) as pilot:
+        await settle(app, pilot)
+        await pilot.press("l", "l")  # "problems and your keys only": the longest label
+        for i in range(120):
+            monitor.bus.emit(Note, text=f"old line {i}", topic="ui")
+            if i % 10 == 9:  # a few per refresh, so that all are drawn
+                app.refresh_panels()
+                await pilot.pause()
+        log = app.query_one(HistoryLog)
+        log.focus()
+        await until(pilot, lambda: log.scroll_y == log.max_scroll_y and log.max_scroll_y > 0)
+        await pilot.press("pageup")
+        await until(pilot, lambda: not log.following)
+        for i in range(12):
+            monitor.bus.emit(Note, text=f"new line {i}", topic="ui")
+        app.refresh_panels()
+        await pilot.pause()
+        subtitle = str(log.border_subtitle)
+        assert len(subtitle) <= log.size.width - SUBTITLE_FRAME, subtitle
+        assert subtitle.startswith("↓ 12 new")
+        assert "problems and your keys only" in subtitle
+        assert re.search(r"\d+ events( \(\d+ not drawn\))?$", subtitle), subtitle
+        if size[0] >= 200:
+            assert "End: follow" in subtitle  # room for the hints: they stay
+
+
+async def test_a_resize_behind_a_dialog_refits_the_footer_under_it() -> None:
+    from conndebug.ui.screens import EmitScreen
+
+    app, _, _ = build(demo=True, probe=_fake_probe)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await settle(app, pilot)
+        main = app.screen
+        await pilot.press("e")
+        await until(pilot, lambda: isinstance(app.screen, EmitScreen))
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause(0.3)
+        footer = main.query_one(Footer)
+        await until(
+            pilot, lambda: max(k.region.right for k in footer.query(FooterKey)) <= 80, timeout=3
+        )
+        assert {"q", "?"} <= {k.key_display for k in footer.query(FooterKey)}
+
+
+def test_a_cut_reason_ends_between_words() -> None:
+    from conndebug.ui.reason import Reason, reason_lines
+
+    reason = Reason(title="Websocket refused", explanation=LONG_EXPLANATION, fix=LONG_FIX)
+    for width in range(40, 100, 7):
+        kept, cut = reason_lines(reason, width, 3)
+        assert cut
+        last = kept[-1].plain
+        assert last.endswith(MORE)
+        before = last[: -len(MORE)]
+        assert len(last) <= width
+        if " " not in before.strip():
+            continue  # a row of one long word (a URL) can only be truncated
+        # The word before the pointer is whole: it is a word of the reason, as written.
+        assert before.split()[-1] in words(f"Websocket refused — {LONG_EXPLANATION}").split()
+
+
+async def test_the_report_toast_fits_a_small_screen(tmp_path: Path) -> None:
+    app, _, _ = build(report_dir=tmp_path / "a-folder")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("s")
+        await until(pilot, lambda: any(n.title == "Report saved" for n in app._notifications))
+        (note,) = [n for n in app._notifications if n.title == "Report saved"]
+        rows = note.message.splitlines()
+        (json_file,) = (tmp_path / "a-folder").glob("conndebug-report-*.json")
+        assert rows == [f"{json_file.parent.resolve()}/", json_file.stem, ".json and .md"]
+
+
+async def test_the_narrow_guest_panel_cuts_no_state() -> None:
+    app, monitor, _ = build(demo=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        session = dataclasses.replace(
+            monitor.snap.session, username="BrightFalcon8144", source="stored"
+        )
+        monitor.set(session=session, state=State.RECONNECTING)
+        app.clock.advance(65)
+        app.refresh_panels()
+        await pilot.pause()
+        app.refresh_panels()
+        await pilot.pause()
+        panel = app.query_one("#session", Static)
+        rows = text(app, "#session").splitlines()
+        assert rows[0].startswith("✅ BrightFalcon8144")
+        updated = next(row for row in rows if row.startswith("updated"))
+        assert updated.endswith("ago")
+        for row in (rows[0], updated):
+            assert len(row) <= panel.content_region.width, row
+
+
+async def test_a_new_round_trip_never_reflows_the_status_lines() -> None:
+    app, monitor, _ = build(demo=True)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await settle(app, pilot)
+        session = dataclasses.replace(monitor.snap.session, username="BrightFalcon8144")
+        firsts = set()
+        for rtt in (0.5, 1.0, 9.99, 14.4, 120.0, 999.0):
+            monitor.set(rtt_ms=rtt, session=session)
+            app.refresh_panels()
+            await pilot.pause()
+            rows = text(app, "#status-summary").splitlines()
+            firsts.add(tuple(rows[:-1]))
+            assert rows[-1].endswith(" ms"), rows
+        assert len(firsts) == 1, firsts  # only the last line moves
+
+
+async def test_a_long_name_keeps_in_use_beside_it_at_120() -> None:
+    app, monitor, _ = build(demo=True)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await settle(app, pilot)
+        session = dataclasses.replace(monitor.snap.session, username="CleverDolphin7184")
+        monitor.set(session=session)
+        app.refresh_panels()
+        await pilot.pause()
+        head = text(app, "#session").splitlines()[0]
+        assert head.startswith("✅ CleverDolphin7184  in use")
+        assert len(head) <= app.query_one("#session", Static).content_region.width
+
+
+async def test_status_and_target_share_one_height_that_shrinks_again() -> None:
+    app, monitor, _ = build(demo=True)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await settle(app, pilot)
+        status, target = app.query_one("#status"), app.query_one("#target")
+
+        async def drawn() -> tuple[int, int]:
+            app.refresh_panels()
+            await pilot.pause()
+            await pilot.pause()
+            return status.region.height, target.region.height
+
+        calm = await drawn()
+        assert calm[0] == calm[1]
+        monitor.set(diagnosis=DIAGNOSIS, verdict=VERDICT_LINE)
+        long = await drawn()
+        assert long[0] == long[1] > calm[0]  # the reason takes rows, Target follows
+        monitor.set(diagnosis=None, verdict=None)
+        assert await drawn() == calm  # and shrinks back

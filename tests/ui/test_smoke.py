@@ -13,7 +13,7 @@ from conndebug.core.model import State
 from conndebug.core.monitor import Monitor, make_monitor
 from conndebug.server import ReferenceServer, ServerConfig
 from conndebug.ui.app import DemoApp, make_app
-from tests.ui.helpers import SIZE, text, until
+from tests.ui.helpers import SIZE, history, text, until
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -74,7 +74,7 @@ async def test_demo_connects_falls_back_and_regenerates(server: ReferenceServer)
             await until(pilot, lambda: "fell back" in text(app, "#connection"), timeout=20)
             await until(pilot, lambda: "Connected · polling" in text(app, "#badge"), timeout=20)
             assert "connected over polling only" in text(app, "#status")
-            assert "websocket: blocked" in text(app, "#demo")
+            assert any("server: websocket: blocked" in line for line in history(app))
 
             # x: the server forgets the session; a new guest session replaces it.
             old_session = monitor.snapshot().session.session_id
@@ -138,5 +138,56 @@ async def test_x_without_admin_access_regenerates_and_the_panel_agrees(
             assert "✅" in session
             assert "❌" not in session
             assert "Failed" not in text(app, "#badge")
+    finally:
+        await monitor.stop()
+
+
+async def test_the_demo_never_reuses_a_session_kept_from_an_earlier_demo(
+    server: ReferenceServer,
+) -> None:
+    # An earlier demo on the same port (ports are reused) kept its session: a token signed with
+    # that server's key, which this server refuses. The demo must open Connected, not Failed.
+    import base64
+    import json
+    import time
+
+    from conndebug.core import guest_store
+    from conndebug.core.guest import session_from_token
+
+    def part(data: dict[str, object]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+
+    claims = {"userId": "guest_old", "username": "OldGuest1", "exp": int(time.time()) + 86400}
+    token = f"{part({'alg': 'HS256', 'typ': 'JWT'})}.{part(claims)}.c2lnbmF0dXJl"
+    settings = demo_settings(demo_args(), server.url)
+    guest_store.save(settings.guest_url, session_from_token(token, source="guest"))
+    assert guest_store.load(settings.guest_url) is not None  # it would be reused
+
+    app, monitor = build_demo(server)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: "Connected" in text(app, "#badge"), timeout=15)
+            assert monitor.snapshot().session.username != "OldGuest1"
+            assert "created here" in text(app, "#session")
+    finally:
+        await monitor.stop()
+
+
+async def test_the_wire_filter_hides_the_demo_s_round_trips(server: ReferenceServer) -> None:
+    from conndebug.ui.widgets import WireLog
+
+    app, monitor = build_demo(server)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: "Connected" in text(app, "#badge"), timeout=15)
+            await pilot.press("w")
+            await until(pilot, lambda: app.wire is not None)
+            log = app.query_one(WireLog)
+            # Every packet: the round trips (an emit of conndebug:ping and its ack) are there.
+            await until(pilot, lambda: sum("conndebug:ping" in s for s in log.shown) >= 2, 15)
+            await pilot.press("l")  # no heartbeats or round trips
+            await until(pilot, lambda: log.packet_filter.name == "quiet")
+            await pilot.pause(1.5)  # more round trips arrive meanwhile
+            assert not [s for s in log.shown if "conndebug:ping" in s or "ACK" in s]
     finally:
         await monitor.stop()

@@ -190,3 +190,57 @@ def test_help_screen(snap_compare: Compare) -> None:
         await until(pilot, lambda: isinstance(app.screen, HelpScreen))
 
     assert snap_compare(app, terminal_size=SIZE, run_before=settled(app, help_))
+
+
+def _packets(app: ConndebugApp) -> Callable[[Pilot[Any]], Awaitable[None]]:
+    """Open the wire inspector (``w``) and put a few packets of each kind on it."""
+    from conndebug.core.events import Packet
+
+    async def run(pilot: Pilot[Any]) -> None:
+        await pilot.press("w")
+        await until(pilot, lambda: app.wire is not None)
+        bus = app.monitor.bus
+        emit = bus.emit
+        emit(Packet, direction="in", transport="websocket", eio_type="PING", size=1, preview="")
+        emit(
+            Packet, direction="out", transport="websocket", eio_type="PONG", size=1, preview="",
+            pong_ms=0.2,
+        )  # fmt: skip
+        for n in range(3):
+            emit(
+                Packet, direction="out", transport="websocket", eio_type="MESSAGE", size=21,
+                preview=f'2{n}["conndebug:ping"]', sio_type="EVENT", ack_id=n,
+            )  # fmt: skip
+            emit(
+                Packet, direction="in", transport="websocket", eio_type="MESSAGE", size=33,
+                preview=f'3{n}[{{"serverTime":1764316800000}}]', sio_type="ACK", ack_id=n,
+            )  # fmt: skip
+        emit(
+            Packet, direction="in", transport="websocket", eio_type="MESSAGE", size=185,
+            preview='2["connection:established",{"userId":"guest_00000001","username":'
+            '"SwiftTiger42","sessionId":"00000000-0000-4000-8000-000000000001"}]',
+            sio_type="EVENT",
+        )  # fmt: skip
+        app.refresh_panels()
+        await pilot.pause()
+
+    return run
+
+
+def test_wire_inspector_wide(snap_compare: Compare) -> None:
+    app, _, _ = build(demo=True)
+    assert snap_compare(app, terminal_size=SIZE, run_before=settled(app, _packets(app)))
+
+
+def test_wire_inspector_small(snap_compare: Compare) -> None:
+    app, _, _ = build(demo=True)
+    assert snap_compare(app, terminal_size=SMALL, run_before=settled(app, _packets(app)))
+
+
+def test_demo_big_with_the_path_named(snap_compare: Compare) -> None:
+    app, monitor, _ = build(demo=True)
+
+    async def named(pilot: Pilot[Any]) -> None:
+        monitor.set(in_front="nginx → HAProxy → server: aiohttp (python-engineio)")
+
+    assert snap_compare(app, terminal_size=BIG, run_before=settled(app, named))

@@ -15,9 +15,25 @@ async def test_the_target_panel_names_the_boxes_in_front_once_known() -> None:
         monitor.set(in_front="nginx → server: aiohttp (python-engineio)")
         app.refresh_panels()
         await pilot.pause()
-        target = text(app, "#target")
-        assert "in front" in target
-        assert "nginx → server: aiohttp (python-engineio)" in target
+        target = text(app, "#target").splitlines()
+        # Two rows, each whole in the panel's 44 columns at 120×35: the boxes, then the server.
+        assert "in front    nginx" in target
+        assert "server      aiohttp (python-engineio)" in target
+        monitor.set(in_front="none named → server")  # the server did not say what it is
+        app.refresh_panels()
+        await pilot.pause()
+        target = text(app, "#target").splitlines()
+        assert "in front    none named" in target
+        assert "server      not named by its answers" in target
+        monitor.set(in_front="none named (a direct connection, or boxes that say nothing)")
+        app.refresh_panels()
+        await pilot.pause()
+        target = text(app, "#target").splitlines()
+        room = app.query_one("#target").content_region.width
+        assert all(len(line) <= room for line in target[1:])  # wrapped under itself, not cut
+        joined = " ".join(" ".join(target).split())
+        assert "in front none named (a direct connection, or boxes that say nothing)" in joined
+        assert not any(line.startswith("server") for line in target)
 
 
 def test_the_report_summary_names_the_boxes_in_front() -> None:

@@ -8,7 +8,7 @@ from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical
+from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Static
@@ -23,6 +23,14 @@ class HelpRow:
     binding_id: str
     available: bool = True
     """False for keys that do nothing here (e.g. the probe before it exists)."""
+
+
+BOX_WIDTH = 100
+"""The help box's width on a wide screen."""
+BOX_FRAME = 2 + 4 + 1
+"""Its thick border, its padding and the scrollbar's column."""
+KEY_COLUMN = 12
+"""Columns of the key column (two spaces of indent included)."""
 
 
 class HelpScreen(ModalScreen[None]):
@@ -44,6 +52,7 @@ class HelpScreen(ModalScreen[None]):
             border: thick $primary;
             background: $surface;
             overflow-y: auto;
+            scrollbar-size-vertical: 1;
         }
         #help-title { text-style: bold; padding-bottom: 1; }
         #help-keys { width: 100%; height: auto; }
@@ -65,26 +74,45 @@ class HelpScreen(ModalScreen[None]):
         """Show the binding ids (they need a wide screen)."""
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="help-box"):
+        # Scrollable and focused: ↑ ↓ PgUp PgDn reach the last rows on a small screen.
+        with VerticalScroll(id="help-box"):
             yield Static(self.help_title, id="help-title")
-            yield Static(self._table(), id="help-keys")
-            yield Static("Esc, ? or F1 closes this help.", id="help-foot")
+            yield Static(self._table(self._width()), id="help-keys")
+            yield Static("Esc, ? or F1 closes this help; ↑ ↓ PgUp PgDn scroll it.", id="help-foot")
+
+    def on_mount(self) -> None:
+        self.query_one("#help-box").focus()
+
+    def on_resize(self) -> None:
+        self.query_one("#help-keys", Static).update(self._table(self._width()))
 
     def action_close(self) -> None:
         self.dismiss(None)
 
-    def _table(self) -> Content:
+    def _width(self) -> int:
+        """Columns inside the box: at most 100, less its border, padding and scrollbar."""
+        return min(BOX_WIDTH, self.app.size.width) - BOX_FRAME
+
+    def _table(self, width: int) -> Content:
+        """The key, then its description wrapped under itself (and the binding id beside
+        its first line when ``show_ids``)."""
+        ids = max((len(r.binding_id) for _, rs in self.groups for r in rs), default=0)
+        room = width - KEY_COLUMN - (ids + 2 if self.show_ids else 0)
         parts: list[Content] = []
         for heading, rows in self.groups:
             if parts:
                 parts.append(Content(""))
-            parts.append(Content.styled(heading, "bold $accent"))
+            parts.extend(Content.styled(heading, "bold $accent").wrap(width))
             for row in rows:
                 style = "" if row.available else "$text-muted"
-                line = Content.assemble(
-                    (f"  {row.key:<10}", "bold" if row.available else "$text-muted"),
-                    (row.description.ljust(54) if self.show_ids else row.description, style),
-                    (f" {row.binding_id}" if self.show_ids else "", "$text-muted"),
-                )
-                parts.append(line)
+                text = Content.styled(row.description, style).wrap(max(20, room))
+                for i, piece in enumerate(text):
+                    key = f"  {row.key:<{KEY_COLUMN - 2}}" if i == 0 else " " * KEY_COLUMN
+                    line = Content.assemble(
+                        (key, "bold" if row.available else "$text-muted"), piece
+                    )
+                    if i == 0 and self.show_ids:
+                        pad = " " * (room - piece.cell_length + 2)
+                        line += Content.styled(pad + row.binding_id, "$text-muted")
+                    parts.append(line)
         return Content("\n").join(parts)

@@ -18,6 +18,10 @@ from conndebug.config import Settings
 from conndebug.core.errors import ConndebugError
 from conndebug.core.events import Event, EventBus, ProbeStep
 
+BOX_WIDTH = 110
+"""The probe box's width on a wide screen (its border, padding and scrollbar take :data:`BOX_FRAME`)."""
+BOX_FRAME = 5
+
 _MARKS = {"ok": ("✓", "$success"), "warn": ("!", "$warning"), "fail": ("✗", "$error")}
 
 
@@ -32,7 +36,7 @@ class ProbeScreen(ModalScreen[None]):
     ProbeScreen {
         align: center middle;
         #probe-box {
-            width: 110;
+            width: 110;  /* BOX_WIDTH */
             max-width: 100%;
             height: auto;
             max-height: 100%;
@@ -41,7 +45,7 @@ class ProbeScreen(ModalScreen[None]):
             padding: 0 1;
         }
         #probe-title { text-style: bold; }
-        #probe-scroll { height: auto; }
+        #probe-scroll { height: auto; scrollbar-gutter: stable; scrollbar-size-vertical: 1; }
         #probe-ladder { height: auto; }
         #probe-verdict { height: auto; padding-top: 1; }
         #probe-foot { color: $text-muted; }
@@ -90,6 +94,8 @@ class ProbeScreen(ModalScreen[None]):
         foot; they scroll only beyond that."""
         chrome = 2 + 1 + 1  # the box's border, the title, the foot
         self.query_one("#probe-scroll").styles.max_height = max(3, self.size.height - chrome)
+        if self.steps:
+            self.call_after_refresh(self._show_ladder)  # the new width is known after layout
 
     def action_close(self) -> None:
         self.dismiss(None)
@@ -100,18 +106,21 @@ class ProbeScreen(ModalScreen[None]):
             self._show_ladder()
 
     def _show_ladder(self) -> None:
-        rows = []
+        """One rung a row; its detail wraps under itself (not back under the marks)."""
+        ladder = self.query_one("#probe-ladder", Static)
+        width = ladder.content_region.width or min(BOX_WIDTH, self.app.size.width) - BOX_FRAME
+        rows: list[Content] = []
         for step in self.steps:
             mark, style = _MARKS.get(step.status, ("-", "$text-muted"))
-            rows.append(
-                Content.assemble(
-                    (f"{mark} ", f"{style} bold"),
-                    (f"{step.name:<10}", "bold"),
-                    (f"{step.ms:>7.0f} ms  ", "$text-muted"),
-                    step.info,
-                )
+            head = Content.assemble(
+                (f"{mark} ", f"{style} bold"),
+                (f"{step.name:<10}", "bold"),
+                (f"{step.ms:>7.0f} ms  ", "$text-muted"),
             )
-        self.query_one("#probe-ladder", Static).update(Content("\n").join(rows))
+            detail = Content(step.info).wrap(max(20, width - head.cell_length))
+            rows.append(head + detail[0])
+            rows.extend(Content(" " * head.cell_length) + piece for piece in detail[1:])
+        ladder.update(Content("\n").join(rows))
 
     @work(exclusive=True, group="probe")
     async def run_probe(self) -> None:

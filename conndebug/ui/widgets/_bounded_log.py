@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from rich.cells import cell_len
 from rich.console import RenderableType
 from textual.cache import LRUCache
 from textual.events import Resize
@@ -24,6 +25,10 @@ LINE_CACHE = 256
 """Drawn lines kept per log: a few screens' worth. RichLog keeps 1,024, and while a log scrolls
 every tick nearly all of them are lines that have scrolled away. Each one is a Strip with seven
 small caches, so two full logs hold ~20,000 objects that every full garbage collection walks."""
+
+
+SUBTITLE_FRAME = 6
+"""Border columns around a subtitle: the corners, a line each side, a space each side."""
 
 
 class BoundedLog(RichLog):
@@ -82,6 +87,22 @@ class BoundedLog(RichLog):
             layout = False
         super().refresh(*regions, repaint=repaint, layout=layout, recompose=recompose)
         return self
+
+    # -- the subtitle ----------------------------------------------------------------------------
+
+    def set_subtitle(self, parts: list[str], hints: tuple[str, ...] = ()) -> None:
+        """The border's subtitle: ``parts`` joined by `` · ``, without the key ``hints`` among
+        them (``l: filter``: the help and the footer list those keys) while the whole would not
+        fit in the border, so that no count or filter is ever cut."""
+        room = (self.size.width or 80) - SUBTITLE_FRAME
+        subtitle = " · ".join(parts)
+        for hint in hints:
+            if cell_len(subtitle) <= room:
+                break
+            parts = [p for p in parts if p != hint]
+            subtitle = " · ".join(parts)
+        if self.border_subtitle != subtitle:
+            self.border_subtitle = subtitle
 
     # -- following the tail ----------------------------------------------------------------------
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from textual.content import Content
 from textual.widgets import Static
 
@@ -40,3 +42,49 @@ def set_content(widget: Static, content: Content, *, wraps: bool = False) -> Non
         widget.update(content, layout=wraps or not same_lines)
         return
     widget.update(content)
+
+
+def fit(
+    parts: Sequence[Content | str], width: int, *, sep: str = " · ", keep: str = ""
+) -> list[Content]:
+    """``parts`` joined by ``sep`` in lines at most ``width`` columns wide, breaking between
+    parts first (a part longer than a line wraps at its spaces), so that no value is cut.
+
+    ``keep``: what a broken line ends with (``" →"`` keeps an arrow's promise of more); by
+    default the separator is dropped at a break.
+    """
+    width = max(8, width)
+    out: list[Content] = []
+    line: Content | None = None
+    for raw in parts:
+        part = Content(raw) if isinstance(raw, str) else raw
+        if line is not None and line.cell_length + len(sep) + part.cell_length <= width:
+            line = line + Content(sep) + part
+            continue
+        if line is not None:
+            out.append(line + Content(keep) if keep else line)
+        pieces = part.wrap(width - len(keep)) if part.cell_length > width else [part]
+        out.extend(pieces[:-1])
+        line = pieces[-1]
+    if line is not None:
+        out.append(line)
+    return out
+
+
+def kv_fit(
+    label: str,
+    parts: Sequence[Content | str],
+    width: int,
+    *,
+    sep: str = " · ",
+    keep: str = "",
+    style: str = "",
+    label_width: int = LABEL_WIDTH,
+) -> list[Content]:
+    """A ``label  value`` line that wraps under its value (hanging indent) instead of being
+    cut: ``parts`` as :func:`fit` lays them out in the ``width`` left of the label."""
+    styled = [Content.styled(p, style) if isinstance(p, str) and style else p for p in parts]
+    rows = fit(styled, width - label_width, sep=sep, keep=keep)
+    head = Content.styled(label.ljust(label_width), "$text-muted")
+    pad = Content(" " * label_width)
+    return [(head if i == 0 else pad) + row for i, row in enumerate(rows)]

@@ -1,8 +1,8 @@
-"""The Demo panel: the reference server's fault switches, and what the server last said."""
+"""The Demo panel: the reference server's fault switches (what the server says about each
+change goes to the History)."""
 
 from __future__ import annotations
 
-import collections
 from dataclasses import dataclass
 
 from textual.app import ComposeResult
@@ -12,7 +12,7 @@ from textual.widgets import Static
 
 from conndebug.ui.demo import WEBSOCKET_WORDS
 from conndebug.ui.text import Now, duration
-from conndebug.ui.widgets._lines import kv, lines, set_content
+from conndebug.ui.widgets._lines import kv, kv_fit, lines, set_content
 
 
 @dataclass(frozen=True)
@@ -29,35 +29,29 @@ class FaultView:
 
 
 class DemoPanel(Vertical):
-    """Demo only: the switches the keys flip (``f b + - k t x``) and the server's own lines."""
+    """Demo only: the switches the keys flip (``f b + - k t x``), each beside its state."""
 
     DEFAULT_CSS = """
     DemoPanel {
         height: auto;
         #demo-switches { text-wrap: nowrap; text-overflow: ellipsis; }
-        #demo-said { color: $text-muted; }
     }
     """
 
-    CHANGES_KEPT = 2
-
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
-        self.changes: collections.deque[tuple[float, str]] = collections.deque(
-            maxlen=self.CHANGES_KEPT
-        )
-        """The server's latest plain-words lines about fault changes, with their time."""
+        self._last: tuple[FaultView, Now, bool] | None = None
+
+    def on_resize(self) -> None:
+        if self._last is not None:
+            self.show(*self._last[:2], compact=self._last[2])
 
     def compose(self) -> ComposeResult:
         yield Static(id="demo-switches")
-        yield Static(id="demo-said")
-
-    def add_change(self, ts: float, line: str) -> None:
-        """Remember one of the server's ``on_change`` lines."""
-        self.changes.append((ts, line))
 
     def show(self, faults: FaultView, now: Now, *, compact: bool = False) -> None:
         """Render the switches as of ``now`` (``compact``: one line, for small screens)."""
+        self._last = (faults, now, compact)
         switches = self.query_one("#demo-switches", Static)
         if compact:
             set_content(switches, self._compact(faults))
@@ -80,16 +74,16 @@ class DemoPanel(Vertical):
             if faults.session_ttl_s is not None
             else "unknown"
         )
-        said = [Content(f"{now.time_of(ts)[:8]} {line}") for ts, line in self.changes]
-        set_content(self.query_one("#demo-said", Static), lines(*said), wraps=True)
+        width = switches.content_region.width or 36
+        ws = WEBSOCKET_WORDS.get(faults.websocket, faults.websocket)
         set_content(
             switches,
             lines(
-                kv("websocket", WEBSOCKET_WORDS.get(faults.websocket, faults.websocket), ws_style),
-                kv("black hole", bh),
+                *kv_fit("websocket", [ws], width, style=ws_style),
+                *kv_fit("black hole", [bh], width),
                 kv("latency", latency, "$warning" if faults.latency_ms else ""),
-                kv("server", server),
-                kv("session ttl", ttl),
+                *kv_fit("server", [server], width),
+                *kv_fit("session ttl", [ttl], width),
             ),
         )
 

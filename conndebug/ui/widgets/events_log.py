@@ -17,6 +17,10 @@ from conndebug.ui.widgets._colours import theme_styles
 
 NAME_CHARS = 200
 """The most characters of an event name shown (the server chooses names)."""
+MIN_PREVIEW = 12
+"""Columns of preview worth keeping on an event's first row."""
+INDENT = 9
+"""A second row starts under the event's name (after ``12:20:19 ``)."""
 
 
 class EventsLog(BoundedLog):
@@ -82,21 +86,28 @@ class EventsLog(BoundedLog):
         width = self.scrollable_content_region.width or 40
         self.drawn_width = width
         for event in events:
-            self.write(self._line(event), width=width)
+            self.write(self._line(event, width), width=width)
 
     def on_new_below(self) -> None:
         self._update_subtitle()
 
-    def _line(self, event: EventIn | EventOut) -> Text:
+    def _line(self, event: EventIn | EventOut, width: int) -> Text:
+        """``12:20:19 ← name 185 B preview``; where the time, name and size leave the preview
+        fewer than :data:`MIN_PREVIEW` columns, the size and preview take a second row (the
+        preview, a preview, may end in "…"; the name and size are never cut for it)."""
         arrow, colour = ("←", "accent") if isinstance(event, EventIn) else ("→", "primary")
         style = self._styles.get(colour, Style())
+        muted = self._styles.get("foreground-muted")
         line = Text(no_wrap=True, overflow="ellipsis")
-        line.append(
-            local_time(event.ts, self.tz)[:8] + " ", style=self._styles.get("foreground-muted")
-        )
+        line.append(local_time(event.ts, self.tz)[:8] + " ", style=muted)
         name = clip(visible(clip(event.name, NAME_CHARS)), NAME_CHARS)
-        line.append(f"{arrow} {name} ", style=style + Style(bold=True))
-        line.append(f"{event.size} B ", style=self._styles.get("foreground-muted"))
+        line.append(f"{arrow} {name}", style=style + Style(bold=True))
+        size = f"{event.size} B"
+        if line.cell_len + 1 + len(size) + 1 + MIN_PREVIEW > width:
+            line.append("\n" + " " * INDENT)
+        else:
+            line.append(" ")
+        line.append(f"{size} ", style=muted)
         line.append(clip(visible(clip(event.preview))))
         if isinstance(event, EventOut) and event.ack is not None:
             took = f" {event.ack_ms:.1f} ms" if event.ack_ms is not None else ""
@@ -104,8 +115,7 @@ class EventsLog(BoundedLog):
         return line
 
     def _update_subtitle(self) -> None:
-        subtitle = f"{self.count_in} in · {self.count_out} out"
+        parts = [f"{self.count_in} in", f"{self.count_out} out"]
         if not self.following:
-            subtitle = f"↓ {self.new_below} new · End · {subtitle}"
-        if self.border_subtitle != subtitle:
-            self.border_subtitle = subtitle
+            parts[:0] = [f"↓ {self.new_below} new", "End"]
+        self.set_subtitle(parts, hints=("End",))

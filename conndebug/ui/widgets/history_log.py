@@ -56,6 +56,10 @@ def wrap_words(text: str, width: int, rest: int | None = None) -> list[str]:
     return out or [""]
 
 
+FILTER_HINT = "l: change filter"
+FOLLOW_HINT = "End: follow"
+
+
 class HistoryLog(BoundedLog):
     """The history as it happens; bounded on screen (the ``--log`` file keeps everything)."""
 
@@ -184,10 +188,8 @@ class HistoryLog(BoundedLog):
         self._update_subtitle()
 
     def _update_subtitle(self) -> None:
-        subtitle = f"{self.history_filter.label} · l: change filter · {self.seen} events"
-        if self.skipped:
-            subtitle += f" ({self.skipped} not drawn)"
+        count = f"{self.seen} events" + (f" ({self.skipped} not drawn)" if self.skipped else "")
+        parts = [self.history_filter.label, FILTER_HINT, count]
         if not self.following:
-            subtitle = f"↓ {self.new_below} new · End: follow · {subtitle}"
-        if self.border_subtitle != subtitle:
-            self.border_subtitle = subtitle
+            parts[:0] = [f"↓ {self.new_below} new", FOLLOW_HINT]
+        self.set_subtitle(parts, hints=(FILTER_HINT, FOLLOW_HINT))

@@ -17,6 +17,10 @@ _SOURCES = {
 }
 
 
+_SHORT_SOURCES = {"guest": "created here", "stored": "kept", "token": "--token"}
+"""The same, for the narrow panel (80 columns)."""
+
+
 class SessionPanel(Static):
     """The guest user, the session and its token (always redacted unless --show-secrets).
 
@@ -63,22 +67,25 @@ class SessionPanel(Static):
             else None
         )
         name = visible(s.username or UNKNOWN)
+        # The words after the name: the longest that fits (a long name on a small screen), never
+        # a cut one.
         if token_left is not None and token_left < 0:
-            head = Content.styled(f"❌ {name}", "$error bold") + Content.styled(
-                "  token expired", "$error"
-            )
+            mark = Content.styled(f"❌ {name}", "$error bold")
+            said, style = ["token expired", "expired"], "$error"
         elif server_left is not None and server_left < 0:
-            head = Content.styled(f"❌ {name}", "$error bold") + Content.styled(
-                "  expired on the server", "$error"
-            )
+            mark = Content.styled(f"❌ {name}", "$error bold")
+            said, style = ["expired on the server", "expired"], "$error"
         else:
-            in_use = snap.state in (State.CONNECTED, State.STALLED)
-            words = "in use" if in_use else _SOURCES.get(s.source, s.source)
-            if in_use and not self.compact:
-                words += f" · {_SOURCES.get(s.source, s.source)}"
-            head = Content.styled(f"✅ {name}", "$success bold") + Content.styled(
-                f"  {words}", "$text-muted"
-            )
+            mark = Content.styled(f"✅ {name}", "$success bold")
+            source, short = _SOURCES.get(s.source, s.source), _SHORT_SOURCES.get(s.source, "")
+            if snap.state in (State.CONNECTED, State.STALLED):
+                said = [f"in use · {source}", f"in use · {short}", "in use"]
+            else:
+                said = [source, short]
+            style = "$text-muted"
+        room = self.content_region.width or (30 if self.compact else 200)
+        fitting = [w for w in said if w and mark.cell_length + 2 + len(w) <= room]
+        head = mark + Content.styled(f"  {fitting[0]}", style) if fitting else mark
         return lines(
             head,
             kv(
@@ -129,8 +136,10 @@ class SessionPanel(Static):
         if s.created_at is None:
             return UNKNOWN
         ago = duration(now.wall - s.created_at)
-        if self.compact:
-            return f"{now.time_of(s.created_at)[:8]} · {ago} ago"
+        if self.compact:  # the clock time only while both fit the narrow panel
+            both = f"{now.time_of(s.created_at)[:8]} · {ago} ago"
+            room = (self.content_region.width or 200) - 8
+            return both if len(both) <= room else f"{ago} ago"
         update = f"{now.time_of(s.created_at)}  ({ago} ago)"
         if s.regenerations:
             update += f" · regenerated {s.regenerations}×"

@@ -12,7 +12,10 @@ from conndebug.core.model import Snapshot, State
 from conndebug.core.text import visible
 from conndebug.ui.reason import Reason, reason_lines, reason_of
 from conndebug.ui.text import Now, badge, duration, millis
-from conndebug.ui.widgets._lines import lines, set_content
+from conndebug.ui.widgets._lines import fit, lines, set_content
+
+BADGE_ROWS = 3
+"""The badge's height (``#badge``'s CSS) outside the compact layout."""
 
 
 class StatusPanel(Vertical):
@@ -55,6 +58,9 @@ class StatusPanel(Vertical):
     """Rows the reason may take (set by the app from the screen's height)."""
     compact: reactive[bool] = reactive(False, init=False)
     """The small-screen layout: one-row badge, summary in the reason's place."""
+    wanted_height: reactive[int] = reactive(0, init=False)
+    """Rows the panel needs for what it shows now, its border included (0: compact, where its
+    height is its content's)."""
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
@@ -94,21 +100,31 @@ class StatusPanel(Vertical):
         self.state_classes = b.css_class
         # Compact, the badge is as wide as its words: a new label may need another width.
         set_content(self.query_one("#badge", Static), Content(b.label), wraps=self.compact)
-        set_content(self.query_one("#status-since", Static), self._since(snap, now))
-        summary = Content.styled(self._summary(snap), "$text-muted")
-        set_content(self.query_one("#status-summary", Static), summary)
+        # Beside the badge, a line breaks between its parts rather than cutting one.
+        summary_box = self.query_one("#status-summary", Static)
+        room = summary_box.content_region.width or max(20, self.size.width - 36)
+        since = fit(self._since(snap, now), room, sep="  ")
+        set_content(self.query_one("#status-since", Static), lines(*since))
+        parts = [Content.styled(p, "$text-muted") for p in self._summary(snap)]
+        summary = fit(parts, room)
+        set_content(summary_box, lines(*summary))
         target = Content.styled(f"target {snap.url or 'unknown'}", "$text-muted")
         set_content(self.query_one("#status-target", Static), target)
         self.reason = reason_of(snap, now)
         reason_box = self.query_one("#status-reason", Static)
         if self.reason is None:
             self.cut = False
-            rows = [summary, target] if self.compact else []
+            width = reason_box.content_region.width or max(20, self.size.width - 2)
+            rows = [*fit(parts, width), target] if self.compact else []
             set_content(reason_box, lines(*rows) if rows else Content(""), wraps=True)
+            reason_rows = max(1, len(rows))
         else:
             width = reason_box.content_region.width or max(20, self.size.width - 4)
             wrapped, self.cut = reason_lines(self.reason, width, self.reason_rows)
             set_content(reason_box, lines(*wrapped), wraps=True)
+            reason_rows = len(wrapped)
+        head = max(BADGE_ROWS, len(since) + len(summary))
+        self.wanted_height = 0 if self.compact else head + reason_rows + 2
         subtitle = "i: the whole reason" if self.reason is not None else ""
         if self.border_subtitle != subtitle:
             self.border_subtitle = subtitle
@@ -118,40 +134,43 @@ class StatusPanel(Vertical):
             self.show(*self._last)
 
     @staticmethod
-    def _since(snap: Snapshot, now: Now) -> Content:
+    def _since(snap: Snapshot, now: Now) -> list[Content]:
+        """``since 12:11:02.117`` and ``(3.2 s)``: shown two spaces apart."""
         if snap.state_since is None:
-            return Content.styled("since unknown", "$text-muted")
-        return Content.assemble(
-            ("since ", "$text-muted"),
-            now.time_of(snap.state_since),
-            (f"  ({duration(now.wall - snap.state_since)})", "$text-muted"),
-        )
+            return [Content.styled("since unknown", "$text-muted")]
+        return [
+            Content.assemble(("since ", "$text-muted"), now.time_of(snap.state_since)),
+            Content.styled(f"({duration(now.wall - snap.state_since)})", "$text-muted"),
+        ]
 
     @staticmethod
-    def _summary(snap: Snapshot) -> str:
+    def _summary(snap: Snapshot) -> list[str]:
+        """The state in a few parts (shown joined by `` · ``, a line broken between parts)."""
         user = snap.session.username
         if snap.state is State.CONNECTED:
             parts = [f"over {snap.transport or 'an unknown transport'}"]
             if snap.how and not snap.verdict:
                 parts[0] += f" ({snap.how})"
+            if user:
+                parts.append(f"as {visible(user)}")
+            # The round trip last: its width changes every second, and last it can only move
+            # the end of the last line, never re-flow the lines above it.
             if snap.rtt_off and snap.rtt_ms is None:
                 parts.append("RTT off")
             else:
                 parts.append(f"RTT {millis(snap.rtt_ms)}")
-            if user:
-                parts.append(f"as {visible(user)}")
-            return " · ".join(parts)
+            return parts
         if snap.state is State.STALLED:
-            return f"over {snap.transport or 'an unknown transport'} · RTT stale (stalled)"
+            return [f"over {snap.transport or 'an unknown transport'}", "RTT stale (stalled)"]
         if snap.state is State.RECONNECTING:
             of = f"/{snap.reconnect_max}" if snap.reconnect_max else ""
-            return f"automatic reconnection, attempt {snap.reconnect_attempt}{of}"
+            return [f"automatic reconnection, attempt {snap.reconnect_attempt}{of}"]
         if snap.state is State.CONNECTING:
-            return f"connecting to {snap.url}…"
+            return [f"connecting to {snap.url}…"]
         if snap.state is State.DISCONNECTED:
-            return "not connected; press c to connect"
+            return ["not connected; press c to connect"]
         if snap.state is State.FAILED:
-            return "gave up; press c or r to try again"
+            return ["gave up; press c or r to try again"]
         if snap.state is State.STOPPED:
-            return "monitor stopped"
-        return "starting…"
+            return ["monitor stopped"]
+        return ["starting…"]

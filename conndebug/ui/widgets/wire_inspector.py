@@ -35,13 +35,20 @@ class WireInspector(Vertical):
     """
 
     def __init__(
-        self, *, tz: _dt.tzinfo | None = None, id: str | None = None, classes: str | None = None
+        self,
+        *,
+        tz: _dt.tzinfo | None = None,
+        rtt_event: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
     ) -> None:
         super().__init__(id=id, classes=classes)
         self.tz = tz
+        self.rtt_event = rtt_event
+        """The ``--rtt-event`` whose emits and acks are round trips (the filters hide them)."""
 
     def compose(self) -> ComposeResult:
-        yield WireLog(id="wire-log", tz=self.tz, classes="panel")
+        yield WireLog(id="wire-log", tz=self.tz, rtt_event=self.rtt_event, classes="panel")
         yield Input(placeholder="search the packets — Enter: keep · Esc: clear", id="wire-search")
 
     def on_mount(self) -> None:

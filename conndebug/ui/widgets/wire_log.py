@@ -16,8 +16,8 @@ from conndebug.ui.history import colour_of
 from conndebug.ui.packets import (
     FILTERS,
     MARKERS,
-    ROUND_TRIP_PREFIX,
     PacketFilter,
+    RoundTrips,
     is_problem,
     searchable,
 )
@@ -36,14 +36,30 @@ NARROW = 90
 
 
 def _hard_wrap(text: str, first: int, rest: int) -> list[str]:
-    """``text`` in lines of ``first`` then ``rest`` characters: a packet's JSON has few spaces,
-    and every character of it counts (no word wrapping)."""
-    chunks = [text[:first]]
-    i = first
+    """``text`` in lines of at most ``first`` then ``rest`` characters: a packet's JSON has few
+    spaces, and every character of it counts (no word wrapping). A line ends after a JSON
+    delimiter (``,`` ``:`` ``[`` ``{`` or a space) in its second half when it has one, so that a
+    number or an id is not split between two lines; else at the width."""
+    chunks: list[str] = []
+    i, width = 0, first
     while i < len(text):
-        chunks.append(text[i : i + rest])
-        i += rest
-    return chunks
+        end = i + width
+        if end < len(text):
+            cut = max(text.rfind(d, i + width // 2, end) for d in _BREAK_AFTER)
+            if cut >= 0:
+                end = cut + 1
+        chunks.append(text[i:end])
+        i, width = end, rest
+    return chunks or [""]
+
+
+_BREAK_AFTER = (",", ":", "[", "{", " ")
+"""Where a packet's line may end before its width (the delimiter stays on the line)."""
+
+
+FILTER_HINT = "l: filter"
+SEARCH_HINT = "/: search"
+FOLLOW_HINT = "End: follow"
 
 
 class WireLog(BoundedLog):
@@ -73,7 +89,12 @@ class WireLog(BoundedLog):
     """Only entries whose line contains this (case-insensitive); ``""``: all."""
 
     def __init__(
-        self, *, tz: _dt.tzinfo | None = None, id: str | None = None, classes: str | None = None
+        self,
+        *,
+        tz: _dt.tzinfo | None = None,
+        rtt_event: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
     ) -> None:
         super().__init__(
             max_lines=self.MAX_LINES,
@@ -85,6 +106,8 @@ class WireLog(BoundedLog):
             classes=classes,
         )
         self.tz = tz
+        self.round_trips = RoundTrips(rtt_event)
+        """Tells conndebug's own round trips (hidden by two of the filters)."""
         self._events: collections.deque[Event] = collections.deque(maxlen=self.KEEP)
         self._styles: dict[str, Style] = {}
         self.seen = 0
@@ -142,7 +165,7 @@ class WireLog(BoundedLog):
     # -- drawing ---------------------------------------------------------------------------------
 
     def _shows(self, event: Event) -> bool:
-        if not self.packet_filter.shows(event):
+        if not self.packet_filter.shows(event, self.round_trips):
             return False
         needle = self.search
         return not needle or needle.lower() in searchable(event)
@@ -186,17 +209,18 @@ class WireLog(BoundedLog):
         if len(label) > LABEL_WIDTH:
             label = label[: LABEL_WIDTH - 1] + "…"
         size = f"{event.size:,} B"
-        heartbeat = event.eio_type in ("PING", "PONG", "NOOP") or (
-            event.namespace is not None and event.namespace.startswith(ROUND_TRIP_PREFIX)
-        )
+        # Heartbeats and conndebug's own round trips are muted: the traffic that is not the app's.
+        heartbeat = event.eio_type in ("PING", "PONG", "NOOP") or self.round_trips(event)
         if is_problem(event):
             colour = "error"
         elif heartbeat:
             colour = "foreground-muted"
         elif event.eio_type in ("OPEN", "UPGRADE", "CLOSE"):
-            colour = "accent"
+            colour = "foreground"  # bold: where a transport begins, moves and ends
         else:
-            colour = "secondary" if event.direction == "in" else "primary"
+            # As in the Events panel: in is the accent, out the primary colour. ($secondary is
+            # a dark blue that the default theme's surface leaves unreadable.)
+            colour = "accent" if event.direction == "in" else "primary"
         style = self._style(colour)
         head = f"{arrow} {transport:<{1 if narrow else 4}} "
         line.append(head, style=style + Style(bold=True))
@@ -228,12 +252,10 @@ class WireLog(BoundedLog):
         self._update_subtitle()
 
     def _update_subtitle(self) -> None:
-        subtitle = f"{self.packet_filter.label} · l: filter · /: search · {self.seen} packets"
+        count = f"{self.seen} packets" + (f" ({self.skipped} not drawn)" if self.skipped else "")
+        parts = [self.packet_filter.label, FILTER_HINT, SEARCH_HINT, count]
         if self.search:
-            subtitle = f"“{self.search}” · {subtitle}"
-        if self.skipped:
-            subtitle += f" ({self.skipped} not drawn)"
+            parts.insert(0, f"“{self.search}”")
         if not self.following:
-            subtitle = f"↓ {self.new_below} new · End: follow · {subtitle}"
-        if self.border_subtitle != subtitle:
-            self.border_subtitle = subtitle
+            parts[:0] = [f"↓ {self.new_below} new", FOLLOW_HINT]
+        self.set_subtitle(parts, hints=(SEARCH_HINT, FILTER_HINT, FOLLOW_HINT))
