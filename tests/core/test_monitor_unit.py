@@ -668,6 +668,74 @@ async def test_a_kick_long_after_connecting_is_named_and_final() -> None:
     assert events_of(monitor.bus, "verdict")[-1].exit == 2
 
 
+async def test_a_kick_seconds_after_connecting_is_a_kick_not_the_servers_habit() -> None:
+    """One connection kicked 4 s in (the demo's `k`) says nothing about every socket."""
+    script = Script(None)
+    monitor, clock = make(script)
+    await monitor.start()
+    await settle(monitor, State.CONNECTED)
+    clock.advance(4.0)
+    script.made[0].end(Ending("io server disconnect", kicked=True, by="server"))
+    await settle(monitor, State.DISCONNECTED)
+    assert verdicts(monitor)[-1] == ("server_disconnect", "kicked")
+
+
+def _lives(*spans: tuple[float, float, str]) -> list[Any]:
+    """The monitor's target note, then a connection per (start, end, how it ended)."""
+    from conndebug.core.events import Connected, Disconnected, Note
+
+    events: list[Any] = [
+        Note(ts=0.0, t=0.0, text="target", topic="target", facts={"url": "http://x:1"})
+    ]
+    for start, end, how in spans:
+        events.append(Connected(ts=start, t=start, transport="websocket", sid="s", engine_sid="e"))
+        kicked = how == "kick"
+        events.append(
+            Disconnected(
+                ts=end,
+                t=end,
+                reason="io server disconnect"
+                if kicked
+                else "transport close (the server closed the websocket)",
+                will_reconnect=not kicked,
+                by="server",
+                close="ws_closed",
+            )
+        )
+    return events
+
+
+def _judged(events: list[Any]) -> tuple[str, str]:
+    from conndebug.core.diagnosis import Diagnosis
+
+    diagnosis = Diagnosis()
+    for event in events:
+        diagnosis.feed(event)
+    assert diagnosis.finding is not None
+    return diagnosis.verdict.code, diagnosis.finding.reason
+
+
+def test_every_connection_ended_at_once_is_the_servers_habit_one_among_held_ones_is_not() -> None:
+    # the only connection kicked 50 ms in: "disconnects every socket right after connecting"
+    assert _judged(_lives((0.0, 0.05, "kick"))) == ("server_disconnect", "default")
+    # ... and kicked again at once after a reconnection by hand: still every connection
+    assert _judged(_lives((0.0, 0.05, "kick"), (5.0, 5.1, "kick"))) == (
+        "server_disconnect",
+        "default",
+    )
+    # held a minute, then a new one (x) cut 0.7 s in by a restart: a kick / a drop, no habit
+    assert _judged(_lives((0.0, 60.0, "drop"), (61.0, 61.7, "kick"))) == (
+        "server_disconnect",
+        "kicked",
+    )
+    assert _judged(_lives((0.0, 60.0, "drop"), (61.0, 61.7, "drop"))) == (
+        "connection_unstable",
+        "dropped",
+    )
+    # the only connection ending by itself at once: the server broke the first moments
+    assert _judged(_lives((0.0, 0.3, "drop")))[0] == "server_error"
+
+
 async def test_giving_up_keeps_the_failures_verdict_critical() -> None:
     script = Script(fail(FailureKind.TIMEOUT, "no answer within 5 s", phase="websocket"))
     monitor, _clock = make(script, reconnect_attempts=2)

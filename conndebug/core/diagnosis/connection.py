@@ -15,7 +15,9 @@ else is left to the rules for records (:mod:`conndebug.core.diagnosis.records`).
 In order (the first that finds something names the verdict):
 
 1. a guest endpoint that answered 429 while the connection did not succeed → ``rate_limited``;
-2. a server disconnect right after connecting → ``server_disconnect``;
+2. every connection so far ended by the server right after connecting (within
+   :data:`~conndebug.core.diagnosis.facts.EARLY_END_MS`) → ``server_disconnect`` (a kick) or
+   ``server_error`` (the connection ended);
 3. the last failure of a connection that does not hold, by phase → its code;
 4. the server's refusal of the namespace → ``namespace_unknown``, ``session_expired``,
    ``auth_rejected``;
@@ -39,8 +41,6 @@ from conndebug.core.session import is_expiry_message
 
 __all__ = ["RULES", "auth_fix", "base_evidence"]
 
-KICK_WINDOW_MS = 5000.0
-"""A server disconnect within this long after ``connected`` is "disconnects on connect"."""
 _NO_NAMESPACE = ("invalid namespace", "unable to connect")
 """Refusals that mean the namespace does not exist (socket.io, python-socketio)."""
 
@@ -177,7 +177,7 @@ def _kicked(facts: Facts) -> Finding | None:
     if kicked is None or facts.connected is not None or facts.ever_connected is None:
         return None
     after = facts.kicked_after_ms
-    if after is None or after > KICK_WINDOW_MS or not facts.context:
+    if after is None or not facts.every_connection_ended_early() or not facts.context:
         return None
     conn = facts.ever_connected
     return Finding(
@@ -204,9 +204,9 @@ def _dropped(facts: Facts) -> Finding | None:
         return None
     if facts.structured and facts.structured[-1].t > last.t:
         return None  # a later attempt failed: that failure is the story
-    after = max(0.0, (last.t - facts.ever_connected.t) * 1000.0)
-    if after > KICK_WINDOW_MS:
+    if not facts.every_connection_ended_early():
         return None
+    after = max(0.0, (last.t - facts.ever_connected.t) * 1000.0)
     code = f", close code {last.close_code}" if last.close_code is not None else ""
     return Finding(
         "server_error",

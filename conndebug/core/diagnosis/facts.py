@@ -31,7 +31,11 @@ from conndebug.core.events import (
     UpgradeFailed,
 )
 
-__all__ = ["Facts", "Finding", "gather"]
+__all__ = ["EARLY_END_MS", "Facts", "Finding", "gather"]
+
+EARLY_END_MS = 2000.0
+"""A connection the other side ends within this long after ``connected`` ended "right after
+connecting" (a server that disconnects on connect does it within a round trip or two)."""
 
 
 @dataclass(frozen=True)
@@ -93,6 +97,10 @@ class Facts:
     """A server disconnect (``io server disconnect``) of the last connection."""
     kicked_after_ms: float | None = None
     """How long after ``connected`` the server disconnected the socket."""
+    connections: int = 0
+    """Connections made (``connected`` events)."""
+    early_ends: int = 0
+    """Of those, how many the other side ended within :data:`EARLY_END_MS` of connecting."""
     # -- what only a live monitor sees (a connection held over time) ----------------------------
     stall: Stall | None = None
     """The stall in progress (no sign of life for longer than the bound), if any."""
@@ -114,6 +122,12 @@ class Facts:
         """Failures a live client described with a ``kind`` (not a record's guesses)."""
         return [f for f in self.failures if f.failure is not None]
 
+    def every_connection_ended_early(self) -> bool:
+        """Every connection so far ended right after connecting (the server's or the path's
+        doing): "disconnects on connect". One connection that held, and a later early end is
+        a drop like any other, not the server's habit."""
+        return self.connections > 0 and self.early_ends >= self.connections
+
 
 def gather(facts: Facts, event: Event) -> bool:
     """Fold ``event`` into ``facts``; False when the event says nothing the rules use."""
@@ -128,6 +142,7 @@ def gather(facts: Facts, event: Event) -> bool:
         facts.transport = event.transport
     elif isinstance(event, Connected):
         facts.connected = facts.ever_connected = event
+        facts.connections += 1
         facts.stall = None
         facts.last_disconnect = None
         facts.gave_up = None
@@ -157,10 +172,17 @@ def gather(facts: Facts, event: Event) -> bool:
         facts.connected = None
     elif isinstance(event, Disconnected):
         facts.disconnects.append(event)
+        held = facts.connected
+        if (
+            held is not None
+            and "client" not in event.reason
+            and event.by not in ("user", "client")
+            and (event.t - held.t) * 1000.0 <= EARLY_END_MS
+        ):
+            facts.early_ends += 1
         facts.stall = None
         _drops(facts, event)
-        if facts.connected is None:
-            facts.last_disconnect = event
+        facts.last_disconnect = event  # how the last connection ended (a new one clears it)
         if event.reason == "io server disconnect" and facts.connected is not None:
             facts.kicked = event
             facts.kicked_after_ms = max(0.0, (event.t - facts.connected.t) * 1000.0)

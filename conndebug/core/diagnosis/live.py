@@ -11,10 +11,11 @@ leave the verdict to the connection rules (:mod:`conndebug.core.diagnosis.connec
    ``connection_unstable`` / ``idle`` or ``lifetime``, naming the box when the path is known;
    without the heartbeat, below it → ``proxy_read_timeout``, otherwise the ``default`` — drops
    the user caused, drops whose cause the client saw, and restarts never count;
-3. **a kick later than right after connecting** → ``server_disconnect`` / ``kicked`` (right after
-   connecting is the connection rules' ``server_disconnect``);
-4. **dropped and not back yet**, later than right after connecting (no failure since: a
-   reconnection is on its way) →
+3. **a kick**, unless every connection so far was kicked right after connecting
+   (:meth:`~conndebug.core.diagnosis.facts.Facts.every_connection_ended_early`: the connection
+   rules' ``server_disconnect``) → ``server_disconnect`` / ``kicked``;
+4. **dropped and not back yet**, unless every connection so far ended right after connecting
+   (no failure since: a reconnection is on its way) →
    ``connection_unstable`` / ``dropped``, critical while it lasts;
 5. **connected over polling after the websocket failed** (the monitor falls back as
    ``tryAllTransports`` does; the probe tries each transport instead) where the server offers the
@@ -30,7 +31,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from conndebug.core.diagnosis.connection import KICK_WINDOW_MS, base_evidence
+from conndebug.core.diagnosis.connection import base_evidence
 from conndebug.core.diagnosis.cuts import drops_cut
 from conndebug.core.diagnosis.facts import Facts, Finding
 
@@ -114,8 +115,8 @@ def _kicked_later(facts: Facts) -> Finding | None:
     if kicked is None or facts.connected is not None or conn is None:
         return None
     after = facts.kicked_after_ms
-    if after is not None and after <= KICK_WINDOW_MS:
-        return None  # right after connecting: the connection rules' server_disconnect
+    if facts.every_connection_ended_early():
+        return None  # every connection kicked right after connecting: server_disconnect there
     return Finding(
         "server_disconnect",
         "kicked",
@@ -138,9 +139,8 @@ def _dropped(facts: Facts) -> Finding | None:
     since = [f for f in (*facts.failures, *facts.rejections) if f.t >= gone.t]
     if since:
         return None  # a failure after the drop names the verdict
-    ever = facts.ever_connected
-    if ever is not None and (gone.t - ever.t) * 1000.0 <= KICK_WINDOW_MS:
-        return None  # right after connecting: the connection rules say what that means
+    if facts.every_connection_ended_early():
+        return None  # every connection ended right after connecting: the connection rules
     return Finding(
         "connection_unstable",
         "dropped",
