@@ -284,23 +284,15 @@ class SessionKeeper:
         previous = session.session_id if session else None
         self.session = None
         self._forget_kept()
-        result = await self._guest(fresh=True)
-        if result.session is None:
-            why = result.error or result.absent or "no session"
-            self._guest_failed(result, "cannot create a new guest session")
-            if result.absent is not None:
-                return Decision(
-                    "stop",
-                    f"the session expired and no new one can be created: {self.redactor.text(why)}",
-                )
-            return Decision("retry", self.redactor.text(why))
-        self._adopt(result.session)
+        fresh = await self._fresh_session("the session expired")
+        if isinstance(fresh, Decision):
+            return fresh
         count = guard.record(now)
         self._emit(
             SessionRegenerated,
-            username=result.session.username,
-            user_id=result.session.user_id,
-            session_id=result.session.session_id,
+            username=fresh.username,
+            user_id=fresh.user_id,
+            session_id=fresh.session_id,
             previous_session_id=previous,
             count=count,
         )
@@ -319,20 +311,24 @@ class SessionKeeper:
             level="info",
             topic="guest",
         )
+        fresh = await self._fresh_session(f"the kept guest session was refused (“{message}”)")
+        if isinstance(fresh, Decision):
+            return fresh
+        self._announce(fresh)
+        return Decision("now")
+
+    async def _fresh_session(self, what: str) -> GuestSession | Decision:
+        """A new guest session, adopted; or what to do when none can be had (``what``: why a
+        new one was needed, for the verdict line)."""
         result = await self._guest(fresh=True)
         if result.session is None:
-            why = result.error or result.absent or "no session"
+            why = self.redactor.text(result.error or result.absent or "no session")
             self._guest_failed(result, "cannot create a new guest session")
             if result.absent is not None:
-                return Decision(
-                    "stop",
-                    f"the kept guest session was refused (“{message}”) and no new one can be "
-                    f"created: {self.redactor.text(why)}",
-                )
-            return Decision("retry", self.redactor.text(why))
+                return Decision("stop", f"{what} and no new one can be created: {why}")
+            return Decision("retry", why)
         self._adopt(result.session)
-        self._announce(result.session)
-        return Decision("now")
+        return result.session
 
     def _forget_kept(self) -> None:
         """The server refused the kept session: the next start must not reuse it."""
