@@ -90,3 +90,17 @@ async def test_stream_yields_events_as_they_come() -> None:
     got = await asyncio.wait_for(task, 1)
     assert got.detail == "two"
     await stream.aclose()
+
+
+def test_a_created_or_kept_session_names_both_ids_whole_in_the_history() -> None:
+    """The Guest panel cuts the ids at 80 columns; the history line keeps them whole."""
+    from conndebug.core.events import SessionCreated
+
+    made = SessionCreated(
+        ts=0.0, t=0.0, username="BoldPanda1", user_id="guest_u-1", session_id="sess-2"
+    )
+    assert made.detail == "guest session created: BoldPanda1 (guest_u-1, session sess-2)"
+    kept = SessionCreated(
+        ts=0.0, t=0.0, username="BoldPanda1", user_id="guest_u-1", session_id=None, source="stored"
+    )
+    assert kept.detail == "guest session kept from before reused: BoldPanda1 (guest_u-1)"

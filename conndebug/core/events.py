@@ -478,9 +478,10 @@ class SessionCreated(Event):
     def detail(self) -> str:
         if self.source == "token":
             return f"using the given token for {self.username or 'an unknown user'}"
+        ids = f"{self.user_id}, session {self.session_id}" if self.session_id else self.user_id
         if self.source == "stored":
-            return f"guest session kept from before reused: {self.username} ({self.user_id})"
-        return f"guest session created: {self.username} ({self.user_id})"
+            return f"guest session kept from before reused: {self.username} ({ids})"
+        return f"guest session created: {self.username} ({ids})"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
