@@ -57,6 +57,7 @@ from conndebug.ui.widgets import (
     StatusPanel,
     TargetPanel,
     WireInspector,
+    WireLog,
 )
 from conndebug.ui.widgets.demo_panel import FaultView
 
@@ -396,7 +397,7 @@ class ConndebugApp(App[int]):
             self.query_one(HistoryLog).add_events(batch)
             self.query_one(EventsLog).add_events(batch)
             wire = self.wire
-            if wire is not None:
+            if wire is not None and wire.ready:
                 wire.log_widget.add_events(batch)
         self.snap = snap = self.monitor.snapshot()
         now = self.now()
@@ -508,17 +509,27 @@ class ConndebugApp(App[int]):
         wire = WireInspector(id="wire", tz=self.tz, rtt_event=self.settings.rtt_event)
         self.query_one("#row-bottom").mount(wire, before=self.query_one(HistoryLog))
         self.screen.add_class("-wire")
-        # Packets already in the history (none, unless the tap ran before): shown at once.
-        earlier = [e for e in self.monitor.bus.history if isinstance(e, Packet)]
-        self.call_after_refresh(self._wire_opened, wire, earlier)
+        self.call_after_refresh(self._wire_opened, wire)
         self.note(
             "w: wire inspector open: every packet in and out from now on "
             "(l: filter, /: search, w: close)"
         )
 
-    def _wire_opened(self, wire: WireInspector, earlier: list[Event]) -> None:
+    def _wire_opened(self, wire: WireInspector) -> None:
+        """The inspector is composed: the packets so far at once, then each refresh's."""
+        if wire is not self.wire:
+            return  # closed again before it was drawn
+        if not wire.query(WireLog):
+            self.call_after_refresh(self._wire_opened, wire)  # mounting takes another refresh
+            return
+        # The packets in the history and not waiting for the next refresh (which brings those).
+        waiting = {id(e) for e in self.pending}
+        earlier = [
+            e for e in self.monitor.bus.history if isinstance(e, Packet) and id(e) not in waiting
+        ]
         if earlier:
             wire.log_widget.add_events(earlier[-wire.log_widget.KEEP :])
+        wire.ready = True
         wire.log_widget.focus()
 
     def action_search(self, _via: str = "") -> None:

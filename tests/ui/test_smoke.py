@@ -181,10 +181,14 @@ async def test_the_wire_filter_hides_the_demo_s_round_trips(server: ReferenceSer
         async with app.run_test(size=SIZE) as pilot:
             await until(pilot, lambda: "Connected" in text(app, "#badge"), timeout=15)
             await pilot.press("w")
-            await until(pilot, lambda: app.wire is not None)
+            await until(pilot, lambda: app.wire is not None and bool(app.query(WireLog)))
             log = app.query_one(WireLog)
             # Every packet: the round trips (an emit of conndebug:ping and its ack) are there.
-            await until(pilot, lambda: sum("conndebug:ping" in s for s in log.shown) >= 2, 15)
+            try:
+                await until(pilot, lambda: sum("conndebug:ping" in s for s in log.shown) >= 2, 15)
+            except AssertionError as exc:
+                seen = " | ".join(list(log.shown)[-6:])
+                raise AssertionError(f"{monitor.snapshot().rtt_method}: {seen}") from exc
             await pilot.press("l")  # no heartbeats or round trips
             await until(pilot, lambda: log.packet_filter.name == "quiet")
             await pilot.pause(1.5)  # more round trips arrive meanwhile

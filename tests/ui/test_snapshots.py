@@ -195,10 +195,11 @@ def test_help_screen(snap_compare: Compare) -> None:
 def _packets(app: ConndebugApp) -> Callable[[Pilot[Any]], Awaitable[None]]:
     """Open the wire inspector (``w``) and put a few packets of each kind on it."""
     from conndebug.core.events import Packet
+    from conndebug.ui.widgets import WireLog
 
     async def run(pilot: Pilot[Any]) -> None:
         await pilot.press("w")
-        await until(pilot, lambda: app.wire is not None)
+        await until(pilot, lambda: app.wire is not None and bool(app.query(WireLog)))
         bus = app.monitor.bus
         emit = bus.emit
         emit(Packet, direction="in", transport="websocket", eio_type="PING", size=1, preview="")

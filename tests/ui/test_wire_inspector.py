@@ -55,7 +55,7 @@ async def test_the_inspector_shows_a_session_s_packets_with_filter_search_and_cl
             await until(pilot, lambda: monitor.state is State.CONNECTED, 10)
             assert not monitor.trace
             await pilot.press("w")
-            await until(pilot, lambda: app.wire is not None, 15)
+            await until(pilot, lambda: app.wire is not None and bool(app.query(WireLog)), 15)
             assert monitor.trace  # the tap runs while the inspector is open
             assert (
                 app.query_one(HistoryLog).display is False
@@ -129,7 +129,7 @@ async def test_scrolling_up_pauses_it_and_s_writes_a_har_beside_the_report(
         async with app.run_test(size=SIZE) as pilot:
             await until(pilot, lambda: monitor.state is State.CONNECTED, 10)
             await pilot.press("w")
-            await until(pilot, lambda: app.wire is not None, 15)
+            await until(pilot, lambda: app.wire is not None and bool(app.query(WireLog)), 15)
             log = app.query_one(WireLog)
             await until(pilot, lambda: log.max_scroll_y > 3, 15)
             log.scroll_to(y=0, animate=False)

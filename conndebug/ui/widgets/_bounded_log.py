@@ -55,6 +55,7 @@ class BoundedLog(RichLog):
         self._batching = False
         self._grew = False
         self._redrawing = False
+        self._end_pending = False
         self.following = True
         """New lines scroll to the bottom (False while the user reads older lines)."""
         self.new_below = 0
@@ -122,9 +123,19 @@ class BoundedLog(RichLog):
                 self.following = True
                 self.new_below = 0
                 self.on_new_below()
-            scroll_end = self.following or self._redrawing
-        super().write(content, width, expand, shrink, scroll_end, animate)
+            scroll_end = self.following and not self._redrawing  # a redraw ends at the end
+        # RichLog would scroll to the end after the next refresh whatever happened meanwhile:
+        # a reader who scrolled up in between was pulled back down. Decide then instead.
+        super().write(content, width, expand, shrink, False, animate)
+        if scroll_end and not self._end_pending:
+            self._end_pending = True
+            self.call_after_refresh(self._follow_end)
         return self
+
+    def _follow_end(self) -> None:
+        self._end_pending = False
+        if self.following and not self._redrawing:
+            self.scroll_end(animate=False, immediate=True, x_axis=False)
 
     def count_new(self, entries: int) -> None:
         """Count ``entries`` written below the view while not following (the subtitle shows it)."""
@@ -165,14 +176,28 @@ class BoundedLog(RichLog):
         self.call_later(self._fit, following)
 
     def _fit(self, following: bool) -> None:
+        # Following when the size changed, and still: a reader who scrolled up in between (the
+        # call comes after a refresh) stays where they went.
+        following = following and self.following
         width = self.scrollable_content_region.width
         if width and self.drawn_width and width != self.drawn_width:
+            top = self.scroll_y
             with self.redrawing():
                 self.redraw()
+            if not following:
+                # A reader of older lines stays there (as near as the new wrapping allows) and
+                # keeps counting what arrives below: a scrollbar that comes or goes changes the
+                # width too, and must not pull them back to the newest line.
+                self.call_after_refresh(self._back_to, top)
         elif following:
             # Same width, another height: the newest line stays at the bottom.
             self.following = True
             self.scroll_end(animate=False, immediate=False, x_axis=False)
+
+    def _back_to(self, y: float) -> None:
+        self.scroll_to(y=min(y, max(0, self.max_scroll_y - 1)), animate=False, immediate=True)
+        self.following = False
+        self.on_new_below()
 
     @contextmanager
     def redrawing(self) -> Iterator[None]:

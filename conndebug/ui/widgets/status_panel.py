@@ -92,6 +92,9 @@ class StatusPanel(Vertical):
 
     def on_resize(self) -> None:
         self._redraw()
+        # The children's widths are the new ones only once the layout has run: draw again then
+        # (a reason wrapped at the old width took a row too many or too few until the next tick).
+        self.call_after_refresh(self._redraw)
 
     def show(self, snap: Snapshot, now: Now) -> None:
         """Render ``snap`` as of ``now``."""

@@ -46,6 +46,8 @@ class WireInspector(Vertical):
         self.tz = tz
         self.rtt_event = rtt_event
         """The ``--rtt-event`` whose emits and acks are round trips (the filters hide them)."""
+        self.ready = False
+        """Composed and given the packets so far: the app hands it each refresh's from then on."""
 
     def compose(self) -> ComposeResult:
         yield WireLog(id="wire-log", tz=self.tz, rtt_event=self.rtt_event, classes="panel")
