@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import collections
-import datetime as _dt
 import textwrap
 from collections.abc import Sequence
 
@@ -15,8 +13,7 @@ from conndebug.core.events import Event, Note
 from conndebug.core.text import visible
 from conndebug.ui.history import FILTERS, HistoryFilter, colour_of
 from conndebug.ui.text import clip, local_time
-from conndebug.ui.widgets._bounded_log import BoundedLog
-from conndebug.ui.widgets._colours import theme_styles
+from conndebug.ui.widgets._event_log import EventLog
 
 KIND_WIDTH = 19
 """Width of the kind column (``session_regenerated`` is the longest kind)."""
@@ -60,7 +57,7 @@ FILTER_HINT = "l: change filter"
 FOLLOW_HINT = "End: follow"
 
 
-class HistoryLog(BoundedLog):
+class HistoryLog(EventLog):
     """The history as it happens; bounded on screen (the ``--log`` file keeps everything)."""
 
     DEFAULT_CSS = """
@@ -83,33 +80,6 @@ class HistoryLog(BoundedLog):
     history_filter: reactive[HistoryFilter] = reactive(FILTERS[0], init=False)
     """Which events are shown (``l`` cycles through :data:`~conndebug.ui.history.FILTERS`)."""
 
-    def __init__(
-        self, *, tz: _dt.tzinfo | None = None, id: str | None = None, classes: str | None = None
-    ) -> None:
-        super().__init__(
-            max_lines=self.MAX_LINES,
-            wrap=True,
-            markup=False,
-            highlight=False,
-            auto_scroll=True,
-            id=id,
-            classes=classes,
-        )
-        self.tz = tz
-        self._events: collections.deque[Event] = collections.deque(maxlen=self.KEEP)
-        self._styles: dict[str, Style] = {}
-        self.seen = 0
-        """Events received since the start (shown or not)."""
-        self.skipped = 0
-        """Events that passed the filter but were left out during floods."""
-        self._flooding = False
-        self.shown: collections.deque[str] = collections.deque(maxlen=self.MAX_LINES)
-        """The plain text of the lines on the panel (time, kind, detail), oldest first."""
-
-    def on_mount(self) -> None:
-        self._styles = theme_styles(self.app.get_css_variables())
-        self._update_subtitle()
-
     def watch_history_filter(self) -> None:
         with self.redrawing():
             self.shown.clear()
@@ -120,43 +90,14 @@ class HistoryLog(BoundedLog):
             self._draw(chosen[-screen:])
         self._update_subtitle()
 
-    def redraw(self) -> None:
-        """The newest remembered events again, wrapped for the new width (after a resize)."""
-        self.shown.clear()
-        chosen = [e for e in self._events if self.history_filter.shows(e)]
-        self._draw(chosen[-self.REDRAW :])
-        self._update_subtitle()
-
     def add_events(self, events: Sequence[Event]) -> None:
         """Append a batch of events (already in order)."""
-        if not events:
-            return
-        self.seen += len(events)
-        self._events.extend(events)
-        with self.batch_writes():
-            self._write(events[-self.KEEP :])
-        self._update_subtitle()
+        if events:
+            note = "… a burst of events: only the newest are shown here (all are in --log)"
+            self._take(events, seen=len(events), flood_note=note)
 
-    def _write(self, events: Sequence[Event]) -> None:
-        chosen = [e for e in events if self.history_filter.shows(e)]
-        skipped = max(0, len(chosen) - self.MAX_PER_TICK)
-        if skipped:
-            # A flood: show the newest lines; say so once when it starts, count in the subtitle.
-            chosen = chosen[-self.MAX_PER_TICK :]
-            if not self._flooding:
-                muted = self._styles.get("foreground-muted", Style(dim=True))
-                note = "… a burst of events: only the newest are shown here (all are in --log)"
-                self.write(Text(note, style=muted + Style(italic=True)))
-            self.skipped += skipped
-        self._flooding = bool(skipped)
-        self._draw(chosen)
-        self.count_new(len(chosen))
-
-    def _draw(self, events: Sequence[Event]) -> None:
-        width = self.scrollable_content_region.width or 80
-        self.drawn_width = width
-        for event in events:
-            self.write(self._line(event, width), width=width)
+    def _shows(self, event: Event) -> bool:
+        return self.history_filter.shows(event)
 
     def _line(self, event: Event, width: int) -> Text:
         """Time, kind, detail; a long detail wraps under itself (a hanging indent)."""

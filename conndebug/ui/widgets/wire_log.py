@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import collections
 import datetime as _dt
 from collections.abc import Sequence
 
@@ -22,8 +21,7 @@ from conndebug.ui.packets import (
     searchable,
 )
 from conndebug.ui.text import clip, local_time
-from conndebug.ui.widgets._bounded_log import BoundedLog
-from conndebug.ui.widgets._colours import theme_styles
+from conndebug.ui.widgets._event_log import EventLog
 from conndebug.ui.widgets.history_log import wrap_words
 
 LABEL_WIDTH = 13
@@ -62,7 +60,7 @@ SEARCH_HINT = "/: search"
 FOLLOW_HINT = "End: follow"
 
 
-class WireLog(BoundedLog):
+class WireLog(EventLog):
     """Packets as they cross the wire: time, direction, transport, type, size, the request that
     carried it (polling), a heartbeat's timing, and what it carried (redacted; msgpack decoded,
     binary as hex). Bounded on screen and in memory; follows the newest unless scrolled up."""
@@ -96,31 +94,9 @@ class WireLog(BoundedLog):
         id: str | None = None,
         classes: str | None = None,
     ) -> None:
-        super().__init__(
-            max_lines=self.MAX_LINES,
-            wrap=True,
-            markup=False,
-            highlight=False,
-            auto_scroll=True,
-            id=id,
-            classes=classes,
-        )
-        self.tz = tz
+        super().__init__(tz=tz, id=id, classes=classes)
         self.round_trips = RoundTrips(rtt_event)
         """Tells conndebug's own round trips (hidden by two of the filters)."""
-        self._events: collections.deque[Event] = collections.deque(maxlen=self.KEEP)
-        self._styles: dict[str, Style] = {}
-        self.seen = 0
-        """Packets received since the inspector opened (shown or not)."""
-        self.skipped = 0
-        """Entries that passed the filter but were left out during floods."""
-        self._flooding = False
-        self.shown: collections.deque[str] = collections.deque(maxlen=self.MAX_LINES)
-        """The plain text of the entries on the panel, oldest first (for tests)."""
-
-    def on_mount(self) -> None:
-        self._styles = theme_styles(self.app.get_css_variables())
-        self._update_subtitle()
 
     def watch_packet_filter(self) -> None:
         self._refilter()
@@ -128,39 +104,17 @@ class WireLog(BoundedLog):
     def watch_search(self) -> None:
         self._refilter()
 
-    def redraw(self) -> None:
-        """The newest remembered entries again, at the new width (after a resize)."""
-        self.shown.clear()
-        self._draw([e for e in self._events if self._shows(e)][-self.REDRAW :])
-        self._update_subtitle()
-
     # -- public ----------------------------------------------------------------------------------
 
     def add_events(self, events: Sequence[Event]) -> None:
         """Take a batch of history events (in order); keeps the packets and the markers."""
         mine = [e for e in events if isinstance(e, _KEPT)]
-        if not mine:
-            return
-        self.seen += sum(1 for e in mine if isinstance(e, Packet))
-        self._events.extend(mine)
-        chosen = [e for e in mine[-self.KEEP :] if self._shows(e)]
-        skipped = max(0, len(chosen) - self.MAX_PER_TICK)
-        with self.batch_writes():
-            if skipped:
-                chosen = chosen[-self.MAX_PER_TICK :]
-                if not self._flooding:
-                    muted = self._styles.get("foreground-muted", Style(dim=True))
-                    self.write(
-                        Text(
-                            "… a storm of packets: only the newest are drawn (--log keeps all)",
-                            style=muted + Style(italic=True),
-                        )
-                    )
-                self.skipped += skipped
-            self._flooding = bool(skipped)
-            self._draw(chosen)
-            self.count_new(len(chosen))
-        self._update_subtitle()
+        if mine:
+            self._take(
+                mine,
+                seen=sum(1 for e in mine if isinstance(e, Packet)),
+                flood_note="… a storm of packets: only the newest are drawn (--log keeps all)",
+            )
 
     # -- drawing ---------------------------------------------------------------------------------
 
@@ -176,12 +130,6 @@ class WireLog(BoundedLog):
             screen = max(self.MAX_PER_TICK, self.scrollable_content_region.height)
             self._draw([e for e in self._events if self._shows(e)][-screen:])
         self._update_subtitle()
-
-    def _draw(self, events: Sequence[Event]) -> None:
-        width = self.scrollable_content_region.width or 80
-        self.drawn_width = width
-        for event in events:
-            self.write(self._line(event, width), width=width)
 
     def _style(self, name: str) -> Style:
         return self._styles.get(name, Style())
